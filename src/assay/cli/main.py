@@ -1,0 +1,53 @@
+"""Entry points of the `assay` command: :func:`main` for tests, :func:`run` for the console."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from assay import __version__
+from assay.errors import AssayError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="assay")
+def cli() -> None:
+    """Assay: an npm-compatible registry with verifiable provenance, and its trust services."""
+
+
+@cli.command("up")
+def up_command() -> None:
+    """Start the all-in-one instance (registry and trust services) on one port."""
+    # The services arrive with the trust-services and registry issues; until then say so plainly
+    # rather than pretending to serve.
+    click.echo(
+        "assay up: the all-in-one instance is not built yet. What exists today:\n"
+        "  assay --help        every command"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with `argv` and return its exit code instead of exiting."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except AssayError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        for key, value in sorted(exc.details.items()):
+            click.echo(f"  {key}: {value}", err=True)
+        return 1
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
