@@ -13,11 +13,7 @@ ROOT = Path(__file__).parent / "fixtures" / "npm-real"
 
 def attestation_files() -> list[Path]:
     """Every file holding an attestations response (`{"attestations": [...]}`)."""
-    return sorted(
-        path
-        for path in ROOT.rglob("*.json")
-        if "attestations" in json.loads(path.read_text(encoding="utf-8"))
-    )
+    return sorted(path for path in ROOT.rglob("*.json") if '"attestations"' in path.read_text())
 
 
 def attestations(path: Path) -> list[dict[str, Any]]:
