@@ -1,0 +1,211 @@
+"""The transparency log's tables: entries, complete-subtree hashes and checkpoints.
+
+Durability: :meth:`TlogStore.append` writes a whole batch (its entries, the new subtree hashes
+and the checkpoint that covers them) in one transaction; when it returns, all of it is committed
+(SQLite ``synchronous=FULL``, PostgreSQL's default ``synchronous_commit``), and when it raises,
+none of it is. Concurrency: appends are a compare-and-swap on the tree size — the checkpoint row
+is keyed by the new size and the batch must start at the current size, so two writers (two
+processes over one PostgreSQL) can never both extend the same tree; the loser gets
+:class:`SequencerConflict` and nothing it wrote is visible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from assay.errors import AssayError
+from assay.storage.schema import tlog_checkpoints, tlog_entries, tlog_nodes
+
+
+class SequencerConflict(AssayError):
+    """Another writer extended the tree first; re-read the state and retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    log_index: int
+    uuid: str
+    kind: str
+    api_version: str
+    body: bytes
+    integrated_time: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    tree_size: int
+    root_hash: bytes
+    note: str
+    created_at: int
+
+
+NodeKey = tuple[int, int]  # (level, index)
+
+
+def _entry(row: sa.Row[*tuple[Any, ...]]) -> StoredEntry:
+    return StoredEntry(
+        log_index=row.log_index,
+        uuid=row.uuid,
+        kind=row.kind,
+        api_version=row.api_version,
+        body=bytes(row.body),
+        integrated_time=row.integrated_time,
+    )
+
+
+_ENTRY_COLUMNS = (
+    tlog_entries.c.log_index,
+    tlog_entries.c.uuid,
+    tlog_entries.c.kind,
+    tlog_entries.c.api_version,
+    tlog_entries.c.body,
+    tlog_entries.c.integrated_time,
+)
+
+
+class TlogStore:
+    """Reads and batched appends over the log's tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        query = sa.select(tlog_checkpoints).order_by(tlog_checkpoints.c.tree_size.desc()).limit(1)
+        with self._engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else _checkpoint(row)
+
+    def checkpoint_at(self, tree_size: int) -> StoredCheckpoint | None:
+        query = sa.select(tlog_checkpoints).where(tlog_checkpoints.c.tree_size == tree_size)
+        with self._engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else _checkpoint(row)
+
+    def entry_by_index(self, log_index: int) -> StoredEntry | None:
+        query = sa.select(*_ENTRY_COLUMNS).where(tlog_entries.c.log_index == log_index)
+        with self._engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else _entry(row)
+
+    def entries_by_uuid(self, uuids: Iterable[str]) -> dict[str, StoredEntry]:
+        wanted = list(set(uuids))
+        if not wanted:
+            return {}
+        query = sa.select(*_ENTRY_COLUMNS).where(tlog_entries.c.uuid.in_(wanted))
+        with self._engine.connect() as connection:
+            return {row.uuid: _entry(row) for row in connection.execute(query)}
+
+    def entries_range(self, start: int, stop: int) -> list[StoredEntry]:
+        """Entries with ``start <= log_index < stop``, in order."""
+        query = (
+            sa.select(*_ENTRY_COLUMNS)
+            .where(tlog_entries.c.log_index >= start, tlog_entries.c.log_index < stop)
+            .order_by(tlog_entries.c.log_index)
+        )
+        with self._engine.connect() as connection:
+            return [_entry(row) for row in connection.execute(query)]
+
+    def read_nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+        """The stored hashes of the given complete subtrees (missing keys are absent)."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        found: dict[NodeKey, bytes] = {}
+        with self._engine.connect() as connection:
+            # Chunked so the IN list stays well under SQLite's variable limit.
+            for start in range(0, len(wanted), 400):
+                chunk = wanted[start : start + 400]
+                query = sa.select(tlog_nodes).where(
+                    sa.tuple_(tlog_nodes.c.level, tlog_nodes.c.node_index).in_(chunk)
+                )
+                for row in connection.execute(query):
+                    found[(row.level, row.node_index)] = bytes(row.hash)
+        return found
+
+    def read_level(self, level: int, start: int, stop: int) -> list[bytes]:
+        """Hashes of level ``level`` with ``start <= index < stop`` in order (a tile's row)."""
+        query = (
+            sa.select(tlog_nodes.c.hash)
+            .where(
+                tlog_nodes.c.level == level,
+                tlog_nodes.c.node_index >= start,
+                tlog_nodes.c.node_index < stop,
+            )
+            .order_by(tlog_nodes.c.node_index)
+        )
+        with self._engine.connect() as connection:
+            return [bytes(row.hash) for row in connection.execute(query)]
+
+    # --- the one write ------------------------------------------------------------------------
+
+    def append(
+        self,
+        old_size: int,
+        entries: Sequence[StoredEntry],
+        nodes: Mapping[NodeKey, bytes],
+        checkpoint: StoredCheckpoint,
+    ) -> None:
+        """Commit a batch that extends the tree from ``old_size`` to ``checkpoint.tree_size``."""
+        if checkpoint.tree_size != old_size + len(entries):
+            raise ValueError("checkpoint size must be old size plus the batch")
+        try:
+            with self._engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    # One sequencer at a time across processes; released at commit.
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(7265636f72)"))
+                current = connection.execute(
+                    sa.select(sa.func.max(tlog_checkpoints.c.tree_size))
+                ).scalar()
+                if (current or 0) != old_size:
+                    raise SequencerConflict(
+                        "the log grew under this batch", expected=old_size, found=current or 0
+                    )
+                if entries:
+                    connection.execute(
+                        tlog_entries.insert(),
+                        [
+                            {
+                                "log_index": e.log_index,
+                                "uuid": e.uuid,
+                                "kind": e.kind,
+                                "api_version": e.api_version,
+                                "body": e.body,
+                                "integrated_time": e.integrated_time,
+                            }
+                            for e in entries
+                        ],
+                    )
+                if nodes:
+                    connection.execute(
+                        tlog_nodes.insert(),
+                        [
+                            {"level": level, "node_index": index, "hash": value}
+                            for (level, index), value in nodes.items()
+                        ],
+                    )
+                connection.execute(
+                    tlog_checkpoints.insert().values(
+                        tree_size=checkpoint.tree_size,
+                        root_hash=checkpoint.root_hash,
+                        note=checkpoint.note,
+                        created_at=checkpoint.created_at,
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            raise SequencerConflict("a concurrent append won", expected=old_size) from exc
+
+
+def _checkpoint(row: sa.Row[*tuple[Any, ...]]) -> StoredCheckpoint:
+    return StoredCheckpoint(
+        tree_size=row.tree_size,
+        root_hash=bytes(row.root_hash),
+        note=row.note,
+        created_at=row.created_at,
+    )
