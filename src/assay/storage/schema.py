@@ -19,6 +19,9 @@ tlog_entries = sa.Table(
     sa.Column("api_version", sa.String(16), nullable=False),
     sa.Column("body", sa.LargeBinary, nullable=False),
     sa.Column("integrated_time", sa.BigInteger, nullable=False),
+    # The log's signature over {body, integratedTime, logID, logIndex} (Rekor's SET), kept so
+    # every read returns the same promise.
+    sa.Column("signed_entry_timestamp", sa.LargeBinary, nullable=False),
 )
 
 # Hashes of complete subtrees: (level, index) is the node covering leaves

@@ -34,6 +34,7 @@ class StoredEntry:
     api_version: str
     body: bytes
     integrated_time: int
+    signed_entry_timestamp: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ def _entry(row: sa.Row[*tuple[Any, ...]]) -> StoredEntry:
         api_version=row.api_version,
         body=bytes(row.body),
         integrated_time=row.integrated_time,
+        signed_entry_timestamp=bytes(row.signed_entry_timestamp),
     )
 
 
@@ -65,6 +67,7 @@ _ENTRY_COLUMNS = (
     tlog_entries.c.api_version,
     tlog_entries.c.body,
     tlog_entries.c.integrated_time,
+    tlog_entries.c.signed_entry_timestamp,
 )
 
 
@@ -178,6 +181,7 @@ class TlogStore:
                                 "api_version": e.api_version,
                                 "body": e.body,
                                 "integrated_time": e.integrated_time,
+                                "signed_entry_timestamp": e.signed_entry_timestamp,
                             }
                             for e in entries
                         ],

@@ -22,7 +22,7 @@ def store(tmp_path: Path) -> TlogStore:
 def _entry(index: int) -> StoredEntry:
     body = f"entry {index}".encode()
     uuid = hashlib.sha256(b"\x00" + body).hexdigest()
-    return StoredEntry(index, uuid, "dsse", "0.0.1", body, 1_700_000_000 + index)
+    return StoredEntry(index, uuid, "dsse", "0.0.1", body, 1_700_000_000 + index, b"set")
 
 
 def _checkpoint(size: int) -> StoredCheckpoint:
@@ -57,7 +57,7 @@ def test_stale_writer_conflicts_and_writes_nothing(store: TlogStore) -> None:
 
 def test_duplicate_entry_rolls_back_the_whole_batch(store: TlogStore) -> None:
     store.append(0, [_entry(0)], {}, _checkpoint(1))
-    duplicate = StoredEntry(2, _entry(0).uuid, "dsse", "0.0.1", b"x", 0)
+    duplicate = StoredEntry(2, _entry(0).uuid, "dsse", "0.0.1", b"x", 0, b"set")
     with pytest.raises(SequencerConflict):
         store.append(1, [_entry(1), duplicate], {(0, 1): b"q" * 32}, _checkpoint(3))
     assert store.latest_checkpoint() == _checkpoint(1)

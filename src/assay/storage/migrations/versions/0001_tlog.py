@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("api_version", sa.String(16), nullable=False),
         sa.Column("body", sa.LargeBinary, nullable=False),
         sa.Column("integrated_time", sa.BigInteger, nullable=False),
+        sa.Column("signed_entry_timestamp", sa.LargeBinary, nullable=False),
     )
     op.create_table(
         "tlog_nodes",
