@@ -7,6 +7,7 @@ are read once, at the edge (the CLI), and passed explicitly to what needs them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,37 @@ class Settings(BaseSettings):
         if self.public_url:
             return self.public_url.rstrip("/")
         return f"http://{self.host}:{self.port}"
+
+    # --- registry (assay.registry) and its storage ---------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL (postgresql+psycopg://…); default SQLite <data_dir>/assay.db",
+    )
+    blob_store: Literal["file", "s3"] = Field(
+        default="file", description="where tarballs live: <data_dir>/blobs or an S3 bucket"
+    )
+    s3_bucket: str | None = Field(default=None, description="bucket for blob_store=s3")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3 endpoint (SeaweedFS, MinIO, …); None means AWS"
+    )
+    s3_region: str = Field(default="us-east-1")
+    s3_access_key_id: str | None = Field(default=None)
+    s3_secret_access_key: str | None = Field(default=None, repr=False)
+    s3_prefix: str = Field(default="", description="key prefix inside the bucket")
+    registry_scope_policy: Literal["open", "user"] = Field(
+        default="open",
+        description="who may publish a new @scope/…: 'open' = the first publisher claims the "
+        "scope; 'user' = only @<own username>/…",
+    )
+    registry_allow_signup: bool = Field(
+        default=True, description="whether `npm adduser` may create accounts (as npmjs.org)"
+    )
+    registry_max_body_bytes: int = Field(
+        default=150 * 1024 * 1024, gt=0, description="largest publish request body"
+    )
+    registry_max_tarball_bytes: int = Field(
+        default=100 * 1024 * 1024, gt=0, description="largest package tarball (compressed)"
+    )
 
 
 def load_settings(**overrides: object) -> Settings:
