@@ -3,3 +3,11 @@
 in-toto statements, SLSA provenance and the npm publish predicate, DSSE envelopes, Sigstore
 bundles, npm subjects and CI provenance builders, and npm tarballs.
 """
+
+from assay.provenance.bundle import Bundle
+from assay.provenance.dsse import Envelope
+
+__all__ = [
+    "Bundle",
+    "Envelope",
+]
