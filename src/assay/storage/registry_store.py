@@ -1,0 +1,620 @@
+"""The registry's tables: users, tokens, packages and their versions, dist-tags, maintainers.
+
+Durability: every write is one transaction; when a method returns it is committed (SQLite WAL
+with ``synchronous=FULL``, PostgreSQL's default ``synchronous_commit``), when it raises nothing
+of it is. A publish writes its tarball blob *before* calling :meth:`RegistryStore.write_package`
+(storage/blobs.py); the version row committed here is the only thing that makes the blob
+visible, so a crash in between leaves an orphan blob that is never served and that
+:func:`sweep_orphans` removes later.
+
+Concurrency: :meth:`RegistryStore.write_package` serializes writers *per package*. It locks the
+package row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already takes
+the database write lock), reads the whole state, lets the caller decide on the change with that
+state in hand (authorization and npm's rules), applies it and bumps ``rev``. Two writers of one
+package therefore see each other's effects, never a stale state. Creating a package or claiming
+a scope can race with another process doing the same; the loser hits the primary key, the
+transaction is rolled back and retried against the new state (a bounded number of times).
+(package, version) is a primary key as well, so even without the lock a version could be
+inserted only once. Reads take no locks and see the last committed state.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from assay.errors import AssayError
+from assay.storage.blobs import BlobStore
+from assay.storage.schema import (
+    registry_dist_tags,
+    registry_maintainers,
+    registry_packages,
+    registry_scopes,
+    registry_tokens,
+    registry_users,
+    registry_versions,
+)
+
+TARBALL_PREFIX = "tarballs/"
+
+
+class StoreConflict(AssayError):
+    """A unique key was taken by a concurrent writer, even after retrying."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUser:
+    id: int
+    name: str
+    email: str
+    password_hash: str
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredToken:
+    key: str
+    token_hash: str
+    user_id: int
+    preview: str
+    name: str | None
+    readonly: bool
+    cidr_whitelist: tuple[str, ...] | None
+    created_ms: int
+    expires_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    package: str
+    version: str
+    manifest: str
+    """The version object as JSON text (``dist`` without ``tarball``: the URL is the reader's)."""
+    integrity: str
+    shasum: str
+    blob_key: str
+    filename: str
+    size: int
+    readme: str | None
+    deprecated: str | None
+    publisher_id: int | None
+    published_ms: int
+    unpublished_ms: int | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.unpublished_ms is None
+
+
+@dataclass(frozen=True, slots=True)
+class Maintainer:
+    id: int
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class PackageState:
+    """Everything stored about one package, read in one transaction."""
+
+    name: str
+    rev: int
+    created_ms: int
+    modified_ms: int
+    versions: Mapping[str, StoredVersion]
+    """Every version ever published, unpublished ones included (tombstones)."""
+    dist_tags: Mapping[str, str]
+    maintainers: tuple[Maintainer, ...]
+    publishers: Mapping[int, Maintainer] = field(default_factory=dict)
+    """The users who published some version (for ``_npmUser``), by id."""
+
+    @property
+    def live_versions(self) -> dict[str, StoredVersion]:
+        return {v: row for v, row in self.versions.items() if row.live}
+
+
+@dataclass(frozen=True, slots=True)
+class PackageChange:
+    """What one write does to one package; built by the service from the locked state."""
+
+    create: bool = False
+    new_versions: tuple[StoredVersion, ...] = ()
+    unpublish: tuple[str, ...] = ()
+    deprecations: Mapping[str, str | None] = field(default_factory=dict)
+    set_tags: Mapping[str, str] = field(default_factory=dict)
+    delete_tags: tuple[str, ...] = ()
+    maintainers: tuple[int, ...] | None = None
+    """Replace the maintainer set with these user ids (None: leave as is)."""
+    claim_scope: tuple[str, int] | None = None
+    """(scope, owner id) to claim in the same transaction."""
+    description: str | None = None
+    keywords: tuple[str, ...] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self == PackageChange()
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    rev: int
+    orphaned_blobs: tuple[str, ...]
+    """Blob keys no live version references any more (after an unpublish)."""
+
+
+Decide = Callable[[PackageState | None, int | None], PackageChange]
+"""Given the locked state (None for a new package) and the scope's owner id, the change."""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def scope_of(name: str) -> str | None:
+    return name[1:].split("/", 1)[0] if name.startswith("@") else None
+
+
+class RegistryStore:
+    """Reads and per-package serialized writes over the registry's tables."""
+
+    _RETRIES = 8
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # --- users -------------------------------------------------------------------------------
+
+    def create_user(self, name: str, email: str, password_hash: str) -> StoredUser:
+        """Create an account; :class:`StoreConflict` if the name is taken."""
+        created = now_ms()
+        try:
+            with self._engine.begin() as connection:
+                result = connection.execute(
+                    registry_users.insert().values(
+                        name=name, email=email, password_hash=password_hash, created_ms=created
+                    )
+                )
+                user_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        except sa.exc.IntegrityError as exc:
+            raise StoreConflict(f"user {name!r} already exists", name=name) from exc
+        return StoredUser(user_id, name, email, password_hash, created)
+
+    def user_by_name(self, name: str) -> StoredUser | None:
+        query = sa.select(registry_users).where(registry_users.c.name == name)
+        with self._engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else _user(row)
+
+    def user_by_id(self, user_id: int) -> StoredUser | None:
+        query = sa.select(registry_users).where(registry_users.c.id == user_id)
+        with self._engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else _user(row)
+
+    def list_users(self) -> list[StoredUser]:
+        query = sa.select(registry_users).order_by(registry_users.c.name)
+        with self._engine.connect() as connection:
+            return [_user(row) for row in connection.execute(query)]
+
+    # --- tokens ------------------------------------------------------------------------------
+
+    def add_token(self, token: StoredToken) -> None:
+        whitelist = None if token.cidr_whitelist is None else json.dumps(token.cidr_whitelist)
+        with self._engine.begin() as connection:
+            connection.execute(
+                registry_tokens.insert().values(
+                    key=token.key,
+                    token_hash=token.token_hash,
+                    user_id=token.user_id,
+                    preview=token.preview,
+                    name=token.name,
+                    readonly=token.readonly,
+                    cidr_whitelist=whitelist,
+                    created_ms=token.created_ms,
+                    expires_ms=token.expires_ms,
+                )
+            )
+
+    def token_by_hash(self, token_hash: str) -> tuple[StoredToken, StoredUser] | None:
+        query = (
+            sa.select(registry_tokens, registry_users)
+            .join(registry_users, registry_users.c.id == registry_tokens.c.user_id)
+            .where(registry_tokens.c.token_hash == token_hash)
+        )
+        with self._engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        return _token(row), _user(row)
+
+    def tokens_of(self, user_id: int) -> list[StoredToken]:
+        query = (
+            sa.select(registry_tokens)
+            .where(registry_tokens.c.user_id == user_id)
+            .order_by(registry_tokens.c.created_ms, registry_tokens.c.key)
+        )
+        with self._engine.connect() as connection:
+            return [_token(row) for row in connection.execute(query)]
+
+    def delete_token(
+        self, *, key: str | None = None, token_hash: str | None = None, user_id: int | None = None
+    ) -> bool:
+        """Delete one token by its key or its hash (limited to `user_id` if given)."""
+        query = registry_tokens.delete()
+        if key is not None:
+            query = query.where(registry_tokens.c.key == key)
+        elif token_hash is not None:
+            query = query.where(registry_tokens.c.token_hash == token_hash)
+        else:
+            raise ValueError("delete_token needs a key or a token hash")
+        if user_id is not None:
+            query = query.where(registry_tokens.c.user_id == user_id)
+        with self._engine.begin() as connection:
+            return connection.execute(query).rowcount > 0
+
+    # --- packages: reads ---------------------------------------------------------------------
+
+    def package_rev(self, name: str) -> int | None:
+        """The package's current rev, or None: the one query on the packument hot path."""
+        query = sa.select(registry_packages.c.rev).where(registry_packages.c.name == name)
+        with self._engine.connect() as connection:
+            value = connection.execute(query).scalar_one_or_none()
+        return None if value is None else int(value)
+
+    def load_package(self, name: str) -> PackageState | None:
+        with self._engine.connect() as connection:
+            return self._load(connection, name)
+
+    def scope_owner(self, scope: str) -> int | None:
+        query = sa.select(registry_scopes.c.owner_id).where(registry_scopes.c.scope == scope)
+        with self._engine.connect() as connection:
+            value = connection.execute(query).scalar_one_or_none()
+        return None if value is None else int(value)
+
+    def version_by_filename(self, name: str, filename: str) -> StoredVersion | None:
+        """The version whose tarball is `filename` (tombstones included)."""
+        query = sa.select(registry_versions).where(
+            registry_versions.c.package == name, registry_versions.c.filename == filename
+        )
+        with self._engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else _version(row)
+
+    def packages_of(self, user_id: int) -> list[str]:
+        query = (
+            sa.select(registry_maintainers.c.package)
+            .where(registry_maintainers.c.user_id == user_id)
+            .order_by(registry_maintainers.c.package)
+        )
+        with self._engine.connect() as connection:
+            return [str(name) for name in connection.execute(query).scalars()]
+
+    def search(self, words: Sequence[str], limit: int, offset: int) -> tuple[list[str], int]:
+        """Names of packages with a live version matching every word (name, description or
+        keywords, case-insensitive), best first: exact name, then name matches, then by name."""
+        live = sa.exists().where(
+            registry_versions.c.package == registry_packages.c.name,
+            registry_versions.c.unpublished_ms.is_(None),
+        )
+        conditions: list[sa.ColumnElement[bool]] = [live]
+        for word in words:
+            pattern = (
+                "%"
+                + word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                + "%"
+            )
+            conditions.append(
+                sa.or_(
+                    sa.func.lower(registry_packages.c.name).like(pattern, escape="\\"),
+                    sa.func.lower(registry_packages.c.description).like(pattern, escape="\\"),
+                    sa.func.lower(registry_packages.c.keywords).like(pattern, escape="\\"),
+                )
+            )
+        phrase = " ".join(words).lower()
+        rank = sa.case(
+            (registry_packages.c.name == phrase, 0),
+            (registry_packages.c.name.like("%" + phrase.replace("%", "") + "%"), 1),
+            else_=2,
+        )
+        query = (
+            sa.select(registry_packages.c.name)
+            .where(*conditions)
+            .order_by(rank, registry_packages.c.name)
+            .limit(limit)
+            .offset(offset)
+        )
+        count = sa.select(sa.func.count()).select_from(registry_packages).where(*conditions)
+        with self._engine.connect() as connection:
+            names = [str(name) for name in connection.execute(query).scalars()]
+            total = int(connection.execute(count).scalar_one())
+        return names, total
+
+    def referenced_blobs(self) -> set[str]:
+        """Blob keys of live versions."""
+        query = sa.select(registry_versions.c.blob_key).where(
+            registry_versions.c.unpublished_ms.is_(None)
+        )
+        with self._engine.connect() as connection:
+            return {str(key) for key in connection.execute(query).scalars()}
+
+    # --- packages: writes --------------------------------------------------------------------
+
+    def write_package(self, name: str, decide: Decide) -> WriteResult:
+        """Apply ``decide(state, scope_owner)`` to `name` in one serialized transaction.
+
+        `decide` may raise to refuse; then nothing is written. It can be called more than once
+        (after a lost race on a new package or scope), each time with fresh state.
+        """
+        for attempt in range(self._RETRIES):
+            try:
+                with self._engine.begin() as connection:
+                    return self._write(connection, name, decide)
+            except sa.exc.IntegrityError as exc:
+                if attempt == self._RETRIES - 1:
+                    raise StoreConflict(
+                        f"concurrent update of {name} kept conflicting", name=name
+                    ) from exc
+                time.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _write(self, connection: sa.Connection, name: str, decide: Decide) -> WriteResult:
+        lock = sa.select(registry_packages.c.rev).where(registry_packages.c.name == name)
+        if self._postgres:
+            lock = lock.with_for_update()
+        exists = connection.execute(lock).first() is not None
+        state = self._load(connection, name) if exists else None
+        scope = scope_of(name)
+        owner = None
+        if scope is not None:
+            owner = connection.execute(
+                sa.select(registry_scopes.c.owner_id).where(registry_scopes.c.scope == scope)
+            ).scalar_one_or_none()
+        change = decide(state, None if owner is None else int(owner))
+        now = now_ms()
+        if change.claim_scope is not None:
+            connection.execute(
+                registry_scopes.insert().values(
+                    scope=change.claim_scope[0], owner_id=change.claim_scope[1], created_ms=now
+                )
+            )
+        if state is None:
+            if not change.create:
+                raise AssertionError("decide() must create a package that does not exist")
+            rev = 1
+            connection.execute(
+                registry_packages.insert().values(
+                    name=name, rev=rev, created_ms=now, modified_ms=now
+                )
+            )
+        else:
+            rev = state.rev + 1
+            connection.execute(
+                registry_packages.update()
+                .where(registry_packages.c.name == name)
+                .values(rev=rev, modified_ms=now)
+            )
+        if change.description is not None or change.keywords is not None:
+            connection.execute(
+                registry_packages.update()
+                .where(registry_packages.c.name == name)
+                .values(
+                    description=change.description,
+                    keywords=json.dumps(list(change.keywords or ())),
+                )
+            )
+        for version in change.new_versions:
+            connection.execute(
+                registry_versions.insert().values(
+                    package=name,
+                    version=version.version,
+                    manifest=version.manifest,
+                    integrity=version.integrity,
+                    shasum=version.shasum,
+                    blob_key=version.blob_key,
+                    filename=version.filename,
+                    size=version.size,
+                    readme=version.readme,
+                    deprecated=version.deprecated,
+                    publisher_id=version.publisher_id,
+                    published_ms=version.published_ms,
+                    unpublished_ms=None,
+                )
+            )
+        for version_name, message in change.deprecations.items():
+            connection.execute(
+                registry_versions.update()
+                .where(
+                    registry_versions.c.package == name,
+                    registry_versions.c.version == version_name,
+                )
+                .values(deprecated=message)
+            )
+        orphaned: list[str] = []
+        if change.unpublish:
+            connection.execute(
+                registry_versions.update()
+                .where(
+                    registry_versions.c.package == name,
+                    registry_versions.c.version.in_(change.unpublish),
+                    registry_versions.c.unpublished_ms.is_(None),
+                )
+                .values(unpublished_ms=now)
+            )
+            if state is None:
+                raise AssertionError("cannot unpublish from a package that does not exist")
+            candidates = {state.versions[v].blob_key for v in change.unpublish}
+            still = connection.execute(
+                sa.select(registry_versions.c.blob_key).where(
+                    registry_versions.c.blob_key.in_(candidates),
+                    registry_versions.c.unpublished_ms.is_(None),
+                )
+            ).scalars()
+            orphaned = sorted(candidates - {str(key) for key in still})
+            # A dist-tag never points at a version that is gone.
+            connection.execute(
+                registry_dist_tags.delete().where(
+                    registry_dist_tags.c.package == name,
+                    registry_dist_tags.c.version.in_(change.unpublish),
+                )
+            )
+        if change.delete_tags:
+            connection.execute(
+                registry_dist_tags.delete().where(
+                    registry_dist_tags.c.package == name,
+                    registry_dist_tags.c.tag.in_(change.delete_tags),
+                )
+            )
+        for tag, version_name in change.set_tags.items():
+            connection.execute(
+                registry_dist_tags.delete().where(
+                    registry_dist_tags.c.package == name, registry_dist_tags.c.tag == tag
+                )
+            )
+            connection.execute(
+                registry_dist_tags.insert().values(package=name, tag=tag, version=version_name)
+            )
+        if change.maintainers is not None:
+            connection.execute(
+                registry_maintainers.delete().where(registry_maintainers.c.package == name)
+            )
+            for user_id in dict.fromkeys(change.maintainers):
+                connection.execute(
+                    registry_maintainers.insert().values(package=name, user_id=user_id)
+                )
+        return WriteResult(rev, tuple(orphaned))
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _load(self, connection: sa.Connection, name: str) -> PackageState | None:
+        row = connection.execute(
+            sa.select(registry_packages).where(registry_packages.c.name == name)
+        ).first()
+        if row is None:
+            return None
+        versions = {
+            v.version: v
+            for v in map(
+                _version,
+                connection.execute(
+                    sa.select(registry_versions).where(registry_versions.c.package == name)
+                ),
+            )
+        }
+        tags = {
+            str(t.tag): str(t.version)
+            for t in connection.execute(
+                sa.select(registry_dist_tags.c.tag, registry_dist_tags.c.version)
+                .where(registry_dist_tags.c.package == name)
+                .order_by(registry_dist_tags.c.tag)
+            )
+        }
+        maintainers = tuple(
+            Maintainer(int(m.id), str(m.name), str(m.email))
+            for m in connection.execute(
+                sa.select(registry_users.c.id, registry_users.c.name, registry_users.c.email)
+                .join(registry_maintainers, registry_maintainers.c.user_id == registry_users.c.id)
+                .where(registry_maintainers.c.package == name)
+                .order_by(registry_users.c.name)
+            )
+        )
+        publisher_ids = {v.publisher_id for v in versions.values() if v.publisher_id is not None}
+        publishers: dict[int, Maintainer] = {}
+        if publisher_ids:
+            publishers = {
+                int(p.id): Maintainer(int(p.id), str(p.name), str(p.email))
+                for p in connection.execute(
+                    sa.select(
+                        registry_users.c.id, registry_users.c.name, registry_users.c.email
+                    ).where(registry_users.c.id.in_(publisher_ids))
+                )
+            }
+        return PackageState(
+            name=str(row.name),
+            rev=int(row.rev),
+            created_ms=int(row.created_ms),
+            modified_ms=int(row.modified_ms),
+            versions=versions,
+            dist_tags=tags,
+            maintainers=maintainers,
+            publishers=publishers,
+        )
+
+
+def sweep_orphans(store: RegistryStore, blobs: BlobStore, *, modified_before: float) -> list[str]:
+    """Delete tarball blobs no live version references and last written before
+    `modified_before` (seconds since the epoch). Returns the deleted keys.
+
+    The grace period matters: a publish writes its blob before committing its row, so a blob
+    younger than any publish can take is possibly in flight and must be left alone.
+    """
+    referenced = store.referenced_blobs()
+    deleted: list[str] = []
+    for info in list(blobs.list(TARBALL_PREFIX)):
+        if info.key in referenced or info.modified >= modified_before:
+            continue
+        blobs.delete(info.key)
+        deleted.append(info.key)
+    return deleted
+
+
+def tarball_key(sha512_hex: str) -> str:
+    """The content-addressed blob key of a tarball."""
+    return f"{TARBALL_PREFIX}{sha512_hex[:2]}/{sha512_hex}"
+
+
+def _user(row: Any) -> StoredUser:
+    return StoredUser(
+        id=int(row.id),
+        name=str(row.name),
+        email=str(row.email),
+        password_hash=str(row.password_hash),
+        created_ms=int(row.created_ms),
+    )
+
+
+def _token(row: Any) -> StoredToken:
+    whitelist = None if row.cidr_whitelist is None else tuple(json.loads(row.cidr_whitelist))
+    return StoredToken(
+        key=str(row.key),
+        token_hash=str(row.token_hash),
+        user_id=int(row.user_id),
+        preview=str(row.preview),
+        name=row.name,
+        readonly=bool(row.readonly),
+        cidr_whitelist=whitelist,
+        created_ms=int(row.created_ms),
+        expires_ms=None if row.expires_ms is None else int(row.expires_ms),
+    )
+
+
+def _version(row: Any) -> StoredVersion:
+    return StoredVersion(
+        package=str(row.package),
+        version=str(row.version),
+        manifest=str(row.manifest),
+        integrity=str(row.integrity),
+        shasum=str(row.shasum),
+        blob_key=str(row.blob_key),
+        filename=str(row.filename),
+        size=int(row.size),
+        readme=row.readme,
+        deprecated=row.deprecated,
+        publisher_id=None if row.publisher_id is None else int(row.publisher_id),
+        published_ms=int(row.published_ms),
+        unpublished_ms=None if row.unpublished_ms is None else int(row.unpublished_ms),
+    )
+
+
+def unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
