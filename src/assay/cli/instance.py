@@ -1,0 +1,58 @@
+"""`assay init` and `assay up`: create a data directory, serve the all-in-one instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import uvicorn
+
+from assay.instance.app import create_instance_app
+from assay.instance.layout import DataDir
+from assay.instance.setup import initialize
+from assay.settings import load_settings
+
+DATA_OPTION = click.option(
+    "--data",
+    "data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data directory (default: $ASSAY_DATA_DIR or ./data).",
+)
+
+
+@click.command("init")
+@DATA_OPTION
+@click.option("--organization", default="assay", show_default=True, help="Name in the CA chain.")
+def init_command(data: Path | None, organization: str) -> None:
+    """Create a data directory: CA root and intermediate, CT, log, OIDC and registry keys."""
+    settings = load_settings(**({"data_dir": data} if data else {}))
+    info = initialize(DataDir(settings.data_dir), organization=organization)
+    click.echo(f"initialized {settings.data_dir} (log tree id {info.tree_id})")
+
+
+@click.command("up")
+@DATA_OPTION
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to bind (default 4873).")
+def up_command(data: Path | None, host: str | None, port: int | None) -> None:
+    """Serve the all-in-one instance (trust services and registry) on one port.
+
+    Runs `init` first when the data directory is new.
+    """
+    overrides: dict[str, object] = {}
+    if data:
+        overrides["data_dir"] = data
+    if host:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = load_settings(**overrides)
+    data_dir = DataDir(settings.data_dir)
+    if not data_dir.exists():
+        info = initialize(data_dir)
+        click.echo(f"initialized {settings.data_dir} (log tree id {info.tree_id})")
+    app = create_instance_app(settings)
+    click.echo(f"Assay is serving {settings.origin}")
+    click.echo(f"  sigstore --trust-config: {settings.origin}/-/trust/client_trust_config.json")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

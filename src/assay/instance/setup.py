@@ -1,0 +1,53 @@
+"""`assay init`: create a data directory with every key the instance signs with.
+
+Keys: the CA root and intermediate (ECDSA P-384, as Fulcio's), the CT key that signs SCTs, the
+log's key, the OIDC issuer's key and the registry's key (ECDSA P-256: what Rekor v1, JWT ES256
+and npm's registry signatures use). All private keys are 0600 in a 0700 directory, and nothing
+is ever overwritten: `init` refuses a directory that is already initialized.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives import serialization
+
+from assay.ca.chain import create_ca_chain
+from assay.errors import ConfigError
+from assay.instance.layout import DataDir, InstanceInfo
+from assay.keys import generate_ec, write_private_key
+
+
+def initialize(
+    data_dir: DataDir, organization: str = "assay", now: datetime | None = None
+) -> InstanceInfo:
+    """Create every key and certificate of a new instance in ``data_dir``."""
+    if data_dir.exists():
+        raise ConfigError(
+            f"{data_dir.root} is already an Assay data directory; refusing to overwrite it",
+            path=str(data_dir.root),
+        )
+    now = now or datetime.now(UTC)
+    for directory in (data_dir.root, data_dir.keys):
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(directory, 0o700)
+    for directory in (data_dir.ca_root_cert.parent, data_dir.oidc, data_dir.blobs):
+        directory.mkdir(mode=0o700, exist_ok=True)
+
+    root_key, intermediate_key = generate_ec("P-384"), generate_ec("P-384")
+    write_private_key(data_dir.ca_root_key, root_key)
+    write_private_key(data_dir.ca_intermediate_key, intermediate_key)
+    for path in (data_dir.ct_key, data_dir.tlog_key, data_dir.oidc_key, data_dir.registry_key):
+        write_private_key(path, generate_ec("P-256"))
+
+    root, intermediate = create_ca_chain(root_key, intermediate_key, organization, now)
+    data_dir.ca_root_cert.write_bytes(root.public_bytes(serialization.Encoding.PEM))
+    data_dir.ca_intermediate_cert.write_bytes(intermediate.public_bytes(serialization.Encoding.PEM))
+
+    # Rekor's tree IDs are positive int64s; ours names the log in checkpoints (`host - treeID`).
+    info = InstanceInfo(created_at=now, tree_id=secrets.randbits(62) + 1, organization=organization)
+    # Written last: its presence is what marks the directory as complete.
+    data_dir.instance_file.write_text(info.to_json(), encoding="utf-8")
+    return info
