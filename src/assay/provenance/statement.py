@@ -13,12 +13,12 @@ A :class:`Statement` keeps its predicate as the JSON object it was given so that
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from assay.errors import StatementError
+from assay.provenance.encoding import dump_json, load_json_object
 from assay.provenance.subject import Digest
 
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
@@ -29,17 +29,6 @@ STATEMENT_TYPES = (STATEMENT_V1, STATEMENT_V01)
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
 JSONObject = dict[str, Any]
-
-
-def load_json_object(text: str | bytes, what: str, error: type[StatementError]) -> JSONObject:
-    """Parse JSON text that must be an object; every failure becomes ``error``."""
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, depth
-        raise error(f"{what} is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise error(f"{what} must be a JSON object, got {type(value).__name__}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +100,7 @@ class Statement:
     @classmethod
     def from_json(cls, text: str | bytes) -> Statement:
         """Parse a statement from JSON text (a DSSE payload)."""
-        return cls.from_dict(load_json_object(text, "statement", StatementError))
+        return cls.from_dict(load_json_object(text, error=StatementError, what="statement"))
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> Statement:
@@ -154,7 +143,7 @@ class Statement:
 
     def to_json(self) -> bytes:
         """Compact JSON, as ``JSON.stringify`` writes it: the bytes npm signs."""
-        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+        return dump_json(self.to_dict()).encode()
 
     @property
     def subject(self) -> Subject:
