@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import click
 
 from assay import __version__
+from assay.cli.pack import pack_command
 from assay.errors import AssayError
 
 
@@ -24,8 +25,12 @@ def up_command() -> None:
     # rather than pretending to serve.
     click.echo(
         "assay up: the all-in-one instance is not built yet. What exists today:\n"
+        "  assay pack          make the tarball npm pack would make\n"
         "  assay --help        every command"
     )
+
+
+cli.add_command(pack_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
