@@ -1,0 +1,383 @@
+"""OIDC claims → the leaf's SubjectAltName and Sigstore OID extensions.
+
+Sources: fulcio docs/oid-info.md, pkg/certificate/extensions.go (``Extensions.Render``),
+config/identity/config.yaml (the ``ci-issuer-metadata`` templates), pkg/identity/{email,uri}
+and sigstore.md §1.4.
+
+Encodings (sigstore.md §1.4):
+
+* ``1.3.6.1.4.1.57264.1.1``–``.1.6`` (deprecated): the extnValue is the **raw UTF-8 bytes**
+  (Fulcio's historical mistake, kept because sigstore-python's ``OIDCIssuer`` policy reads .1.1).
+* ``.1.8``–``.1.24``: the extnValue is a DER UTF8String (X.690 §8.23, tag ``0x0C``).
+* All of them non-critical, emitted only when the value is non-empty, in OID order
+  (``Render``'s order).
+
+Issuer kinds (an :class:`IssuerProfile` says which one an issuer is):
+
+``github``
+    GitHub Actions tokens (fulcio ``github-workflow`` ci-provider). SAN = URI
+    ``<base>/<job_workflow_ref>``; .1.1–.1.6 and .1.8–.1.24.
+``gitlab``
+    GitLab CI tokens (``gitlab-pipeline``). SAN = URI ``https://<ci_config_ref_uri>``;
+    .1.1, .1.8–.1.24.
+``email``
+    Plain OIDC issuers whose tokens carry a verified ``email`` (Google, Dex, …: every
+    non-CI issuer of the public-good Fulcio has type ``email``). SAN = rfc822Name ``email``;
+    requires ``email_verified`` to be ``true``; extensions .1.1 and .1.8 only.
+``uri``
+    Plain issuers whose ``sub`` is itself a URI in a domain the deployment vouches for
+    (fulcio pkg/identity/uri): SAN = URI ``sub``, whose scheme and host must equal the
+    profile's ``base_url`` (Fulcio's ``subject-domain``); extensions .1.1 and .1.8 only.
+
+Fulcio never puts an opaque ``sub`` into a SAN: a plain issuer is ``email`` unless its subjects
+are URIs under a domain it controls, and then it is ``uri``. That is the choice we make too.
+
+As in Fulcio's templates (``missingkey=error``), every claim a kind uses must be present; only
+``environment`` may be absent (Fulcio's default is ``""``). A present but empty claim leaves its
+extension out. Unlike Fulcio, a claim that is spliced into a URI must be non-empty: Fulcio would
+certify ``https://github.com/`` for an empty ``repository``; we refuse the token.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.x509.oid import ObjectIdentifier
+
+from assay.ca import CAError
+from assay.errors import ConfigError
+
+IssuerKind = Literal["github", "gitlab", "email", "uri"]
+
+GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
+GITLAB_ISSUER = "https://gitlab.com"
+_DEFAULT_BASE_URLS: dict[str, str] = {
+    "github": "https://github.com",
+    "gitlab": "https://gitlab.com",
+}
+
+_ARC = "1.3.6.1.4.1.57264.1"
+# fulcio docs/oid-info.md, in Render's order.
+OID_ISSUER = ObjectIdentifier(f"{_ARC}.1")  # raw, deprecated
+OID_GITHUB_WORKFLOW_TRIGGER = ObjectIdentifier(f"{_ARC}.2")  # raw, deprecated
+OID_GITHUB_WORKFLOW_SHA = ObjectIdentifier(f"{_ARC}.3")  # raw, deprecated
+OID_GITHUB_WORKFLOW_NAME = ObjectIdentifier(f"{_ARC}.4")  # raw, deprecated
+OID_GITHUB_WORKFLOW_REPOSITORY = ObjectIdentifier(f"{_ARC}.5")  # raw, deprecated
+OID_GITHUB_WORKFLOW_REF = ObjectIdentifier(f"{_ARC}.6")  # raw, deprecated
+OID_OTHER_NAME = ObjectIdentifier(f"{_ARC}.7")  # SAN OtherName type-id only
+OID_ISSUER_V2 = ObjectIdentifier(f"{_ARC}.8")
+OID_BUILD_SIGNER_URI = ObjectIdentifier(f"{_ARC}.9")
+OID_BUILD_SIGNER_DIGEST = ObjectIdentifier(f"{_ARC}.10")
+OID_RUNNER_ENVIRONMENT = ObjectIdentifier(f"{_ARC}.11")
+OID_SOURCE_REPOSITORY_URI = ObjectIdentifier(f"{_ARC}.12")
+OID_SOURCE_REPOSITORY_DIGEST = ObjectIdentifier(f"{_ARC}.13")
+OID_SOURCE_REPOSITORY_REF = ObjectIdentifier(f"{_ARC}.14")
+OID_SOURCE_REPOSITORY_IDENTIFIER = ObjectIdentifier(f"{_ARC}.15")
+OID_SOURCE_REPOSITORY_OWNER_URI = ObjectIdentifier(f"{_ARC}.16")
+OID_SOURCE_REPOSITORY_OWNER_IDENTIFIER = ObjectIdentifier(f"{_ARC}.17")
+OID_BUILD_CONFIG_URI = ObjectIdentifier(f"{_ARC}.18")
+OID_BUILD_CONFIG_DIGEST = ObjectIdentifier(f"{_ARC}.19")
+OID_BUILD_TRIGGER = ObjectIdentifier(f"{_ARC}.20")
+OID_RUN_INVOCATION_URI = ObjectIdentifier(f"{_ARC}.21")
+OID_SOURCE_REPOSITORY_VISIBILITY = ObjectIdentifier(f"{_ARC}.22")
+OID_DEPLOYMENT_ENVIRONMENT = ObjectIdentifier(f"{_ARC}.23")
+OID_TOKEN_SUBJECT = ObjectIdentifier(f"{_ARC}.24")
+
+_RAW_OIDS = frozenset(
+    {
+        OID_ISSUER,
+        OID_GITHUB_WORKFLOW_TRIGGER,
+        OID_GITHUB_WORKFLOW_SHA,
+        OID_GITHUB_WORKFLOW_NAME,
+        OID_GITHUB_WORKFLOW_REPOSITORY,
+        OID_GITHUB_WORKFLOW_REF,
+    }
+)
+
+# fulcio pkg/identity/email: `^.+@.+\..+$`.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# What may stand in an IA5String SAN (RFC 5280 §4.2.1.6): printable ASCII, no spaces.
+_IA5_URI = re.compile(r"^[\x21-\x7e]+$")
+
+
+def der_tlv(tag: int, content: bytes) -> bytes:
+    """One DER TLV with a single-octet tag (X.690 §8.1.2–§8.1.3, definite length)."""
+    length = len(content)
+    if length < 0x80:
+        return bytes([tag, length]) + content
+    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(octets)]) + octets + content
+
+
+def der_utf8_string(value: str) -> bytes:
+    """DER UTF8String (universal tag 12, X.690 §8.23)."""
+    return der_tlv(0x0C, value.encode("utf-8"))
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerProfile:
+    """How the CA maps one OIDC issuer's tokens to a certificate.
+
+    ``base_url`` is the web origin the claims are relative to: ``https://github.com`` or
+    ``https://gitlab.com`` by default (Fulcio's template value ``url``), or a self-hosted
+    forge such as ``https://git.example.com``. For ``uri`` issuers it is the subject domain
+    (default: the issuer's own origin); ``email`` issuers do not use it.
+    """
+
+    issuer_url: str
+    kind: IssuerKind
+    base_url: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in get_args(IssuerKind):
+            raise ConfigError(f"unknown issuer kind {self.kind!r}")
+        _require_http_url(self.issuer_url, "issuer URL")
+        base = self.base_url.rstrip("/")
+        if not base:
+            if self.kind == "uri":
+                parts = urlsplit(self.issuer_url)
+                base = f"{parts.scheme}://{parts.netloc}"
+            else:
+                base = _DEFAULT_BASE_URLS.get(self.kind, "")
+        if base:
+            _require_http_url(base, "base URL")
+        object.__setattr__(self, "base_url", base)
+
+    @property
+    def fulcio_type(self) -> str:
+        """The ``issuerType`` Fulcio's configuration API reports for this kind."""
+        return "ci-provider" if self.kind in ("github", "gitlab") else self.kind
+
+    @property
+    def challenge_claim(self) -> str:
+        """The claim Fulcio's proof of possession signs (``principal.Name()``)."""
+        return "email" if self.kind == "email" else "sub"
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateIdentity:
+    """What a token certifies: the SAN and the Sigstore extensions, in emission order."""
+
+    san: x509.UniformResourceIdentifier | x509.RFC822Name
+    extensions: tuple[x509.UnrecognizedExtension, ...]
+
+    @property
+    def san_value(self) -> str:
+        """The identity a verifier's policy names (sigstore-python ``Identity(identity=…)``)."""
+        return self.san.value
+
+    def value(self, oid: ObjectIdentifier) -> bytes | None:
+        """The extnValue octets emitted for ``oid``, or None when it is left out."""
+        for extension in self.extensions:
+            if extension.oid == oid:
+                return extension.value
+        return None
+
+
+def map_identity(profile: IssuerProfile, claims: Mapping[str, Any]) -> CertificateIdentity:
+    """The SAN and Sigstore extensions for verified ``claims`` of ``profile``'s issuer.
+
+    Raises :class:`CAError` (400) when a claim the kind needs is missing or malformed,
+    (403) when an email is not verified or a ``uri`` subject is outside the profile's domain,
+    and (401) when the token's ``iss`` is not the profile's issuer.
+    """
+    reader = _Claims(claims, profile)
+    issuer = reader.get("iss")
+    if issuer != profile.issuer_url:
+        raise CAError(
+            f"token issuer {issuer!r} does not match the issuer profile {profile.issuer_url!r}",
+            http_status=401,
+            issuer=issuer,
+        )
+    if profile.kind == "github":
+        return _github(profile, reader)
+    if profile.kind == "gitlab":
+        return _gitlab(profile, reader)
+    if profile.kind == "email":
+        return _email(reader)
+    return _uri(profile, reader)
+
+
+class _Claims:
+    """Reads claims as Fulcio's templates see them: strings (integers spelled in decimal)."""
+
+    __slots__ = ("_claims", "_profile")
+
+    def __init__(self, claims: Mapping[str, Any], profile: IssuerProfile) -> None:
+        self._claims = claims
+        self._profile = profile
+
+    def get(self, name: str, *, default: str | None = None) -> str:
+        """A claim that must be present (unless it has a default); may be empty."""
+        if name not in self._claims:
+            if default is not None:
+                return default
+            raise CAError(
+                f"identity token lacks the claim {name!r} that {self._profile.kind} issuers need",
+                claim=name,
+                issuer=self._profile.issuer_url,
+            )
+        value = self._claims[name]
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise CAError(
+                f"identity token claim {name!r} must be a string",
+                claim=name,
+                issuer=self._profile.issuer_url,
+            )
+        return str(value)
+
+    def raw(self, name: str) -> Any:
+        """A claim as the token has it (None when absent)."""
+        return self._claims.get(name)
+
+    def part(self, name: str) -> str:
+        """A claim spliced into a URI: present and non-empty."""
+        value = self.get(name)
+        if not value:
+            raise CAError(
+                f"identity token claim {name!r} is empty",
+                claim=name,
+                issuer=self._profile.issuer_url,
+            )
+        return value
+
+
+class _Builder:
+    """Collects (OID, value) pairs and renders them as Fulcio's ``Render`` does."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: dict[ObjectIdentifier, str] = {}
+
+    def set(self, oid: ObjectIdentifier, value: str) -> None:
+        self._values[oid] = value
+
+    def build(self, san: x509.UniformResourceIdentifier | x509.RFC822Name) -> CertificateIdentity:
+        ordered = sorted(self._values.items(), key=lambda item: _arc_number(item[0]))
+        extensions = tuple(
+            x509.UnrecognizedExtension(
+                oid,
+                value.encode("utf-8") if oid in _RAW_OIDS else der_utf8_string(value),
+            )
+            for oid, value in ordered
+            if value
+        )
+        return CertificateIdentity(san=san, extensions=extensions)
+
+
+def _github(profile: IssuerProfile, claims: _Claims) -> CertificateIdentity:
+    """fulcio config.yaml ``github-workflow`` templates; SAN ``{{.url}}/{{.job_workflow_ref}}``."""
+    url = profile.base_url
+    build_signer = f"{url}/{claims.part('job_workflow_ref')}"
+    repository = claims.part("repository")
+    out = _Builder()
+    out.set(OID_ISSUER, profile.issuer_url)
+    out.set(OID_GITHUB_WORKFLOW_TRIGGER, claims.get("event_name"))
+    out.set(OID_GITHUB_WORKFLOW_SHA, claims.get("sha"))
+    out.set(OID_GITHUB_WORKFLOW_NAME, claims.get("workflow"))
+    out.set(OID_GITHUB_WORKFLOW_REPOSITORY, repository)
+    out.set(OID_GITHUB_WORKFLOW_REF, claims.get("ref"))
+    out.set(OID_ISSUER_V2, profile.issuer_url)
+    out.set(OID_BUILD_SIGNER_URI, build_signer)
+    out.set(OID_BUILD_SIGNER_DIGEST, claims.get("job_workflow_sha"))
+    out.set(OID_RUNNER_ENVIRONMENT, claims.get("runner_environment"))
+    out.set(OID_SOURCE_REPOSITORY_URI, f"{url}/{repository}")
+    out.set(OID_SOURCE_REPOSITORY_DIGEST, claims.get("sha"))
+    out.set(OID_SOURCE_REPOSITORY_REF, claims.get("ref"))
+    out.set(OID_SOURCE_REPOSITORY_IDENTIFIER, claims.get("repository_id"))
+    out.set(OID_SOURCE_REPOSITORY_OWNER_URI, f"{url}/{claims.part('repository_owner')}")
+    out.set(OID_SOURCE_REPOSITORY_OWNER_IDENTIFIER, claims.get("repository_owner_id"))
+    out.set(OID_BUILD_CONFIG_URI, f"{url}/{claims.part('workflow_ref')}")
+    out.set(OID_BUILD_CONFIG_DIGEST, claims.get("workflow_sha"))
+    out.set(OID_BUILD_TRIGGER, claims.get("event_name"))
+    out.set(
+        OID_RUN_INVOCATION_URI,
+        f"{url}/{repository}/actions/runs/{claims.part('run_id')}"
+        f"/attempts/{claims.part('run_attempt')}",
+    )
+    out.set(OID_SOURCE_REPOSITORY_VISIBILITY, claims.get("repository_visibility"))
+    out.set(OID_DEPLOYMENT_ENVIRONMENT, claims.get("environment", default=""))
+    out.set(OID_TOKEN_SUBJECT, claims.part("sub"))
+    return out.build(_uri_san(build_signer))
+
+
+def _gitlab(profile: IssuerProfile, claims: _Claims) -> CertificateIdentity:
+    """fulcio config.yaml ``gitlab-pipeline`` templates; SAN ``https://{{.ci_config_ref_uri}}``."""
+    url = profile.base_url
+    # ci_config_ref_uri already names the host: gitlab.com/group/project//.gitlab-ci.yml@refs/…
+    config = f"https://{claims.part('ci_config_ref_uri')}"
+    project = claims.part("project_path")
+    ref_kind = "heads" if claims.get("ref_type") == "branch" else "tags"
+    out = _Builder()
+    out.set(OID_ISSUER, profile.issuer_url)
+    out.set(OID_ISSUER_V2, profile.issuer_url)
+    out.set(OID_BUILD_SIGNER_URI, config)
+    out.set(OID_BUILD_SIGNER_DIGEST, claims.get("ci_config_sha"))
+    out.set(OID_RUNNER_ENVIRONMENT, claims.get("runner_environment"))
+    out.set(OID_SOURCE_REPOSITORY_URI, f"{url}/{project}")
+    out.set(OID_SOURCE_REPOSITORY_DIGEST, claims.get("sha"))
+    out.set(OID_SOURCE_REPOSITORY_REF, f"refs/{ref_kind}/{claims.part('ref')}")
+    out.set(OID_SOURCE_REPOSITORY_IDENTIFIER, claims.get("project_id"))
+    out.set(OID_SOURCE_REPOSITORY_OWNER_URI, f"{url}/{claims.part('namespace_path')}")
+    out.set(OID_SOURCE_REPOSITORY_OWNER_IDENTIFIER, claims.get("namespace_id"))
+    out.set(OID_BUILD_CONFIG_URI, config)
+    out.set(OID_BUILD_CONFIG_DIGEST, claims.get("ci_config_sha"))
+    out.set(OID_BUILD_TRIGGER, claims.get("pipeline_source"))
+    out.set(OID_RUN_INVOCATION_URI, f"{url}/{project}/-/jobs/{claims.part('job_id')}")
+    out.set(OID_SOURCE_REPOSITORY_VISIBILITY, claims.get("project_visibility"))
+    out.set(OID_DEPLOYMENT_ENVIRONMENT, claims.get("environment", default=""))
+    out.set(OID_TOKEN_SUBJECT, claims.part("sub"))
+    return out.build(_uri_san(config))
+
+
+def _email(claims: _Claims) -> CertificateIdentity:
+    """fulcio pkg/identity/email: a verified email as rfc822Name; only the issuer extensions."""
+    email = claims.part("email")
+    if claims.raw("email_verified") is not True:
+        raise CAError("the identity token's email is not verified", http_status=403)
+    if not _EMAIL.match(email) or not email.isascii():
+        raise CAError(f"the identity token's email {email!r} is not a valid address")
+    out = _Builder()
+    issuer = claims.get("iss")
+    out.set(OID_ISSUER, issuer)
+    out.set(OID_ISSUER_V2, issuer)
+    return out.build(x509.RFC822Name(email))
+
+
+def _uri(profile: IssuerProfile, claims: _Claims) -> CertificateIdentity:
+    """fulcio pkg/identity/uri: ``sub`` as a URI SAN, in the configured subject domain."""
+    subject = claims.part("sub")
+    if _EMAIL.match(subject):
+        raise CAError("a uri issuer's subject must be a URI, not an email address")
+    parts, domain = urlsplit(subject), urlsplit(profile.base_url)
+    if (parts.scheme, parts.hostname) != (domain.scheme, domain.hostname):
+        raise CAError(
+            f"subject {subject!r} is outside the issuer's subject domain {profile.base_url!r}",
+            http_status=403,
+        )
+    out = _Builder()
+    out.set(OID_ISSUER, profile.issuer_url)
+    out.set(OID_ISSUER_V2, profile.issuer_url)
+    return out.build(_uri_san(subject))
+
+
+def _arc_number(oid: ObjectIdentifier) -> int:
+    return int(oid.dotted_string.rsplit(".", 1)[1])
+
+
+def _uri_san(value: str) -> x509.UniformResourceIdentifier:
+    if not _IA5_URI.match(value):
+        raise CAError(f"cannot certify {value!r}: a URI SAN must be printable ASCII")
+    return x509.UniformResourceIdentifier(value)
+
+
+def _require_http_url(value: str, what: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(f"{what} {value!r} is not an http(s) URL")
