@@ -1,0 +1,198 @@
+"""The transparency log's HTTP API: Rekor v1 (sigstore.md §3.1) and C2SP tlog-tiles.
+
+Routes, relative to the mount point (the all-in-one instance mounts this at ``/-/tlog``)::
+
+    POST /api/v1/log/entries              append a verified entry → 201 {entryID: LogEntry}
+    GET  /api/v1/log/entries?logIndex=N   an entry by index
+    GET  /api/v1/log/entries/{uuid}       an entry by UUID (64 hex) or entry ID (80 hex)
+    POST /api/v1/log/entries/retrieve     several, by entryUUIDs, logIndexes or entries
+    GET  /api/v1/log                      size, root, signed tree head
+    GET  /api/v1/log/proof                consistency proof (firstSize, lastSize)
+    GET  /api/v1/log/publicKey            the log's key, PEM
+    GET  /checkpoint                      the signed checkpoint (tlog-tiles)
+    GET  /tile/<L>/<N>[.p/<W>]            hash tiles; /tile/entries/<N>[.p/<W>] entry bundles
+
+Errors have Rekor's shape, ``{"code": <HTTP status>, "message": "…"}``. A duplicate is 409
+with a ``Location`` header naming the existing entry (sigstore-js follows it to fetch the entry).
+Nothing is appended unless the entry's signatures verified (``ProposedEntry.from_json``).
+
+Mounted sub-applications get no lifespan events in Starlette, so the owner of the log service
+starts and stops its sequencer (the instance app's lifespan does).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assay.errors import AssayError, FormatError, VerificationError
+from assay.tlog.entries import MAX_ENTRY_BYTES
+from assay.tlog.sequencer import DuplicateEntry, LogOverloaded
+from assay.tlog.service import LogService, NotFound
+from assay.tlog.tiles import Tile, parse_path
+
+MAX_RETRIEVE = 256  # Rekor caps retrieve requests (searchLogQuery maxItems 10/…); ours is looser
+
+
+class _TooLarge(AssayError):
+    pass
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"code": status, "message": message}, status, headers=headers)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(f"request body exceeds {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(f"request body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _int_param(request: Request, name: str, required: bool = True) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        if required:
+            raise FormatError(f"query parameter {name} is required")
+        return None
+    if not raw.isdigit() or len(raw) > 19:
+        raise FormatError(f"query parameter {name} must be a non-negative integer")
+    return int(raw)
+
+
+def create_app(service: LogService) -> FastAPI:
+    app = FastAPI(title="Assay transparency log", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(AssayError)
+    async def assay_error(request: Request, exc: AssayError) -> Response:
+        if isinstance(exc, DuplicateEntry):
+            entry_id = service.entry_id(exc.existing.uuid)
+            location = f"{request.scope.get('root_path', '')}/api/v1/log/entries/{entry_id}"
+            return _error(
+                409,
+                f"an equivalent entry already exists in the transparency log with UUID {entry_id}",
+                {"Location": location, "ETag": entry_id},
+            )
+        if isinstance(exc, NotFound):
+            return _error(404, exc.message)
+        if isinstance(exc, _TooLarge):
+            return _error(413, exc.message)
+        if isinstance(exc, LogOverloaded):
+            return _error(503, exc.message, {"Retry-After": "1"})
+        if isinstance(exc, FormatError | VerificationError):
+            return _error(400, exc.message)
+        return _error(500, "internal error")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.post("/api/v1/log/entries")
+    async def create_entry(request: Request) -> Response:
+        body = await _read_body(request, MAX_ENTRY_BYTES)
+        entry_id, entry = await service.create(body)
+        location = f"{request.scope.get('root_path', '')}/api/v1/log/entries/{entry_id}"
+        return JSONResponse(
+            {entry_id: entry}, 201, headers={"Location": location, "ETag": entry_id}
+        )
+
+    @app.get("/api/v1/log/entries")
+    async def entry_by_index(request: Request) -> Response:
+        index = _int_param(request, "logIndex")
+        assert index is not None  # noqa: S101 - required=True
+        stored = await run_in_threadpool(service.by_index, index)
+        entry = await run_in_threadpool(service.entry, stored)
+        return JSONResponse({service.entry_id(stored.uuid): entry})
+
+    @app.get("/api/v1/log/entries/{uuid}")
+    async def entry_by_uuid(uuid: str) -> Response:
+        stored = await run_in_threadpool(service.by_uuid, uuid)
+        entry = await run_in_threadpool(service.entry, stored)
+        return JSONResponse({service.entry_id(stored.uuid): entry})
+
+    @app.post("/api/v1/log/entries/retrieve")
+    async def retrieve(request: Request) -> Response:
+        body = await _read_body(request, 4 * MAX_ENTRY_BYTES)
+        try:
+            query: Any = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise FormatError("search query is not valid JSON") from exc
+        if not isinstance(query, dict):
+            raise FormatError("search query must be a JSON object")
+        results: list[dict[str, Any]] = []
+
+        def add(stored: Any) -> None:
+            results.append({service.entry_id(stored.uuid): service.entry(stored)})
+
+        def run() -> None:
+            for key in ("entryUUIDs", "logIndexes", "entries"):
+                items = query.get(key, [])
+                if not isinstance(items, list) or len(items) > MAX_RETRIEVE:
+                    raise FormatError(f"{key} must be a list of at most {MAX_RETRIEVE} items")
+                for item in items:
+                    try:
+                        if key == "entryUUIDs" and isinstance(item, str):
+                            add(service.by_uuid(item))
+                        elif key == "logIndexes" and isinstance(item, int):
+                            add(service.by_index(item))
+                        elif key == "entries" and isinstance(item, dict):
+                            add(service.by_body(json.dumps(item).encode()))
+                        else:
+                            raise FormatError(f"malformed item in {key}")
+                    except NotFound:
+                        continue  # Rekor returns what it found
+
+        await run_in_threadpool(run)
+        return JSONResponse(results)
+
+    @app.get("/api/v1/log")
+    async def log_info() -> Response:
+        return JSONResponse(await run_in_threadpool(service.log_info))
+
+    @app.get("/api/v1/log/proof")
+    async def proof(request: Request) -> Response:
+        first = _int_param(request, "firstSize")
+        last = _int_param(request, "lastSize", required=False)
+        assert first is not None  # noqa: S101 - required=True
+        return JSONResponse(await run_in_threadpool(service.consistency, first, last))
+
+    @app.get("/api/v1/log/publicKey")
+    async def public_key() -> Response:
+        return PlainTextResponse(service.public_key_pem, media_type="application/x-pem-file")
+
+    @app.get("/checkpoint")
+    async def checkpoint() -> Response:
+        head = await run_in_threadpool(service.head)
+        return PlainTextResponse(
+            head.note, headers={"Cache-Control": "no-cache"}, media_type="text/plain"
+        )
+
+    @app.get("/tile/{path:path}")
+    async def tile(path: str) -> Response:
+        try:
+            parsed = parse_path(f"tile/{path}")
+        except FormatError:
+            return _error(404, "no such tile")
+        if isinstance(parsed, Tile):
+            data = await run_in_threadpool(service.tile, parsed)
+        else:
+            data = await run_in_threadpool(service.entry_bundle, parsed)
+        # Full tiles never change (tlog-tiles: immutable); partial ones do as the log grows.
+        cache = "no-cache" if parsed.partial else "public, max-age=31536000, immutable"
+        return Response(
+            data, media_type="application/octet-stream", headers={"Cache-Control": cache}
+        )
+
+    return app
