@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import click
 
 from assay import __version__
+from assay.cli.ci_job import ci_job_command
 from assay.cli.pack import pack_command
 from assay.errors import AssayError
 
@@ -30,6 +31,7 @@ def up_command() -> None:
     )
 
 
+cli.add_command(ci_job_command)
 cli.add_command(pack_command)
 
 
