@@ -376,7 +376,7 @@ def _envelope_json(**changes: Any) -> str:
             dsse_request(
                 _envelope_json(
                     signatures=[
-                        {"sig": b64(GOOD_ENVELOPE.signatures[0].sig).rstrip("="), "keyid": ""}
+                        {"sig": b64(b"\x01" * 70).rstrip("="), "keyid": ""}  # unpadded
                     ]
                 ),
                 pem(CERT),
