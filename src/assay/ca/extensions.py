@@ -52,7 +52,8 @@ from cryptography.x509.oid import ObjectIdentifier
 from assay.ca import CAError
 from assay.errors import ConfigError
 
-IssuerKind = Literal["github", "gitlab", "email", "uri"]
+IssuerKind = Literal["github", "gitlab", "ci", "email", "uri"]
+"""``ci``: an issuer that mints both GitHub- and GitLab-shaped tokens (our emulator)."""
 
 GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
 GITLAB_ISSUER = "https://gitlab.com"
@@ -151,7 +152,7 @@ class IssuerProfile:
     @property
     def fulcio_type(self) -> str:
         """The ``issuerType`` Fulcio's configuration API reports for this kind."""
-        return "ci-provider" if self.kind in ("github", "gitlab") else self.kind
+        return "ci-provider" if self.kind in ("github", "gitlab", "ci") else self.kind
 
     @property
     def challenge_claim(self) -> str:
@@ -194,6 +195,12 @@ def map_identity(profile: IssuerProfile, claims: Mapping[str, Any]) -> Certifica
             http_status=401,
             issuer=issuer,
         )
+    if profile.kind == "ci":
+        # One emulating issuer (ours) mints both GitHub- and GitLab-shaped tokens: the shape of
+        # the claims says which template applies, each with its own default forge URL.
+        kind: IssuerKind = "gitlab" if "ci_config_ref_uri" in claims else "github"
+        profile = IssuerProfile(profile.issuer_url, kind)
+        reader = _Claims(claims, profile)
     if profile.kind == "github":
         return _github(profile, reader)
     if profile.kind == "gitlab":

@@ -9,6 +9,7 @@ import click
 
 from assay import __version__
 from assay.cli.ci_job import ci_job_command
+from assay.cli.instance import init_command, up_command
 from assay.cli.pack import pack_command
 from assay.errors import AssayError
 
@@ -19,18 +20,8 @@ def cli() -> None:
     """Assay: an npm-compatible registry with verifiable provenance, and its trust services."""
 
 
-@cli.command("up")
-def up_command() -> None:
-    """Start the all-in-one instance (registry and trust services) on one port."""
-    # The services arrive with the trust-services and registry issues; until then say so plainly
-    # rather than pretending to serve.
-    click.echo(
-        "assay up: the all-in-one instance is not built yet. What exists today:\n"
-        "  assay pack          make the tarball npm pack would make\n"
-        "  assay --help        every command"
-    )
-
-
+cli.add_command(init_command)
+cli.add_command(up_command)
 cli.add_command(ci_job_command)
 cli.add_command(pack_command)
 

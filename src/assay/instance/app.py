@@ -6,32 +6,92 @@
     /-/trust/trusted_root.json      Sigstore trust files for this instance (assay.instance.trust)
     /-/trust/signing_config.json
     /-/trust/client_trust_config.json
+    /-/oidc/…                       OIDC issuer: discovery, JWKS, the CI token endpoint
+    /-/ca/api/v2/…                  certificate authority (Fulcio v2)
+    /api/v2/signingCert, /api/v2/trustBundle, /api/v2/configuration
+                                    the same CA at the origin: sigstore-python joins Fulcio's
+                                    paths with urljoin, which drops any base path, so the
+                                    signing config names the origin as the CA URL. npm never
+                                    uses a three-segment path, so these cannot shadow a package.
+    /-/tlog/…                       transparency log (Rekor v1, checkpoint, tiles)
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from assay.ca.app import create_app as create_ca_app
+from assay.ca.authority import CertificateAuthority
+from assay.ca.extensions import IssuerProfile
 from assay.instance.layout import DataDir
 from assay.instance.material import InstanceMaterial
 from assay.instance.trust import client_trust_config, signing_config, trusted_root
+from assay.keys import Signer
+from assay.oidc.app import create_app as create_oidc_app
+from assay.oidc.issuer import OIDCIssuer
+from assay.oidc.jobs import FileJobStore, ensure_registration_secret
+from assay.oidc.validation import TokenValidator, TrustedIssuer
 from assay.settings import Settings
+from assay.storage.database import migrate, open_engine, sqlite_url
+from assay.storage.tlog_store import TlogStore
+from assay.tlog.app import create_app as create_tlog_app
+from assay.tlog.sequencer import LogIdentity, Sequencer
+from assay.tlog.service import LogService
+
+SIGSTORE_AUDIENCE = "sigstore"
+CA_PATHS_AT_ORIGIN = frozenset(
+    {"/api/v2/signingCert", "/api/v2/trustBundle", "/api/v2/configuration"}
+)
 
 
-def create_instance_app(settings: Settings) -> FastAPI:
+def create_instance_app(settings: Settings) -> ASGIApp:
     """Load the data directory named by ``settings`` and compose every service."""
-    material = InstanceMaterial.load(DataDir(settings.data_dir))
+    data_dir = DataDir(settings.data_dir)
+    material = InstanceMaterial.load(data_dir)
     origin = settings.origin
-    app = FastAPI(title="Assay", version="0.1.0", docs_url=None, redoc_url=None)
+    engine = open_engine(settings.database_url or sqlite_url(data_dir.database))
+    migrate(engine)
+
+    # Transparency log. Its checkpoint key name is the origin's host[:port]: sigstore-js only
+    # accepts a checkpoint signature whose name is a substring of the log's baseUrl.
+    store = TlogStore(engine)
+    identity = LogIdentity(
+        name=urlsplit(origin).netloc,
+        tree_id=material.info.tree_id,
+        signer=Signer(material.tlog_key),
+    )
+    log_service = LogService(store, identity, Sequencer(store, identity))
+
+    # OIDC issuer, and the validator the CA trusts it through (static keys: no HTTP to itself).
+    issuer = OIDCIssuer(
+        f"{origin}/-/oidc", material.oidc_key, jobs=FileJobStore(data_dir.oidc / "jobs")
+    )
+    validator = TokenValidator([TrustedIssuer(issuer.issuer_url, jwks=issuer.jwks())])
+
+    def verify_token(token: str) -> dict[str, Any]:
+        return validator.validate(token, SIGSTORE_AUDIENCE)
+
+    authority = CertificateAuthority(
+        root=material.ca_root,
+        intermediate=material.ca_intermediate,
+        intermediate_key=material.ca_intermediate_key,
+        ct_key=material.ct_key,
+        profiles=[IssuerProfile(issuer.issuer_url, "ci")],
+    )
+    ca_app = create_ca_app(authority, verify_token)
 
     trust_files: dict[str, dict[str, Any]] = {
         "trusted_root.json": trusted_root(material, origin),
         "signing_config.json": signing_config(material, origin),
         "client_trust_config.json": client_trust_config(material, origin),
     }
+
+    app = FastAPI(title="Assay", version="0.1.0", docs_url=None, redoc_url=None)
 
     @app.get("/-/ping")
     def ping() -> dict[str, str]:
@@ -44,4 +104,25 @@ def create_instance_app(settings: Settings) -> FastAPI:
             return JSONResponse({"error": "not found"}, status_code=404)
         return JSONResponse(body)
 
-    return app
+    app.mount(
+        "/-/oidc",
+        create_oidc_app(issuer, registration_secret=ensure_registration_secret(data_dir.oidc)),
+    )
+    app.mount("/-/ca", ca_app)
+    app.mount("/-/tlog", create_tlog_app(log_service))
+    # The CA's routes once more at the origin (see the module docstring).
+    return _FulcioAtOrigin(app, ca_app)
+
+
+class _FulcioAtOrigin:
+    """Sends the CA's own paths at the origin to the CA app, everything else to the instance."""
+
+    def __init__(self, app: ASGIApp, ca_app: ASGIApp) -> None:
+        self.app = app
+        self.ca_app = ca_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in CA_PATHS_AT_ORIGIN:
+            await self.ca_app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -52,7 +52,9 @@ def service_urls(origin: str) -> dict[str, str]:
     """Base URLs of the trust services under one origin (DESIGN.md, one origin)."""
     return {
         "oidc": f"{origin}/-/oidc",
-        "ca": f"{origin}/-/ca",
+        # The origin itself: sigstore-python urljoins "/api/v2/signingCert" onto this URL,
+        # dropping any path, so the instance serves the CA's paths at the origin too.
+        "ca": origin,
         "tlog": f"{origin}/-/tlog",
         "ct": f"{origin}/-/ct",
     }
