@@ -227,16 +227,30 @@ class RegistryStore:
             )
 
     def token_by_hash(self, token_hash: str) -> tuple[StoredToken, StoredUser] | None:
+        users = registry_users
         query = (
-            sa.select(registry_tokens, registry_users)
-            .join(registry_users, registry_users.c.id == registry_tokens.c.user_id)
+            sa.select(
+                registry_tokens,
+                users.c.name.label("user_name"),
+                users.c.email.label("user_email"),
+                users.c.password_hash.label("user_password_hash"),
+                users.c.created_ms.label("user_created_ms"),
+            )
+            .join(users, users.c.id == registry_tokens.c.user_id)
             .where(registry_tokens.c.token_hash == token_hash)
         )
         with self._engine.connect() as connection:
             row = connection.execute(query).first()
         if row is None:
             return None
-        return _token(row), _user(row)
+        user = StoredUser(
+            id=int(row.user_id),
+            name=str(row.user_name),
+            email=str(row.user_email),
+            password_hash=str(row.user_password_hash),
+            created_ms=int(row.user_created_ms),
+        )
+        return _token(row), user
 
     def tokens_of(self, user_id: int) -> list[StoredToken]:
         query = (

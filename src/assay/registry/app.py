@@ -1,0 +1,309 @@
+"""HTTP routes of the registry (the npm protocol); all logic is in registry/service.py.
+
+::
+
+    GET  /-/ping                                   {} (the all-in-one instance answers first)
+    GET  /-/whoami                                 npm whoami
+    PUT  /-/user/org.couchdb.user:<name>           npm adduser / npm login --auth-type=legacy
+    GET  /-/user/org.couchdb.user:<name>           npm owner add (looks the user up)
+    DELETE /-/user/token/<token>                   npm logout
+    GET  /-/user/<name>/package                    npm access list packages <user>
+    GET|POST /-/npm/v1/tokens, DELETE …/token/<k>  npm token list / create / revoke
+    GET  /-/package/<name>/dist-tags               npm dist-tag ls
+    PUT|DELETE /-/package/<name>/dist-tags/<tag>   npm dist-tag add / rm
+    GET  /-/package/<name>/visibility|collaborators, POST …/access     npm access
+    GET  /-/v1/search                              npm search
+    GET|HEAD /<name>, /@scope%2f<name>             packument (full, or abbreviated by Accept)
+    GET  /<name>/<version|tag>                     one version
+    PUT  /<name>[/-rev/<rev>]                      publish; deprecate, unpublish <v>, owners
+    DELETE /<name>/-rev/<rev>                      unpublish everything
+    GET|HEAD /<name>/-/<file>.tgz                  tarball
+    DELETE /<name>/-/<file>.tgz/-rev/<rev>         last step of npm unpublish <v>
+
+``POST /-/v1/login`` (npm's web login) is deliberately absent: npm-profile treats the 404 as
+"web login not supported" and falls back to the user name/password flow above.
+Errors are JSON ``{"error": "…"}`` with the status npm reacts to (registry/errors.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assay.errors import AssayError
+from assay.registry.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    RegistryError,
+    Unauthorized,
+    Unprocessable,
+)
+from assay.registry.names import PackageName, parse_package_path
+from assay.registry.packuments import CORGI_TYPE, Packument
+from assay.registry.search import SearchQuery
+from assay.registry.service import Principal, RegistryService
+from assay.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The one place registry errors become HTTP statuses.
+STATUS: dict[type[RegistryError], int] = {
+    BadRequest: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    Unprocessable: 422,
+}
+_JSON = "application/json"
+
+
+def create_app(service: RegistryService, settings: Settings) -> FastAPI:
+    """The registry as an ASGI app, to serve alone or mount at ``/`` of the instance."""
+    app = FastAPI(title="Assay registry", docs_url=None, redoc_url=None)
+    max_body = settings.registry_max_body_bytes
+
+    @app.exception_handler(RegistryError)
+    async def registry_error(_request: Request, exc: RegistryError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        message = "Not found" if exc.status_code == 404 else str(exc.detail)
+        return JSONResponse({"error": message}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> Response:
+        return JSONResponse({"error": f"Bad request: {exc.errors()}"}, status_code=400)
+
+    @app.exception_handler(AssayError)
+    async def assay_error(_request: Request, exc: AssayError) -> Response:
+        log.error("registry failure: %s", exc.diagnostics())
+        return JSONResponse({"error": "Internal error: " + exc.message}, status_code=500)
+
+    def principal(request: Request) -> Principal | None:
+        client = request.client.host if request.client else None
+        return service.authenticate(request.headers.get("authorization"), client)
+
+    async def call(function: Callable[..., Any], *args: Any) -> Any:
+        return await run_in_threadpool(function, *args)
+
+    async def authed(request: Request) -> Principal | None:
+        who: Principal | None = await call(principal, request)
+        return who
+
+    async def read_json(request: Request) -> Any:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body:
+            raise PayloadTooLarge(f"Request body is larger than the limit of {max_body} bytes")
+        chunks = bytearray()
+        async for chunk in request.stream():
+            chunks += chunk
+            if len(chunks) > max_body:
+                raise PayloadTooLarge(f"Request body is larger than the limit of {max_body} bytes")
+        try:
+            return json.loads(bytes(chunks), parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as exc:
+            raise BadRequest(f"Malformed JSON body: {exc}") from exc
+
+    async def read_object(request: Request) -> dict[str, Any]:
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise BadRequest("The body must be a JSON object")
+        return body
+
+    # --- /-/ routes ------------------------------------------------------------------------------
+
+    @app.get("/-/ping")
+    async def ping() -> dict[str, Any]:
+        return {}
+
+    @app.get("/-/whoami")
+    async def whoami(request: Request) -> dict[str, Any]:
+        return service.whoami(await authed(request))
+
+    @app.put("/-/user/org.couchdb.user:{name}", status_code=201)
+    async def couch_user(name: str, request: Request) -> dict[str, Any]:
+        body = await read_object(request)
+        result: dict[str, Any] = await call(service.couch_login, name, body)
+        return result
+
+    @app.get("/-/user/org.couchdb.user:{name}")
+    async def couch_user_profile(name: str) -> dict[str, Any]:
+        result: dict[str, Any] = await call(service.user_profile, name)
+        return result
+
+    @app.delete("/-/user/token/{token}")
+    async def logout(token: str) -> dict[str, Any]:
+        await call(service.logout, token)
+        return {"ok": True}
+
+    @app.get("/-/user/{name}/package")
+    async def user_packages(name: str) -> dict[str, str]:
+        result: dict[str, str] = await call(service.user_packages, name)
+        return result
+
+    @app.get("/-/npm/v1/tokens")
+    async def list_tokens(request: Request) -> dict[str, Any]:
+        result: dict[str, Any] = await call(service.list_tokens, await authed(request))
+        return result
+
+    @app.post("/-/npm/v1/tokens")
+    async def create_token(request: Request) -> dict[str, Any]:
+        body = await read_json(request)
+        result: dict[str, Any] = await call(service.create_token, body, await authed(request))
+        return result
+
+    @app.delete("/-/npm/v1/tokens/token/{key}", status_code=204)
+    async def delete_token(key: str, request: Request) -> Response:
+        await call(service.delete_token, key, await authed(request))
+        return Response(status_code=204)
+
+    @app.get("/-/package/{name:path}/dist-tags")
+    async def dist_tags(name: str) -> dict[str, str]:
+        result: dict[str, str] = await call(service.dist_tags, PackageName.parse(name))
+        return result
+
+    @app.put("/-/package/{name:path}/dist-tags/{tag}")
+    @app.post("/-/package/{name:path}/dist-tags/{tag}")
+    async def set_dist_tag(name: str, tag: str, request: Request) -> dict[str, Any]:
+        package = PackageName.parse(name)
+        version = await read_json(request)
+        who = await authed(request)
+        result: dict[str, Any] = await call(service.set_dist_tag, package, tag, version, who)
+        return result
+
+    @app.delete("/-/package/{name:path}/dist-tags/{tag}")
+    async def delete_dist_tag(name: str, tag: str, request: Request) -> dict[str, Any]:
+        package = PackageName.parse(name)
+        await call(service.delete_dist_tag, package, tag, await authed(request))
+        return {"ok": True}
+
+    @app.get("/-/package/{name:path}/visibility")
+    async def visibility(name: str) -> dict[str, Any]:
+        result: dict[str, Any] = await call(service.visibility, PackageName.parse(name))
+        return result
+
+    @app.get("/-/package/{name:path}/collaborators")
+    async def collaborators(name: str) -> dict[str, str]:
+        result: dict[str, str] = await call(service.collaborators, PackageName.parse(name))
+        return result
+
+    @app.post("/-/package/{name:path}/access")
+    async def set_access(name: str, request: Request) -> dict[str, Any]:
+        package = PackageName.parse(name)
+        body = await read_json(request)
+        result: dict[str, Any] = await call(
+            service.set_access, package, body, await authed(request)
+        )
+        return result
+
+    @app.get("/-/v1/search")
+    async def search(request: Request) -> dict[str, Any]:
+        params = request.query_params
+        query = SearchQuery.parse(params.get("text"), params.get("size"), params.get("from"))
+        result: dict[str, Any] = await call(service.search, query)
+        return result
+
+    # --- package paths: a plain Starlette route, so the packument hot path does no more than
+    # parse the path, look in the cache and write bytes -----------------------------------------
+
+    async def package_route(request: Request) -> Response:
+        path = request.url.path.lstrip("/")
+        if path == "-" or path.startswith("-/"):
+            raise NotFound("Not found")
+        method = request.method
+        if method in {"GET", "HEAD"}:
+            cached = None
+            write = request.query_params.get("write") == "true"
+            if "/" not in path or (path.startswith("@") and path.count("/") == 1):
+                cached = service.cached_packument(path)
+            if cached is not None:
+                return packument_response(request, cached, write)
+        target = parse_package_path(path)
+        name = target.name
+        if method in {"GET", "HEAD"}:
+            if target.kind == "doc":
+                packument = await call(service.packument, name)
+                return packument_response(request, packument, write)
+            if target.kind == "version":
+                manifest = await call(service.version_manifest, name, target.version)
+                return JSONResponse(manifest)
+            if target.kind == "tarball" and target.rev is None:
+                tarball = await call(service.tarball, name, target.filename)
+                etag = f'"{tarball.shasum}"'
+                headers = {
+                    "ETag": etag,
+                    "Cache-Control": "public, max-age=31536000, immutable",
+                }
+                if _matches(request.headers.get("if-none-match"), etag):
+                    return Response(status_code=304, headers=headers)
+                return Response(
+                    tarball.data, media_type="application/octet-stream", headers=headers
+                )
+        elif method == "PUT" and target.kind == "doc":
+            body = await read_object(request)
+            who = await authed(request)
+            result = await call(service.put_package, name, body, target.rev, who)
+            return JSONResponse(result, status_code=201)
+        elif method == "DELETE" and target.kind == "doc" and target.rev is not None:
+            await call(service.delete_package, name, target.rev, await authed(request))
+            return JSONResponse({"ok": True})
+        elif method == "DELETE" and target.kind == "tarball":
+            who = await authed(request)
+            result = await call(service.delete_tarball, name, target.filename, who)
+            return JSONResponse(result)
+        raise BadRequest(f"{method} is not supported on /{path}")
+
+    app.router.add_route(
+        "/{path:path}",
+        package_route,
+        methods=["GET", "HEAD", "PUT", "POST", "DELETE"],
+        name="package",
+    )
+    return app
+
+
+def packument_response(request: Request, packument: Packument, write: bool) -> Response:
+    corgi = not write and CORGI_TYPE in request.headers.get("accept", "")
+    document = packument.corgi if corgi else packument.full
+    headers = {
+        "ETag": document.etag,
+        "Last-Modified": packument.last_modified,
+        "Cache-Control": "public, max-age=0, must-revalidate",
+        "Vary": "Accept, Accept-Encoding",
+    }
+    if _matches(request.headers.get("if-none-match"), document.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(document.body, media_type=CORGI_TYPE if corgi else _JSON, headers=headers)
+
+
+def error_response(exc: RegistryError) -> Response:
+    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
+    headers = {}
+    if isinstance(exc, Unauthorized) and exc.challenge:
+        headers["WWW-Authenticate"] = exc.challenge
+    return JSONResponse({"error": exc.message}, status_code=status, headers=headers)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return etag in candidates or "*" in candidates
+
+
+def _refuse_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not JSON")

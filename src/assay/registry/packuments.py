@@ -1,0 +1,180 @@
+"""Packuments: the JSON documents npm reads for a package, built once and served as bytes.
+
+Two forms, as registry.npmjs.org serves them:
+
+* full (``Accept: application/json``): ``_id, _rev, name, description, dist-tags, versions,
+  time, maintainers, readme`` plus the latest version's ``license, homepage, repository,
+  keywords, author, bugs``. ``time`` has ``created``, ``modified`` and one entry per version
+  (pacote compares it with signing keys' expiry, specs/npm-registry.md §3.1).
+* abbreviated ("corgi", ``Accept: application/vnd.npm.install-v1+json``, what ``npm install``
+  asks for): ``name, modified, dist-tags, versions`` with only the fields an install needs
+  (the list npm/registry documents in ``responses/package-metadata.md``).
+
+A :class:`Packument` holds both serializations and their ETags, so serving one is a dictionary
+lookup and a write: no JSON work on the hot path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from assay.registry.names import PackageName
+from assay.registry.versions import Version, highest
+from assay.storage.registry_store import Maintainer, PackageState, StoredVersion
+
+CORGI_TYPE = "application/vnd.npm.install-v1+json"
+
+_CORGI_FIELDS = (
+    "name",
+    "version",
+    "deprecated",
+    "dependencies",
+    "optionalDependencies",
+    "devDependencies",
+    "bundleDependencies",
+    "bundledDependencies",
+    "peerDependencies",
+    "peerDependenciesMeta",
+    "acceptDependencies",
+    "bin",
+    "directories",
+    "dist",
+    "engines",
+    "cpu",
+    "os",
+    "libc",
+    "funding",
+    "license",
+    "_hasShrinkwrap",
+    "hasInstallScript",
+)
+_TOP_LEVEL_FROM_LATEST = ("license", "homepage", "repository", "keywords", "author", "bugs")
+_INSTALL_SCRIPTS = ("preinstall", "install", "postinstall")
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    body: bytes
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class Packument:
+    """Both serializations of one package at one rev."""
+
+    name: str
+    rev: int
+    full: Document
+    corgi: Document
+    last_modified: str
+    """HTTP-date of the last change (``Last-Modified``)."""
+    data: dict[str, Any]
+    """The full document as an object (for maintenance commands and search)."""
+
+
+def iso(ms: int) -> str:
+    """npm's timestamps: ISO 8601 in UTC with milliseconds (``2024-01-02T03:04:05.678Z``)."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def revision(state: PackageState) -> str:
+    """CouchDB-style ``_rev`` (``<n>-<hash>``); npm echoes it back in ``/-rev/<rev>`` URLs."""
+    tag = hashlib.sha256(f"{state.name}:{state.rev}".encode()).hexdigest()[:16]
+    return f"{state.rev}-{tag}"
+
+
+def tarball_url(origin: str, name: PackageName, filename: str) -> str:
+    return f"{origin}/{name.name}/-/{filename}"
+
+
+def version_object(
+    row: StoredVersion, name: PackageName, origin: str, publisher: Maintainer | None
+) -> dict[str, Any]:
+    manifest: dict[str, Any] = json.loads(row.manifest)
+    dist = dict(manifest.get("dist", {}))
+    dist["tarball"] = tarball_url(origin, name, row.filename)
+    manifest["dist"] = dist
+    if row.deprecated:
+        manifest["deprecated"] = row.deprecated
+    if publisher is not None:
+        manifest["_npmUser"] = {"name": publisher.name, "email": publisher.email}
+    scripts = manifest.get("scripts")
+    if isinstance(scripts, dict) and any(s in scripts for s in _INSTALL_SCRIPTS):
+        manifest["hasInstallScript"] = True
+    return manifest
+
+
+def latest_version(state: PackageState) -> str | None:
+    live = state.live_versions
+    tagged = state.dist_tags.get("latest")
+    if tagged in live:
+        return tagged
+    return highest(list(live))
+
+
+def build(state: PackageState, origin: str) -> Packument | None:
+    """Both documents for `state`, or None when no version is live (the package reads as 404)."""
+    live = state.live_versions
+    if not live:
+        return None
+    name = PackageName(state.name)
+    ordered = sorted(live.values(), key=_version_order)
+    versions = {
+        row.version: version_object(row, name, origin, state.publishers.get(row.publisher_id or -1))
+        for row in ordered
+    }
+    latest = latest_version(state)
+    latest_manifest = versions[latest] if latest else {}
+    time = {"created": iso(state.created_ms), "modified": iso(state.modified_ms)}
+    time.update({row.version: iso(row.published_ms) for row in ordered})
+    full: dict[str, Any] = {
+        "_id": state.name,
+        "_rev": revision(state),
+        "name": state.name,
+        "dist-tags": dict(state.dist_tags),
+        "versions": versions,
+        "time": time,
+        "maintainers": [{"name": m.name, "email": m.email} for m in state.maintainers],
+    }
+    if isinstance(latest_manifest.get("description"), str):
+        full["description"] = latest_manifest["description"]
+    for key in _TOP_LEVEL_FROM_LATEST:
+        if key in latest_manifest:
+            full[key] = latest_manifest[key]
+    readme_row = live.get(latest) if latest else None
+    full["readme"] = (readme_row.readme if readme_row else None) or ""
+    corgi = {
+        "name": state.name,
+        "modified": time["modified"],
+        "dist-tags": dict(state.dist_tags),
+        "versions": {
+            v: {k: manifest[k] for k in _CORGI_FIELDS if k in manifest}
+            for v, manifest in versions.items()
+        },
+    }
+    return Packument(
+        name=state.name,
+        rev=state.rev,
+        full=_document(full),
+        corgi=_document(corgi),
+        last_modified=format_datetime(
+            datetime.fromtimestamp(state.modified_ms / 1000, tz=UTC), usegmt=True
+        ),
+        data=full,
+    )
+
+
+def _version_order(row: StoredVersion) -> tuple[int, Version | None, str]:
+    parsed = Version.parse(row.version)
+    return (0, parsed, "") if parsed is not None else (1, None, row.version)
+
+
+def _document(value: dict[str, Any]) -> Document:
+    body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return Document(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')

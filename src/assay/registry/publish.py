@@ -1,0 +1,269 @@
+"""The publish document (``PUT /<name>`` with ``_attachments``), parsed and checked.
+
+libnpmpublish ``lib/publish.js`` builds the body (specs/npm-registry.md §1.3): one version under
+``versions``, its tarball base64-encoded under ``_attachments["<name>-<version>.tgz"]``, and
+``dist.integrity`` (sha512 SRI) and ``dist.shasum`` (sha1 hex) of those bytes. Everything the
+client claims is re-derived here from the bytes: both digests are recomputed and must match,
+the tarball is read safely (assay.provenance.tarball) and its ``package.json`` must name the
+same package and version. Nothing the client says about ``dist.tarball`` is kept; the registry
+serves the tarball from its own URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import io
+import tarfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from assay.errors import StatementError, TarballError
+from assay.provenance.subject import Digest
+from assay.provenance.tarball import TarballContents, TarballLimits, read_tarball
+from assay.registry.errors import BadRequest, PayloadTooLarge, Unprocessable
+from assay.registry.names import PackageName
+from assay.registry.versions import Version, looks_like_range
+
+# Version-object fields the registry owns or that only make sense on a client; dropped from what
+# the client sends (npmjs.org rewrites `_npmUser`, `dist`, `_id` the same way).
+_CLIENT_ONLY = frozenset(
+    {
+        "_attachments",
+        "_from",
+        "_integrity",
+        "_npmUser",
+        "_resolved",
+        "_rev",
+        "_shasum",
+        "_where",
+        "_inBundle",
+        "_requested",
+        "_spec",
+        "_location",
+        "_phantomChildren",
+        "_requiredBy",
+        "_args",
+        "_development",
+        "_optional",
+        "_cacheKey",
+        "deprecated",
+        "readme",
+        "readmeFilename",
+    }
+)
+# README files npm shows, in the order it prefers them (read-package-json `readme` step).
+_README_NAMES = ("readme.md", "readme", "readme.markdown", "readme.txt", "readme.rst")
+MAX_README_BYTES = 64 * 1024  # npmjs.org truncates stored READMEs at 64 KiB as well
+
+
+@dataclass(frozen=True, slots=True)
+class PublishLimits:
+    max_tarball_bytes: int
+    tarball: TarballLimits
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedVersion:
+    """One version to publish, every claim checked against the tarball."""
+
+    name: PackageName
+    version: str
+    manifest: dict[str, Any]
+    """The version object as stored: client-only fields gone, ``dist`` without the URL."""
+    tarball: bytes
+    sha512: Digest
+    sha1: Digest
+    readme: str | None
+    tags: dict[str, str]
+    access: str | None
+
+
+def is_publish(body: Mapping[str, Any]) -> bool:
+    """A PUT carrying attachments publishes; without them it updates metadata."""
+    attachments = body.get("_attachments")
+    return isinstance(attachments, dict) and bool(attachments)
+
+
+def parse_publish(
+    name: PackageName, body: Mapping[str, Any], limits: PublishLimits
+) -> PublishedVersion:
+    _check_document_name(name, body)
+    versions = body.get("versions")
+    if not isinstance(versions, dict) or len(versions) != 1:
+        raise BadRequest("A publish must contain exactly one version under 'versions'")
+    ((version, manifest),) = versions.items()
+    if not isinstance(manifest, dict):
+        raise BadRequest(f"versions[{version!r}] must be an object")
+    if Version.parse(version) is None:
+        raise BadRequest(f"Invalid version {version!r}: not a valid semver version")
+    if manifest.get("name") != name.name:
+        raise BadRequest(f"versions[{version!r}].name must be {name.name!r}")
+    if manifest.get("version") != version:
+        raise BadRequest(f"versions[{version!r}].version must be {version!r}")
+
+    attachments = body["_attachments"]
+    expected_key = name.attachment_key(version)
+    for key in attachments:
+        if isinstance(key, str) and key.endswith(".sigstore"):
+            # A later issue verifies provenance. Until then nothing unverified is stored, and
+            # npm shows this as npmjs.org's own 422 wording (specs/npm-registry.md §5).
+            raise Unprocessable(
+                "Error verifying sigstore provenance bundle: provenance verification is not "
+                "enabled on this registry"
+            )
+    if set(attachments) != {expected_key}:
+        found = ", ".join(repr(k) for k in attachments)
+        raise BadRequest(f"Expected one attachment named {expected_key!r}, found {found}")
+    tarball = _decode_attachment(attachments[expected_key], limits.max_tarball_bytes)
+
+    sha512, sha1 = Digest.of(tarball, "sha512"), Digest.of(tarball, "sha1")
+    dist = manifest.get("dist")
+    if not isinstance(dist, dict):
+        raise BadRequest(f"versions[{version!r}].dist is missing")
+    _check_integrity(dist, sha512, sha1)
+
+    try:
+        contents = read_tarball(tarball, limits.tarball)
+    except TarballError as exc:
+        raise BadRequest(f"Invalid tarball: {exc.message}") from exc
+    inner_name, inner_version = (
+        contents.package_json.get("name"),
+        contents.package_json.get("version"),
+    )
+    if inner_name != name.name or inner_version != version:
+        raise BadRequest(
+            f"The tarball's package.json is for {inner_name}@{inner_version}, "
+            f"not {name.name}@{version}"
+        )
+
+    stored = {k: v for k, v in manifest.items() if k not in _CLIENT_ONLY}
+    stored["_id"] = f"{name.name}@{version}"
+    stored["dist"] = {
+        "integrity": sha512.sri,
+        "shasum": sha1.hex,
+        "fileCount": len(contents.files),
+        "unpackedSize": contents.unpacked_size,
+    }
+    readme = manifest.get("readme") if isinstance(manifest.get("readme"), str) else None
+    if not readme:
+        readme = _readme_from_tarball(tarball, contents)
+    return PublishedVersion(
+        name=name,
+        version=version,
+        manifest=stored,
+        tarball=tarball,
+        sha512=sha512,
+        sha1=sha1,
+        readme=readme[:MAX_README_BYTES] if readme else None,
+        tags=_tags(body, version),
+        access=_access(body),
+    )
+
+
+def _check_document_name(name: PackageName, body: Mapping[str, Any]) -> None:
+    if body.get("name") != name.name:
+        raise BadRequest(f"The document's name {body.get('name')!r} does not match the URL")
+    if "_id" in body and body["_id"] != name.name:
+        raise BadRequest(f"The document's _id {body['_id']!r} does not match the URL")
+
+
+def _decode_attachment(attachment: Any, max_bytes: int) -> bytes:
+    if not isinstance(attachment, dict) or not isinstance(attachment.get("data"), str):
+        raise BadRequest("The tarball attachment must be an object with base64 'data'")
+    data = attachment["data"]
+    if len(data) > (max_bytes + 2) // 3 * 4 + 4:
+        raise PayloadTooLarge(f"Tarball is larger than this registry's limit of {max_bytes} bytes")
+    try:
+        tarball = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest("The tarball attachment's data is not valid base64") from exc
+    if len(tarball) > max_bytes:
+        raise PayloadTooLarge(f"Tarball is larger than this registry's limit of {max_bytes} bytes")
+    if not tarball:
+        raise BadRequest("The tarball attachment is empty")
+    length = attachment.get("length")
+    if length is not None and length != len(tarball):
+        raise BadRequest(
+            f"The tarball attachment's length {length!r} does not match its {len(tarball)} bytes"
+        )
+    return tarball
+
+
+def _check_integrity(dist: Mapping[str, Any], sha512: Digest, sha1: Digest) -> None:
+    integrity, shasum = dist.get("integrity"), dist.get("shasum")
+    if integrity is None and shasum is None:
+        raise BadRequest("dist.integrity (sha512) is missing")
+    if integrity is not None:
+        try:
+            claimed = Digest.from_sri(integrity) if isinstance(integrity, str) else None
+        except StatementError:
+            claimed = None
+        if claimed is None or claimed.algorithm != "sha512":
+            raise BadRequest(f"dist.integrity must be a sha512 SRI string, got {integrity!r}")
+        if claimed != sha512:
+            raise BadRequest(
+                f"dist.integrity {integrity} does not match the tarball (sha512 is {sha512.sri})"
+            )
+    if shasum is not None and (not isinstance(shasum, str) or shasum.lower() != sha1.hex):
+        raise BadRequest(f"dist.shasum {shasum!r} does not match the tarball (sha1 is {sha1.hex})")
+
+
+def _tags(body: Mapping[str, Any], version: str) -> dict[str, str]:
+    tags = body.get("dist-tags", {"latest": version})
+    if not isinstance(tags, dict):
+        raise BadRequest("dist-tags must be an object")
+    result: dict[str, str] = {}
+    for tag, target in tags.items():
+        check_tag(tag)
+        if target != version:
+            raise BadRequest(
+                f"dist-tags.{tag} points at {target!r}; a publish can only tag {version}"
+            )
+        result[tag] = version
+    return result
+
+
+def check_tag(tag: object) -> str:
+    if not isinstance(tag, str) or not tag or len(tag) > 256:
+        raise BadRequest(f"Invalid dist-tag {tag!r}")
+    if looks_like_range(tag):
+        raise BadRequest(f"Tag name must not be a valid SemVer range: {tag}")
+    if any(c in tag for c in "/\\%?#") or tag != tag.strip():
+        raise BadRequest(f"Invalid dist-tag {tag!r}: must be URL-safe")
+    return tag
+
+
+def _access(body: Mapping[str, Any]) -> str | None:
+    access = body.get("access")
+    if access is None or access == "public":
+        return access
+    if access in {"restricted", "private"}:
+        # No private packages here: storing them as public would publish what the user meant
+        # to keep private, so refuse plainly instead.
+        raise BadRequest("This registry hosts public packages only; publish with --access public")
+    raise BadRequest(f"Invalid access {access!r}")
+
+
+def _readme_from_tarball(tarball: bytes, contents: TarballContents) -> str | None:
+    """The top-level README's text. The archive has already passed read_tarball, so reading
+    one member of bounded size from it with tarfile is safe."""
+    by_name = {entry.path.lower(): entry for entry in contents.files if "/" not in entry.path}
+    entry = next((by_name[n] for n in _README_NAMES if n in by_name), None)
+    if entry is None:
+        return None
+    wanted = f"{contents.prefix}/{entry.path}"
+    with (
+        gzip.GzipFile(fileobj=io.BytesIO(tarball)) as stream,
+        tarfile.open(fileobj=stream, mode="r|") as archive,
+    ):
+        for member in archive:
+            if member.name == wanted and member.isfile():
+                handle = archive.extractfile(member)
+                if handle is None:
+                    return None
+                data = handle.read(MAX_README_BYTES)
+                return data.decode("utf-8", errors="replace")
+    return None

@@ -1,0 +1,736 @@
+"""The registry's core: every npm operation as a method, no HTTP in sight.
+
+Rules enforced here (what registry.npmjs.org does, unless noted):
+
+* Only maintainers ("owners") publish, tag, deprecate, unpublish and change owners of a package;
+  a read-only token never writes. A new unscoped name goes to whoever publishes it first; a new
+  ``@scope/…`` follows ``settings.registry_scope_policy`` (``user``: only ``@<your name>/…``;
+  ``open``: the first publisher into a scope claims it, after that only they create packages in
+  it).
+* Versions are immutable and never reused, unpublished ones included ("You cannot publish over
+  the previously published versions").
+* A publish is checked completely before anything is written, then its blob is written under a
+  content-addressed key, then one transaction commits the version row, dist-tags and ownership
+  (storage/registry_store.py). The state is re-checked under the package lock, so concurrent
+  publishes of one version end with exactly one winner and a 403 for the others.
+* Packuments are cached per package as serialized bytes, invalidated by every write made through
+  this service; a write by another process is noticed within ``CROSS_PROCESS_STALENESS`` seconds
+  (each cached entry re-checks the package's ``rev`` at most that often).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from assay.provenance.tarball import TarballLimits
+from assay.registry import tokens as token_rules
+from assay.registry.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+)
+from assay.registry.names import PackageName
+from assay.registry.packuments import Packument, build, iso
+from assay.registry.publish import (
+    PublishedVersion,
+    PublishLimits,
+    check_tag,
+    is_publish,
+    parse_publish,
+)
+from assay.registry.search import SearchQuery, search_object
+from assay.registry.users import (
+    check_email,
+    check_password,
+    check_username,
+    hash_password,
+    verify_password,
+)
+from assay.registry.versions import highest
+from assay.settings import Settings
+from assay.storage.blobs import BlobStore, open_blob_store
+from assay.storage.database import migrate, open_engine, sqlite_url
+from assay.storage.registry_store import (
+    PackageChange,
+    PackageState,
+    RegistryStore,
+    StoreConflict,
+    StoredToken,
+    StoredUser,
+    StoredVersion,
+    now_ms,
+    tarball_key,
+)
+
+CROSS_PROCESS_STALENESS = 1.0
+_CACHE_ENTRIES = 4096
+BEARER = 'Bearer realm="assay"'
+BASIC = 'Basic realm="assay"'
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: a user, and the token they used (None for Basic auth)."""
+
+    user: StoredUser
+    token: StoredToken | None
+
+    @property
+    def readonly(self) -> bool:
+        return self.token is not None and self.token.readonly
+
+
+@dataclass(frozen=True, slots=True)
+class Tarball:
+    data: bytes
+    integrity: str
+    shasum: str
+
+
+@dataclass
+class _CacheEntry:
+    packument: Packument
+    checked: float
+
+
+class RegistryService:
+    def __init__(self, store: RegistryStore, blobs: BlobStore, settings: Settings) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.settings = settings
+        self.origin = settings.origin
+        self._limits = PublishLimits(
+            max_tarball_bytes=settings.registry_max_tarball_bytes,
+            tarball=TarballLimits(
+                max_entries=settings.tarball_max_entries,
+                max_unpacked_bytes=settings.tarball_max_unpacked_bytes,
+                max_ratio=settings.tarball_max_ratio,
+            ),
+        )
+        self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings) -> RegistryService:
+        """The service over the database and blob store `settings` name (migrated)."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        url = settings.database_url or sqlite_url(settings.data_dir / "assay.db")
+        engine = open_engine(url)
+        migrate(engine)
+        blobs = open_blob_store(
+            settings.blob_store,
+            root=settings.data_dir / "blobs",
+            bucket=settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+            prefix=settings.s3_prefix,
+        )
+        return cls(RegistryStore(engine), blobs, settings)
+
+    def close(self) -> None:
+        self.blobs.close()
+        self.store.engine.dispose()
+
+    # --- authentication ----------------------------------------------------------------------
+
+    def authenticate(self, authorization: str | None, client_ip: str | None) -> Principal | None:
+        """The principal of an ``Authorization`` header; None without one; 401 if it is bad."""
+        if not authorization:
+            return None
+        scheme, _, credentials = authorization.strip().partition(" ")
+        credentials = credentials.strip()
+        if scheme.lower() == "bearer" and credentials:
+            return self._bearer(credentials, client_ip)
+        if scheme.lower() == "basic" and credentials:
+            return self._basic(credentials)
+        raise Unauthorized("Unsupported authorization scheme", challenge=BEARER)
+
+    def _bearer(self, secret: str, client_ip: str | None) -> Principal:
+        digest = token_rules.hash_token(secret)
+        found = self.store.token_by_hash(digest)
+        if found is None or not token_rules.same_hash(found[0].token_hash, digest):
+            raise Unauthorized("Invalid or revoked token", challenge=BEARER)
+        token, user = found
+        if token.expires_ms is not None and token.expires_ms <= now_ms():
+            raise Unauthorized("This token has expired", challenge=BEARER)
+        if not token_rules.address_allowed(token.cidr_whitelist, client_ip):
+            raise Unauthorized("Login is not allowed from your IP address", challenge="ipaddress")
+        return Principal(user, token)
+
+    def _basic(self, credentials: str) -> Principal:
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError) as exc:
+            raise Unauthorized("Malformed Basic credentials", challenge=BASIC) from exc
+        name, sep, password = decoded.partition(":")
+        user = self.store.user_by_name(name) if sep else None
+        if user is None or not verify_password(password, user.password_hash):
+            raise Unauthorized("Incorrect username or password", challenge=BASIC)
+        return Principal(user, None)
+
+    @staticmethod
+    def require(principal: Principal | None, action: str, *, write: bool = True) -> Principal:
+        if principal is None:
+            raise Unauthorized(f"You must be logged in to {action}. Run `npm login` first.")
+        if write and principal.readonly:
+            raise Forbidden(f"This token is read-only; it cannot be used to {action}")
+        return principal
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def cached_packument(self, name: str) -> Packument | None:
+        """The cached packument if it is fresh enough to serve without any I/O."""
+        entry = self._cache.get(name)
+        if entry is not None and time.monotonic() - entry.checked < CROSS_PROCESS_STALENESS:
+            return entry.packument
+        return None
+
+    def packument(self, name: PackageName) -> Packument:
+        entry = self._cache.get(name.name)
+        if entry is not None:
+            if time.monotonic() - entry.checked < CROSS_PROCESS_STALENESS:
+                return entry.packument
+            if self.store.package_rev(name.name) == entry.packument.rev:
+                entry.checked = time.monotonic()
+                return entry.packument
+        state = self.store.load_package(name.name)
+        packument = None if state is None else build(state, self.origin)
+        if packument is None:
+            self._invalidate(name.name)
+            raise NotFound("Not found")
+        with self._lock:
+            self._cache[name.name] = _CacheEntry(packument, time.monotonic())
+            self._cache.move_to_end(name.name)
+            while len(self._cache) > _CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return packument
+
+    def _invalidate(self, name: str) -> None:
+        with self._lock:
+            self._cache.pop(name, None)
+
+    def version_manifest(self, name: PackageName, spec: str) -> dict[str, Any]:
+        """``GET /<name>/<version|tag>``."""
+        data = self.packument(name).data
+        version = data["dist-tags"].get(spec, spec)
+        manifest = data["versions"].get(version)
+        if manifest is None:
+            raise NotFound(f"version not found: {spec}")
+        return dict(manifest)
+
+    def tarball(self, name: PackageName, filename: str) -> Tarball:
+        # The database decides what exists; a blob without a live row is never served.
+        row = self.store.version_by_filename(name.name, filename)
+        if row is None or not row.live:
+            raise NotFound("Not found")
+        data = self.blobs.get(row.blob_key)
+        if data is None:
+            raise NotFound("Not found")
+        return Tarball(data, row.integrity, row.shasum)
+
+    # --- publish and metadata updates --------------------------------------------------------
+
+    def put_package(
+        self, name: PackageName, body: Mapping[str, Any], rev: str | None, who: Principal | None
+    ) -> dict[str, Any]:
+        """``PUT /<name>[/-rev/<rev>]``: publish (with attachments) or update metadata."""
+        if is_publish(body):
+            principal = self.require(who, "publish packages")
+            self._publish(name, parse_publish(name, body, self._limits), principal)
+            return {"ok": True, "id": name.name}
+        principal = self.require(who, "change packages")
+        return self._update(name, body, rev, principal)
+
+    def _publish(self, name: PackageName, published: PublishedVersion, who: Principal) -> None:
+        key = tarball_key(published.sha512.hex)
+        row = StoredVersion(
+            package=name.name,
+            version=published.version,
+            manifest=json.dumps(published.manifest, separators=(",", ":"), ensure_ascii=False),
+            integrity=published.sha512.sri,
+            shasum=published.sha1.hex,
+            blob_key=key,
+            filename=name.tarball_filename(published.version),
+            size=len(published.tarball),
+            readme=published.readme,
+            deprecated=None,
+            publisher_id=who.user.id,
+            published_ms=0,
+        )
+
+        def decide(state: PackageState | None, scope_owner: int | None) -> PackageChange:
+            claim = None
+            if state is None:
+                claim = self._check_new_package(name, who.user, scope_owner)
+            else:
+                self._check_owner(state, who.user, "publish")
+                if published.version in state.versions:
+                    raise Forbidden(
+                        "You cannot publish over the previously published versions: "
+                        f"{published.version}."
+                    )
+            latest = published.tags.get("latest") == published.version or state is None
+            description = published.manifest.get("description")
+            keywords = published.manifest.get("keywords")
+            return PackageChange(
+                create=state is None,
+                new_versions=(replace(row, published_ms=now_ms()),),
+                set_tags=published.tags,
+                maintainers=(who.user.id,) if state is None else None,
+                claim_scope=claim,
+                description=(description if isinstance(description, str) else "")
+                if latest
+                else None,
+                keywords=tuple(k for k in keywords if isinstance(k, str))
+                if latest and isinstance(keywords, list)
+                else (() if latest else None),
+            )
+
+        # Check everything against the current state first, so a refused publish writes
+        # nothing; then write the blob; then commit, re-checking under the package lock.
+        state = self.store.load_package(name.name)
+        scope = name.scope
+        decide(state, self.store.scope_owner(scope) if scope else None)
+        self.blobs.put(key, published.tarball)
+        try:
+            self.store.write_package(name.name, decide)
+        except StoreConflict as exc:
+            raise Conflict(f"Concurrent publish of {name.name}; please retry") from exc
+        finally:
+            self._invalidate(name.name)
+
+    def _check_new_package(
+        self, name: PackageName, user: StoredUser, scope_owner: int | None
+    ) -> tuple[str, int] | None:
+        scope = name.scope
+        if scope is None:
+            return None
+        if self.settings.registry_scope_policy == "user":
+            if scope != user.name:
+                raise Forbidden(
+                    f"You can only create packages in your own scope @{user.name}, not in @{scope}"
+                )
+            return None
+        if scope_owner is None:
+            return (scope, user.id)
+        if scope_owner != user.id:
+            raise Forbidden(
+                f"The scope @{scope} belongs to another user; you cannot create {name.name}"
+            )
+        return None
+
+    @staticmethod
+    def _check_owner(state: PackageState, user: StoredUser, action: str) -> None:
+        if user.id not in {m.id for m in state.maintainers}:
+            raise Forbidden(
+                f"You do not have permission to {action} {state.name!r}. "
+                "Are you logged in as the correct user?"
+            )
+
+    def _update(
+        self, name: PackageName, body: Mapping[str, Any], rev: str | None, who: Principal
+    ) -> dict[str, Any]:
+        if "name" in body and body["name"] != name.name:
+            raise BadRequest(f"The document's name {body['name']!r} does not match the URL")
+        if "_id" in body and body["_id"] != name.name:
+            raise BadRequest(f"The document's _id {body['_id']!r} does not match the URL")
+        body_rev = body.get("_rev")
+        given_rev = rev if rev is not None else body_rev if isinstance(body_rev, str) else None
+        maintainers = (
+            self._resolve_maintainers(body["maintainers"]) if "maintainers" in body else None
+        )
+
+        def decide(state: PackageState | None, _scope_owner: int | None) -> PackageChange:
+            if state is None or not state.live_versions:
+                if isinstance(body.get("versions"), dict) and body["versions"]:
+                    raise BadRequest(
+                        "No tarball attached: publishing a version needs its tarball in "
+                        "_attachments (use `npm publish`)"
+                    )
+                raise NotFound("Not found")
+            self._check_owner(state, who.user, "modify")
+            _check_rev(state, given_rev)
+            return self._metadata_change(state, body, given_rev is not None, maintainers)
+
+        try:
+            result = self.store.write_package(name.name, decide)
+        finally:
+            self._invalidate(name.name)
+        self._delete_blobs(result.orphaned_blobs)
+        return {"ok": True, "id": name.name, "rev": str(result.rev)}
+
+    def _metadata_change(
+        self,
+        state: PackageState,
+        body: Mapping[str, Any],
+        has_rev: bool,
+        maintainers: tuple[int, ...] | None,
+    ) -> PackageChange:
+        live = state.live_versions
+        deprecations: dict[str, str | None] = {}
+        unpublish: tuple[str, ...] = ()
+        versions = body.get("versions")
+        if versions is not None:
+            if not isinstance(versions, dict):
+                raise BadRequest("versions must be an object")
+            unknown = [v for v in versions if v not in live]
+            if unknown:
+                raise BadRequest(
+                    f"No tarball attached for version {unknown[0]}: publishing needs "
+                    "_attachments (use `npm publish`)"
+                )
+            for version, manifest in versions.items():
+                if not isinstance(manifest, dict):
+                    raise BadRequest(f"versions[{version!r}] must be an object")
+                if "deprecated" in manifest:
+                    message = manifest["deprecated"]
+                    if message is not None and not isinstance(message, str):
+                        raise BadRequest("deprecated must be a string")
+                    new = message or None  # npm undeprecates with ""
+                    if new != live[version].deprecated:
+                        deprecations[version] = new
+            unpublish = tuple(v for v in live if v not in versions)
+            if unpublish and not has_rev:
+                raise BadRequest(
+                    "Removing versions needs the document's _rev (use `npm unpublish`)"
+                )
+        remaining = [v for v in live if v not in unpublish]
+        set_tags: dict[str, str] = {}
+        tags = body.get("dist-tags")
+        if tags is not None:
+            if not isinstance(tags, dict):
+                raise BadRequest("dist-tags must be an object")
+            for tag, version in tags.items():
+                if state.dist_tags.get(tag) == version:
+                    continue
+                check_tag(tag)
+                if version not in remaining:
+                    raise BadRequest(f"dist-tags.{tag}: version {version!r} does not exist")
+                set_tags[tag] = version
+        current_latest = set_tags.get("latest", state.dist_tags.get("latest"))
+        if remaining and (current_latest is None or current_latest not in remaining):
+            best = highest(remaining)
+            if best is not None:
+                set_tags["latest"] = best
+        if maintainers is not None and set(maintainers) == {m.id for m in state.maintainers}:
+            maintainers = None
+        return PackageChange(
+            unpublish=unpublish,
+            deprecations=deprecations,
+            set_tags=set_tags,
+            maintainers=maintainers,
+        )
+
+    def _resolve_maintainers(self, value: object) -> tuple[int, ...]:
+        """User ids of a ``maintainers`` list, resolved before the write transaction (a second
+        connection inside it would wait on SQLite's write lock)."""
+        if not isinstance(value, list):
+            raise BadRequest("maintainers must be a list of {name, email}")
+        ids: list[int] = []
+        for item in value:
+            name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                raise BadRequest("maintainers must be a list of {name, email}")
+            user = self.store.user_by_name(name)
+            if user is None:
+                raise NotFound(f"No such user: {name}")
+            ids.append(user.id)
+        if not ids:
+            raise BadRequest("Cannot remove all owners of a package. Add someone else first.")
+        return tuple(ids)
+
+    def delete_package(self, name: PackageName, rev: str | None, who: Principal | None) -> None:
+        """``DELETE /<name>/-rev/<rev>``: unpublish every version (npm unpublish <name>)."""
+        principal = self.require(who, "unpublish packages")
+
+        def decide(state: PackageState | None, _scope_owner: int | None) -> PackageChange:
+            if state is None or not state.live_versions:
+                raise NotFound("Not found")
+            self._check_owner(state, principal.user, "unpublish")
+            _check_rev(state, rev)
+            return PackageChange(
+                unpublish=tuple(state.live_versions), delete_tags=tuple(state.dist_tags)
+            )
+
+        try:
+            result = self.store.write_package(name.name, decide)
+        finally:
+            self._invalidate(name.name)
+        self._delete_blobs(result.orphaned_blobs)
+
+    def delete_tarball(
+        self, name: PackageName, filename: str, who: Principal | None
+    ) -> dict[str, Any]:
+        """``DELETE /<name>/-/<file>/-rev/<rev>``: the last step of ``npm unpublish <v>``.
+
+        The PUT before it already unpublished the version and removed its blob; a tarball of a
+        live version is refused (unpublish the version instead)."""
+        principal = self.require(who, "unpublish packages")
+        state = self.store.load_package(name.name)
+        if state is None:
+            raise NotFound("Not found")
+        self._check_owner(state, principal.user, "unpublish")
+        for row in state.versions.values():
+            if row.filename == filename and row.live:
+                raise BadRequest(
+                    f"{filename} belongs to the published version {row.version}; "
+                    "unpublish the version instead"
+                )
+        return {"ok": True}
+
+    def _delete_blobs(self, keys: tuple[str, ...]) -> None:
+        # Best effort: a blob left behind is unreferenced, never served, and swept later.
+        for key in keys:
+            try:
+                self.blobs.delete(key)
+            except Exception:  # noqa: S112 - sweep_orphans removes it later
+                continue
+
+    # --- dist-tags -----------------------------------------------------------------------------
+
+    def dist_tags(self, name: PackageName) -> dict[str, str]:
+        return dict(self.packument(name).data["dist-tags"])
+
+    def set_dist_tag(
+        self, name: PackageName, tag: str, version: object, who: Principal | None
+    ) -> dict[str, Any]:
+        principal = self.require(who, "change dist-tags")
+        check_tag(tag)
+        if not isinstance(version, str):
+            raise BadRequest('The body must be a JSON string: the version, e.g. "1.0.0"')
+
+        def decide(state: PackageState | None, _scope_owner: int | None) -> PackageChange:
+            if state is None or not state.live_versions:
+                raise NotFound("Not found")
+            self._check_owner(state, principal.user, "change dist-tags of")
+            if version not in state.live_versions:
+                raise NotFound(f"version not found: {version}")
+            return PackageChange(set_tags={tag: version})
+
+        try:
+            self.store.write_package(name.name, decide)
+        finally:
+            self._invalidate(name.name)
+        return {"ok": True}
+
+    def delete_dist_tag(self, name: PackageName, tag: str, who: Principal | None) -> None:
+        principal = self.require(who, "change dist-tags")
+
+        def decide(state: PackageState | None, _scope_owner: int | None) -> PackageChange:
+            if state is None or not state.live_versions:
+                raise NotFound("Not found")
+            self._check_owner(state, principal.user, "change dist-tags of")
+            if tag not in state.dist_tags:
+                raise NotFound(f"{tag} is not a dist-tag on {name.name}")
+            if tag == "latest":
+                raise BadRequest("The latest dist-tag cannot be removed; move it instead")
+            return PackageChange(delete_tags=(tag,))
+
+        try:
+            self.store.write_package(name.name, decide)
+        finally:
+            self._invalidate(name.name)
+
+    # --- access --------------------------------------------------------------------------------
+
+    def visibility(self, name: PackageName) -> dict[str, Any]:
+        """Every package here is public (npm's provenance flow asks, §1.4 of the spec)."""
+        self.packument(name)
+        return {"public": True}
+
+    def collaborators(self, name: PackageName) -> dict[str, str]:
+        return {m["name"]: "read-write" for m in self.packument(name).data["maintainers"]}
+
+    def set_access(self, name: PackageName, body: object, who: Principal | None) -> dict[str, Any]:
+        principal = self.require(who, "change package access")
+        state = self.store.load_package(name.name)
+        if state is None or not state.live_versions:
+            raise NotFound("Not found")
+        self._check_owner(state, principal.user, "change access of")
+        access = body.get("access") if isinstance(body, dict) else None
+        if access == "public":
+            return {"ok": True}
+        if access in {"restricted", "private"}:
+            raise BadRequest("This registry hosts public packages only")
+        raise BadRequest("This registry supports only `npm access set status=public`")
+
+    def user_packages(self, user_name: str) -> dict[str, str]:
+        user = self.store.user_by_name(user_name)
+        if user is None:
+            raise NotFound("Not found")
+        return dict.fromkeys(self.store.packages_of(user.id), "read-write")
+
+    # --- search --------------------------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> dict[str, Any]:
+        names, total = self.store.search(query.words, query.size, query.offset)
+        objects = []
+        for package_name in names:
+            try:
+                packument = self.packument(PackageName(package_name))
+            except NotFound:
+                continue
+            objects.append(search_object(packument.data, self.origin))
+        return {"objects": objects, "total": total, "time": iso(now_ms())}
+
+    # --- users ---------------------------------------------------------------------------------
+
+    def couch_login(self, url_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /-/user/org.couchdb.user:<name>``: npm adduser and npm login (legacy).
+
+        An existing user with the right password is logged in (npmjs.org's quirk that npm
+        relies on: "adding" an existing user is a login); an unknown one is created when the
+        body has an e-mail (adduser) and sign-up is allowed."""
+        name, password = body.get("name"), body.get("password")
+        if not isinstance(name, str) or not isinstance(password, str) or not password:
+            raise BadRequest("name and password are required")
+        if name != url_name:
+            raise BadRequest("The user name in the body does not match the URL")
+        user = self.store.user_by_name(name)
+        if user is None:
+            email = body.get("email")
+            if not isinstance(email, str):
+                # A login of an unknown user: answer as for a wrong password, naming nobody.
+                raise Unauthorized("Incorrect username or password", challenge=BASIC)
+            if not self.settings.registry_allow_signup:
+                raise Forbidden("Sign-up is disabled on this registry; ask an administrator")
+            user = self.add_user(name, email, password)
+        elif not verify_password(password, user.password_hash):
+            raise Unauthorized("Incorrect username or password", challenge=BASIC)
+        secret, _ = self.issue_token(user, name="npm login")
+        return {"ok": True, "id": f"org.couchdb.user:{name}", "rev": "1", "token": secret}
+
+    def add_user(self, name: str, email: str, password: str) -> StoredUser:
+        check_username(name)
+        check_email(email)
+        check_password(password)
+        try:
+            return self.store.create_user(name, email, hash_password(password))
+        except StoreConflict as exc:
+            raise Conflict(f"User {name} already exists") from exc
+
+    def user_profile(self, name: str) -> dict[str, Any]:
+        user = self.store.user_by_name(name)
+        if user is None:
+            raise NotFound("Not found")
+        return {"_id": f"org.couchdb.user:{name}", "name": user.name, "email": user.email}
+
+    @staticmethod
+    def whoami(who: Principal | None) -> dict[str, Any]:
+        if who is None:
+            raise Unauthorized("You are not logged in", challenge=BEARER)
+        return {"username": who.user.name}
+
+    # --- tokens --------------------------------------------------------------------------------
+
+    def issue_token(
+        self,
+        user: StoredUser,
+        *,
+        readonly: bool = False,
+        name: str | None = None,
+        cidr_whitelist: tuple[str, ...] | None = None,
+        expires_ms: int | None = None,
+    ) -> tuple[str, StoredToken]:
+        """A new token for `user`; the secret is returned once and never stored."""
+        fresh = token_rules.new_token()
+        stored = StoredToken(
+            key=fresh.key,
+            token_hash=fresh.token_hash,
+            user_id=user.id,
+            preview=fresh.preview,
+            name=name,
+            readonly=readonly,
+            cidr_whitelist=cidr_whitelist,
+            created_ms=now_ms(),
+            expires_ms=expires_ms,
+        )
+        self.store.add_token(stored)
+        return fresh.secret, stored
+
+    def list_tokens(self, who: Principal | None) -> dict[str, Any]:
+        principal = self.require(who, "list tokens", write=False)
+        objects = [_token_json(t) for t in self.store.tokens_of(principal.user.id)]
+        return {"objects": objects, "total": len(objects), "urls": {}}
+
+    def create_token(self, body: object, who: Principal | None) -> dict[str, Any]:
+        principal = self.require(who, "create tokens")
+        if not isinstance(body, dict):
+            raise BadRequest("The body must be a JSON object")
+        password = body.get("password")
+        if not isinstance(password, str) or not verify_password(
+            password, principal.user.password_hash
+        ):
+            raise Unauthorized("Incorrect or missing password", challenge=BASIC)
+        readonly = body.get("readonly") is True or (
+            body.get("packages_and_scopes_permission") == "read-only"
+        )
+        name = body.get("name")
+        expires = body.get("expires")
+        if expires is not None and (not isinstance(expires, int) or expires <= 0):
+            raise BadRequest("expires must be a positive number of days")
+        secret, stored = self.issue_token(
+            principal.user,
+            readonly=readonly,
+            name=name if isinstance(name, str) else None,
+            cidr_whitelist=token_rules.parse_cidrs(body.get("cidr_whitelist")),
+            expires_ms=None if expires is None else now_ms() + expires * 86_400_000,
+        )
+        return {**_token_json(stored), "token": secret}
+
+    def delete_token(self, key_or_secret: str, who: Principal | None) -> None:
+        principal = self.require(who, "revoke tokens")
+        if key_or_secret.startswith(token_rules.PREFIX):
+            deleted = self.store.delete_token(
+                token_hash=token_rules.hash_token(key_or_secret), user_id=principal.user.id
+            )
+        else:
+            deleted = self.store.delete_token(key=key_or_secret, user_id=principal.user.id)
+        if not deleted:
+            raise NotFound("No such token")
+
+    def logout(self, secret: str) -> None:
+        """``DELETE /-/user/token/<token>`` (npm logout): the token is its own credential."""
+        self.store.delete_token(token_hash=token_rules.hash_token(secret))
+
+
+def _check_rev(state: PackageState, rev: str | None) -> None:
+    if rev is None:
+        return
+    number = rev.split("-", 1)[0]
+    if not number.isdigit() or int(number) != state.rev:
+        raise Conflict(
+            f"Document update conflict: {state.name} changed since it was read "
+            f"(rev {rev}, now {state.rev}); fetch it again and retry"
+        )
+
+
+def _token_json(token: StoredToken) -> dict[str, Any]:
+    created = iso(token.created_ms)
+    result: dict[str, Any] = {
+        "key": token.key,
+        "token": token.preview,
+        "name": token.name,
+        "readonly": token.readonly,
+        "cidr_whitelist": list(token.cidr_whitelist) if token.cidr_whitelist else None,
+        "created": created,
+        "updated": created,
+    }
+    if token.expires_ms is not None:
+        result["expires"] = iso(token.expires_ms)
+    return result
+
+
+__all__ = ["Principal", "RegistryService", "Tarball"]
