@@ -69,21 +69,44 @@ class Integrated:
     proof: tuple[bytes, ...]
 
 
-class StoreReader:
-    """A :class:`~assay.tlog.merkle.HashReader` over the store, with an optional overlay of
-    hashes not yet committed (a batch in progress)."""
+class NodeCache:
+    """Stored subtree hashes already read or written, kept in memory.
 
-    def __init__(self, store: TlogStore, overlay: dict[tuple[int, int], bytes] | None = None):
+    A complete subtree's hash never changes (merkle.py: each is written once), so a cached value
+    can never be stale, even with other processes appending to the same database. Proofs for
+    the entries of one batch share most of their nodes, and the newest nodes are the ones read
+    most; a plain dict, emptied when it grows past ``limit``, is enough.
+    """
+
+    def __init__(self, limit: int = 1 << 18) -> None:
+        self._nodes: dict[tuple[int, int], bytes] = {}
+        self._limit = limit
+
+    def get(self, key: tuple[int, int]) -> bytes | None:
+        return self._nodes.get(key)
+
+    def update(self, nodes: dict[tuple[int, int], bytes]) -> None:
+        if len(self._nodes) + len(nodes) > self._limit:
+            self._nodes.clear()
+        self._nodes.update(nodes)
+
+
+class StoreReader:
+    """A :class:`~assay.tlog.merkle.HashReader` over the store, through a :class:`NodeCache`."""
+
+    def __init__(self, store: TlogStore, cache: NodeCache | None = None) -> None:
         self._store = store
-        self._overlay = overlay or {}
+        self._cache = cache if cache is not None else NodeCache()
 
     def read_hashes(self, nodes: Sequence[NodeId]) -> list[bytes]:
-        missing = [n for n in nodes if (n.level, n.index) not in self._overlay]
-        found = self._store.read_nodes((n.level, n.index) for n in missing)
+        keys = [(node.level, node.index) for node in nodes]
+        missing = [key for key in keys if self._cache.get(key) is None]
+        if missing:
+            found = self._store.read_nodes(missing)
+            self._cache.update(found)
         result = []
-        for node in nodes:
-            key = (node.level, node.index)
-            value = self._overlay.get(key) or found.get(key)
+        for key in keys:
+            value = self._cache.get(key)
             if value is None:
                 raise AssayError("the log's stored hashes are incomplete", node=key)
             result.append(value)
@@ -112,6 +135,7 @@ class Sequencer:
         self._clock = clock
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_pending)
+        self.cache = NodeCache()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -226,16 +250,16 @@ class Sequencer:
                     signed_entry_timestamp=promise,
                 )
             )
-        reader: HashReader = StoreReader(store)
+        reader: HashReader = StoreReader(store, self.cache)
         appended = append_leaves(old_size, [e.leaf_hash for _, e in accepted], reader)
         checkpoint = self._checkpoint(appended.size, appended.root) if accepted else head
         if accepted and checkpoint is not None:
             store.append(old_size, stored, appended.nodes, checkpoint)
+            self.cache.update(appended.nodes)  # committed: now they may be read
         assert checkpoint is not None  # noqa: S101 - ensure_initial_checkpoint ran at start
-        overlay = StoreReader(store, appended.nodes)
         by_uuid: dict[str, Integrated] = {}
         for (position, _), entry_row in zip(accepted, stored, strict=True):
-            proof = inclusion_proof(entry_row.log_index, checkpoint.tree_size, overlay)
+            proof = inclusion_proof(entry_row.log_index, checkpoint.tree_size, reader)
             result = Integrated(entry_row, checkpoint, tuple(proof))
             outcomes[position] = result
             by_uuid[entry_row.uuid] = result

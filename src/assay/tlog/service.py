@@ -64,7 +64,9 @@ class LogService:
     def entry(self, stored: StoredEntry) -> dict[str, Any]:
         """Rekor's LogEntry object for a committed entry, proven against the newest checkpoint."""
         head = self.head()
-        proof = inclusion_proof(stored.log_index, head.tree_size, StoreReader(self.store))
+        proof = inclusion_proof(
+            stored.log_index, head.tree_size, StoreReader(self.store, self.sequencer.cache)
+        )
         return self._render(Integrated(stored, head, tuple(proof)))
 
     def by_uuid(self, text: str) -> StoredEntry:
@@ -111,7 +113,7 @@ class LogService:
                 first_size=first_size,
                 last_size=last,
             )
-        reader = StoreReader(self.store)
+        reader = StoreReader(self.store, self.sequencer.cache)
         hashes = consistency_proof(first_size, last, reader) if first_size else []
         root = head.root_hash if last == head.tree_size else tree_root(last, reader)
         return {"rootHash": root.hex(), "hashes": [h.hex() for h in hashes]}
