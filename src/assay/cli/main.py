@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import click
 
 from assay import __version__
+from assay.cli.admin import token_command, user_command
 from assay.cli.ci_job import ci_job_command
 from assay.cli.instance import init_command, up_command
 from assay.cli.pack import pack_command
@@ -22,6 +23,8 @@ def cli() -> None:
 
 cli.add_command(init_command)
 cli.add_command(up_command)
+cli.add_command(user_command)
+cli.add_command(token_command)
 cli.add_command(ci_job_command)
 cli.add_command(pack_command)
 
