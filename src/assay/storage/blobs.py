@@ -195,14 +195,16 @@ class S3BlobStore:
         return self._prefix + check_key(key)
 
     def put(self, key: str, data: bytes) -> None:
+        name = self._key(key)  # refused before any I/O
         try:
-            self._client.put_object(Bucket=self._bucket, Key=self._key(key), Body=data)
+            self._client.put_object(Bucket=self._bucket, Key=name, Body=data)
         except Exception as exc:  # botocore raises many unrelated types
             raise BlobStoreError(f"cannot write blob {key}: {exc}", key=key) from exc
 
     def get(self, key: str) -> bytes | None:
+        name = self._key(key)
         try:
-            response = self._client.get_object(Bucket=self._bucket, Key=self._key(key))
+            response = self._client.get_object(Bucket=self._bucket, Key=name)
             body = response["Body"]
             try:
                 return bytes(body.read())
@@ -216,8 +218,9 @@ class S3BlobStore:
             raise BlobStoreError(f"cannot read blob {key}: {exc}", key=key) from exc
 
     def delete(self, key: str) -> None:
+        name = self._key(key)
         try:
-            self._client.delete_object(Bucket=self._bucket, Key=self._key(key))
+            self._client.delete_object(Bucket=self._bucket, Key=name)
         except Exception as exc:
             raise BlobStoreError(f"cannot delete blob {key}: {exc}", key=key) from exc
 
