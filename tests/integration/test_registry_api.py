@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -435,3 +436,30 @@ def test_search_shape(api: Api) -> None:
     assert {"final", "detail"} <= set(entry["score"])
     assert "searchScore" in entry
     assert api.client.get("/-/v1/search", params={"text": "x", "size": "0"}).status_code == 400
+
+
+def test_scope_policy_user_and_closed_signup(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", registry_scope_policy="user", registry_allow_signup=False
+    )
+    with running_registry(settings) as registry, httpx.Client(base_url=registry.url) as client:
+        user = registry.service.add_user("alice", "alice@example.com", "alice-password")
+        token, _ = registry.service.issue_token(user)
+        auth = {"authorization": f"Bearer {token}"}
+        own = client.put("/@alice%2fa", json=publish_body("@alice/a", "1.0.0"), headers=auth)
+        assert own.status_code == 201
+        other = client.put("/@team%2fa", json=publish_body("@team/a", "1.0.0"), headers=auth)
+        assert other.status_code == 403
+        assert "your own scope @alice" in other.json()["error"]
+        signup = client.put(
+            "/-/user/org.couchdb.user:bob",
+            json={"name": "bob", "password": "bob-password", "email": "bob@example.com"},
+        )
+        assert signup.status_code == 403
+        assert "Sign-up is disabled" in signup.json()["error"]
+        login = client.put(
+            "/-/user/org.couchdb.user:alice",
+            json={"name": "alice", "password": "alice-password"},
+        )
+        assert login.status_code == 201
+        assert login.json()["token"].startswith("assay_")
