@@ -7,7 +7,7 @@ Every 201 is durable: the sequencer answers only after the batch's transaction c
 (SQLite synchronous=FULL, or PostgreSQL). Requests are signed before the clock starts, so
 the figures measure the log.
 
-    .venv/bin/python bench/tlog_append.py [--seconds 5] [--database-url postgresql+psycopg://…]
+    .venv/bin/python bench/tlog_append.py [--seconds 5] [--postgres | --database-url URL]
 
 There is no Rekor on this machine to run beside it; the target (issue 3) is >= 1,000 durable
 appends per second on the 2-core machine.
@@ -35,6 +35,7 @@ from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.assay_up import free_port, start, stop
+from tests.services import running_postgres
 
 from bench.wrk import run_wrk
 
@@ -84,7 +85,18 @@ def main() -> int:
     parser.add_argument("--entries", type=int, default=20000, help="distinct bodies per run")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--postgres", action="store_true", help="start a throwaway PostgreSQL and use it"
+    )
     args = parser.parse_args()
+    if args.postgres:
+        with running_postgres() as server:
+            args.database_url = server.create_database("bench")
+            return measure(args)
+    return measure(args)
+
+
+def measure(args: argparse.Namespace) -> int:
     env = {"ASSAY_DATABASE_URL": args.database_url} if args.database_url else {}
     backend = "PostgreSQL" if args.database_url else "SQLite"
     with tempfile.TemporaryDirectory() as folder:

@@ -31,6 +31,7 @@ from assay.tlog.sequencer import LogIdentity, Sequencer
 from assay.tlog.service import LogService
 from assay.tlog.tiles import split_tile
 from tests.servers import serve_app
+from tests.services import Postgres
 from tests.unit.tlog.test_merkle import mth
 
 TREE_ID = 1234567890123
@@ -41,9 +42,16 @@ def log_key() -> ec.EllipticCurvePrivateKey:
     return generate_ec()
 
 
-@pytest.fixture
-def log(tmp_path: Path, log_key: ec.EllipticCurvePrivateKey) -> Iterator[tuple[str, TlogStore]]:
-    engine = open_engine(sqlite_url(tmp_path / "log.db"))
+@pytest.fixture(params=["sqlite", "postgres"])
+def log(
+    request: pytest.FixtureRequest, tmp_path: Path, log_key: ec.EllipticCurvePrivateKey
+) -> Iterator[tuple[str, TlogStore]]:
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path / "log.db")
+    else:
+        postgres: Postgres = request.getfixturevalue("postgres")
+        url = postgres.create_database("tlog")
+    engine = open_engine(url)
     migrate(engine)
     store = TlogStore(engine)
     identity = LogIdentity(name="log.test", tree_id=TREE_ID, signer=Signer(log_key))

@@ -47,6 +47,9 @@ class StoredCheckpoint:
 
 NodeKey = tuple[int, int]  # (level, index)
 
+# The PostgreSQL advisory lock that makes the sequencer a single writer across processes.
+SEQUENCER_LOCK = int.from_bytes(b"assay-tlog", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
 
 def _entry(row: sa.Row[*tuple[Any, ...]]) -> StoredEntry:
     return StoredEntry(
@@ -162,7 +165,9 @@ class TlogStore:
             with self._engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
                     # One sequencer at a time across processes; released at commit.
-                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(7265636f72)"))
+                    connection.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK}
+                    )
                 current = connection.execute(
                     sa.select(sa.func.max(tlog_checkpoints.c.tree_size))
                 ).scalar()

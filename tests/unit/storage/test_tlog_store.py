@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,13 +11,21 @@ import sqlalchemy as sa
 
 from assay.storage.database import migrate, open_engine, sqlite_url
 from assay.storage.tlog_store import SequencerConflict, StoredCheckpoint, StoredEntry, TlogStore
+from tests.services import Postgres
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> TlogStore:
-    engine = open_engine(sqlite_url(tmp_path / "log.db"))
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TlogStore]:
+    """The same contract on every database the log runs on."""
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path / "log.db")
+    else:
+        postgres: Postgres = request.getfixturevalue("postgres")
+        url = postgres.create_database("tlog")
+    engine = open_engine(url)
     migrate(engine)
-    return TlogStore(engine)
+    yield TlogStore(engine)
+    engine.dispose()
 
 
 def _entry(index: int) -> StoredEntry:
