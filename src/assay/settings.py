@@ -72,6 +72,14 @@ class Settings(BaseSettings):
         default=100 * 1024 * 1024, gt=0, description="largest package tarball (compressed)"
     )
 
+    # --- trust services (assay.oidc, assay.ca) -------------------------------------------------
+    oidc_trusted_issuers: tuple[Literal["github-actions", "gitlab.com"], ...] = Field(
+        default=(),
+        description="public CI issuers whose tokens the CA accepts besides the instance's own "
+        '(ASSAY_OIDC_TRUSTED_ISSUERS=\'["github-actions","gitlab.com"]\'); their keys are '
+        "fetched from the issuer's JWKS over the network",
+    )
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment, with explicit overrides taking precedence."""

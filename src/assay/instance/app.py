@@ -35,7 +35,7 @@ from assay.keys import Signer
 from assay.oidc.app import create_app as create_oidc_app
 from assay.oidc.issuer import OIDCIssuer
 from assay.oidc.jobs import FileJobStore, ensure_registration_secret
-from assay.oidc.validation import TokenValidator, TrustedIssuer
+from assay.oidc.validation import GITHUB_ACTIONS, GITLAB_COM, TokenValidator, TrustedIssuer
 from assay.settings import Settings
 from assay.storage.database import migrate, open_engine, sqlite_url
 from assay.storage.tlog_store import TlogStore
@@ -44,6 +44,11 @@ from assay.tlog.sequencer import LogIdentity, Sequencer
 from assay.tlog.service import LogService
 
 SIGSTORE_AUDIENCE = "sigstore"
+# Real CI issuers an operator may trust besides our own (settings.oidc_trusted_issuers).
+PUBLIC_ISSUERS: dict[str, tuple[TrustedIssuer, IssuerProfile]] = {
+    "github-actions": (GITHUB_ACTIONS, IssuerProfile(GITHUB_ACTIONS.issuer, "github")),
+    "gitlab.com": (GITLAB_COM, IssuerProfile(GITLAB_COM.issuer, "gitlab")),
+}
 CA_PATHS_AT_ORIGIN = frozenset(
     {"/api/v2/signingCert", "/api/v2/trustBundle", "/api/v2/configuration"}
 )
@@ -71,7 +76,8 @@ def create_instance_app(settings: Settings) -> ASGIApp:
     issuer = OIDCIssuer(
         f"{origin}/-/oidc", material.oidc_key, jobs=FileJobStore(data_dir.oidc / "jobs")
     )
-    validator = TokenValidator([TrustedIssuer(issuer.issuer_url, jwks=issuer.jwks())])
+    public = [PUBLIC_ISSUERS[name] for name in settings.oidc_trusted_issuers]
+    validator = TokenValidator([issuer.trusted_issuer(), *(trusted for trusted, _ in public)])
 
     def verify_token(token: str) -> dict[str, Any]:
         return validator.validate(token, SIGSTORE_AUDIENCE)
@@ -81,7 +87,7 @@ def create_instance_app(settings: Settings) -> ASGIApp:
         intermediate=material.ca_intermediate,
         intermediate_key=material.ca_intermediate_key,
         ct_key=material.ct_key,
-        profiles=[IssuerProfile(issuer.issuer_url, "ci")],
+        profiles=[IssuerProfile(issuer.issuer_url, "ci"), *(profile for _, profile in public)],
     )
     ca_app = create_ca_app(authority, verify_token)
 
