@@ -16,25 +16,17 @@ appends per second on the 2-core machine.
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import json
 import os
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-from cryptography.x509.oid import NameOID
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.assay_up import free_port, start, stop
+from tests.rekord import RekordSigner
 from tests.services import running_postgres
 
 from bench.wrk import run_wrk
@@ -43,38 +35,8 @@ LUA = Path(__file__).with_name("post_bodies.lua")
 
 
 def requests(count: int, salt: str) -> list[dict[str, Any]]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(hours=1))
-        .sign(key, hashes.SHA256())
-    )
-    pem = base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode()
-    out = []
-    for i in range(count):
-        digest = hashlib.sha256(f"{salt}-{i}".encode()).digest()
-        sig = key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
-        out.append(
-            {
-                "apiVersion": "0.0.1",
-                "kind": "hashedrekord",
-                "spec": {
-                    "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
-                    "signature": {
-                        "content": base64.b64encode(sig).decode(),
-                        "publicKey": {"content": pem},
-                    },
-                },
-            }
-        )
-    return out
+    signer = RekordSigner()
+    return [signer.hashedrekord(f"{salt}-{i}".encode()) for i in range(count)]
 
 
 CONCURRENCY = tuple(int(c) for c in os.environ.get("BENCH_CLIENTS", "1,16,64").split(","))

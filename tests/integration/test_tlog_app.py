@@ -8,18 +8,14 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import rfc8785
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-from cryptography.x509.oid import NameOID
 
 from assay.keys import Signer, generate_ec, verify_signature
 from assay.storage.database import migrate, open_engine, sqlite_url
@@ -30,6 +26,7 @@ from assay.tlog.merkle import leaf_hash, verify_consistency
 from assay.tlog.sequencer import LogIdentity, Sequencer
 from assay.tlog.service import LogService
 from assay.tlog.tiles import split_tile
+from tests.rekord import hashedrekord
 from tests.servers import serve_app
 from tests.services import Postgres
 from tests.unit.tlog.test_merkle import mth
@@ -59,39 +56,6 @@ def log(
     with serve_app(create_app(service)) as url:
         yield url, store
     engine.dispose()
-
-
-def _certificate(key: ec.EllipticCurvePrivateKey) -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signer")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(minutes=10))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def hashedrekord(artifact: bytes, key: ec.EllipticCurvePrivateKey | None = None) -> dict[str, Any]:
-    key = key or generate_ec()
-    digest = hashlib.sha256(artifact).digest()
-    signature = key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
-    return {
-        "apiVersion": "0.0.1",
-        "kind": "hashedrekord",
-        "spec": {
-            "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
-            "signature": {
-                "content": base64.b64encode(signature).decode(),
-                "publicKey": {"content": base64.b64encode(_certificate(key)).decode()},
-            },
-        },
-    }
 
 
 def _only(response: httpx.Response) -> tuple[str, dict[str, Any]]:

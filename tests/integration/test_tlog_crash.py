@@ -14,7 +14,7 @@ import httpx
 from assay.tlog.checkpoint import parse_signed_note
 from assay.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
 from tests.assay_up import free_port, start, stop
-from tests.integration.test_tlog_app import hashedrekord
+from tests.rekord import hashedrekord
 
 CLIENTS = 16
 
