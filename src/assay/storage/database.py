@@ -8,6 +8,8 @@ Alembic migrations (``storage/migrations``), applied by :func:`migrate` at start
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from sqlalchemy.engine import Engine
 from assay.errors import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_WRITE_OPTION = "assay_write"
 
 
 def sqlite_url(path: Path) -> str:
@@ -36,8 +39,9 @@ def open_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take control so that BEGIN IMMEDIATE
-        # reserves the write lock up front (no deadlock-prone lock upgrades).
+        # pysqlite's own transaction handling is switched off so that we issue BEGIN ourselves:
+        # deferred for reads (they never wait for the writer in WAL mode), IMMEDIATE for writes
+        # (the write lock is reserved up front, so a writer never fails on a lock upgrade).
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql":
@@ -57,13 +61,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    writing = connection.get_execution_options().get(_WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
+    """A transaction that writes: committed when the block ends, rolled back if it raises.
+
+    Use it instead of ``engine.begin()``; reads use ``engine.connect()``. On SQLite it starts
+    with BEGIN IMMEDIATE; PostgreSQL needs nothing special.
+    """
+    with engine.connect() as connection:
+        writer = connection.execution_options(**{_WRITE_OPTION: True})
+        with writer.begin():
+            yield writer
 
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 
 from assay.errors import AssayError
 from assay.storage.blobs import BlobStore
+from assay.storage.database import write_transaction
 from assay.storage.schema import (
     registry_dist_tags,
     registry_maintainers,
@@ -179,7 +180,7 @@ class RegistryStore:
         """Create an account; :class:`StoreConflict` if the name is taken."""
         created = now_ms()
         try:
-            with self._engine.begin() as connection:
+            with write_transaction(self._engine) as connection:
                 result = connection.execute(
                     registry_users.insert().values(
                         name=name, email=email, password_hash=password_hash, created_ms=created
@@ -211,7 +212,7 @@ class RegistryStore:
 
     def add_token(self, token: StoredToken) -> None:
         whitelist = None if token.cidr_whitelist is None else json.dumps(token.cidr_whitelist)
-        with self._engine.begin() as connection:
+        with write_transaction(self._engine) as connection:
             connection.execute(
                 registry_tokens.insert().values(
                     key=token.key,
@@ -274,7 +275,7 @@ class RegistryStore:
             raise ValueError("delete_token needs a key or a token hash")
         if user_id is not None:
             query = query.where(registry_tokens.c.user_id == user_id)
-        with self._engine.begin() as connection:
+        with write_transaction(self._engine) as connection:
             return connection.execute(query).rowcount > 0
 
     # --- packages: reads ---------------------------------------------------------------------
@@ -372,7 +373,7 @@ class RegistryStore:
         """
         for attempt in range(self._RETRIES):
             try:
-                with self._engine.begin() as connection:
+                with write_transaction(self._engine) as connection:
                     return self._write(connection, name, decide)
             except sa.exc.IntegrityError as exc:
                 if attempt == self._RETRIES - 1:

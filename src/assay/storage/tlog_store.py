@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from assay.errors import AssayError
+from assay.storage.database import write_transaction
 from assay.storage.schema import tlog_checkpoints, tlog_entries, tlog_nodes
 
 
@@ -162,7 +163,7 @@ class TlogStore:
         if checkpoint.tree_size != old_size + len(entries):
             raise ValueError("checkpoint size must be old size plus the batch")
         try:
-            with self._engine.begin() as connection:
+            with write_transaction(self._engine) as connection:
                 if connection.dialect.name == "postgresql":
                     # One sequencer at a time across processes; released at commit.
                     connection.execute(
