@@ -1,0 +1,815 @@
+"""The one verification path: a Sigstore bundle, checked in the numbered steps of sigstore.md §6.
+
+:meth:`Verifier.verify` runs every step in order and either returns a :class:`VerificationResult`
+(the verified payload and statement, who signed, the log entry and its verified time) or raises
+:class:`~assay.errors.VerificationError` whose ``step`` detail is the §6 step number and whose
+message names exactly what failed. It fails closed: an unknown media type, entry kind or key
+type, a missing proof, an RFC 3161 timestamp it cannot check yet — all are refusals, never a
+silent pass. It does no I/O.
+
+What is checked, by step (sigstore.md §6, compiled from sigstore-python 4.5.1 and
+@sigstore/verify 4.1.3; where they differ we take the stricter rule, so that whatever we accept
+both accept):
+
+1. a known bundle media type;
+2. exactly one transparency log entry;
+3. the key material: the v0.3 ``certificate`` or ``x509CertificateChain[0]`` is a leaf (not a
+   CA; v3; the rest of a chain is ignored: paths are built from the trusted root alone), or
+   a public-key hint with the key supplied by the caller (npm's registry-signed attestations);
+4. the entry kind/version is one we can rebuild — ``hashedrekord`` 0.0.1, ``dsse`` 0.0.1,
+   ``intoto`` 0.0.2 — and matches the bundle content (message signature vs DSSE);
+5. an inclusion proof with a checkpoint, or (v0.1 only, what npm's 2023 bundles carry and
+   sigstore-js accepts) an inclusion promise alone;
+6. v0.2 and later: an inclusion promise or RFC 3161 timestamps as the time source;
+7. a DSSE envelope has exactly one signature;
+8. RFC 3161 timestamps: not supported yet, so a bundle carrying any is refused;
+9. the inclusion promise's ``integratedTime`` is the verified time (checked in step 17);
+10. at least one verified time;
+11. at every verified time, the leaf chains to a trusted CA whose ``validFor`` contains it, with
+    every certificate of the path valid then, under the WebPKI profile sigstore-python applies
+    (cryptography's verifier, EKU left to step 13);
+12. exactly one embedded SCT, from a CT log of the trusted root whose key was valid at the SCT's
+    time, verifying over the precertificate;
+13. the leaf has KeyUsage digitalSignature and EKU codeSigning;
+14. identity: left to the caller's policy (:mod:`assay.verify.policy`), run last;
+15. the RFC 6962 inclusion proof leads from the body's leaf hash to the proof's root;
+16. the checkpoint is signed by the entry's log (key hint = ``logId[:4]``, key name inside the
+    log's ``baseUrl``) and names the same root and size;
+17. the SET verifies over JCS(body, integratedTime, logID, logIndex) with that log's key, valid
+    at ``integratedTime``;
+18. every verified time lies within the leaf's validity;
+19. the signature: ECDSA over the artifact digest (``messageDigest`` must equal it), or over the
+    DSSE PAE;
+20. the log entry's body says the same as the bundle (CVE-2022-36056): same signature, same
+    certificate or key, same digest / payload hash;
+21. with an artifact, a DSSE statement has a subject with the artifact's digest.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, Final
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+)
+from cryptography.x509.verification import VerificationError as X509VerificationError
+
+from assay.ca.sct import verify_embedded_sct
+from assay.errors import AssayError, FormatError, VerificationError
+from assay.keys import verify_signature
+from assay.provenance import dsse
+from assay.provenance.bundle import MEDIA_TYPES, Bundle, HashAlgorithm, TlogEntry
+from assay.provenance.dsse import Envelope, PublicKey
+from assay.provenance.statement import PAYLOAD_TYPE, Statement
+from assay.provenance.subject import Digest
+from assay.tlog.checkpoint import parse_signed_note, verify_checkpoint
+from assay.tlog.entries import set_payload
+from assay.tlog.merkle import leaf_hash, verify_inclusion
+from assay.verify.policy import Policy
+from assay.verify.trust import CertificateAuthority, TransparencyLog, TrustedRoot
+
+__all__ = [
+    "STEPS",
+    "Artifact",
+    "SignerIdentity",
+    "VerificationResult",
+    "Verifier",
+]
+
+Artifact = bytes | Digest
+"""The signed file's bytes, or its digest (``sha256:<hex>`` on the conformance command line)."""
+
+STEPS: Final[Mapping[int | str, str]] = {
+    1: "media type",
+    2: "tlog entries",
+    3: "key material",
+    4: "entry kind",
+    5: "inclusion proof",
+    6: "time source",
+    7: "DSSE signatures",
+    8: "RFC 3161 timestamps",
+    9: "integrated time",
+    10: "verified time",
+    11: "certificate chain",
+    12: "SCT",
+    13: "key usage",
+    15: "inclusion proof",
+    16: "checkpoint",
+    17: "inclusion promise",
+    18: "certificate validity",
+    19: "signature",
+    20: "log entry body",
+    21: "subject",
+}
+"""Each step number of sigstore.md §6 and the short name errors carry as ``check``."""
+
+_SIGSTORE_ARC: Final = "1.3.6.1.4.1.57264.1."
+_OTHER_NAME_OID: Final = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
+_MESSAGE_HASHES: Final[Mapping[HashAlgorithm, str]] = {
+    HashAlgorithm.SHA2_256: "sha256",
+    HashAlgorithm.SHA2_384: "sha384",
+    HashAlgorithm.SHA2_512: "sha512",
+}
+_PREHASH: Final[Mapping[str, type[hashes.HashAlgorithm]]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+_SUPPORTED_KINDS: Final = frozenset(
+    {("hashedrekord", "0.0.1"), ("dsse", "0.0.1"), ("intoto", "0.0.2")}
+)
+_REKOR_V2_KINDS: Final = frozenset({("hashedrekord", "0.0.2"), ("dsse", "0.0.2")})
+
+# sigstore-python's chain policy: WebPKI defaults with EKU allowed (codeSigning is step 13).
+_CA_POLICY: Final = ExtensionPolicy.webpki_defaults_ca().may_be_present(
+    x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None
+)
+_EE_POLICY: Final = ExtensionPolicy.webpki_defaults_ee().may_be_present(
+    x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None
+)
+
+
+def _fail(step: int, message: str, **details: object) -> VerificationError:
+    name = STEPS.get(step, "")
+    return VerificationError(f"step {step} ({name}): {message}", step=step, check=name, **details)
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignerIdentity:
+    """Who the signing certificate names: its SANs and its Sigstore OID extensions, decoded.
+
+    ``extensions`` maps dotted OIDs under 1.3.6.1.4.1.57264.1 to text: ``.1.1``–``.1.6`` raw UTF-8,
+    ``.1.8`` onwards DER UTF8String (sigstore.md §1.4).
+    """
+
+    certificate: x509.Certificate = field(repr=False)
+    sans: tuple[str, ...]
+    extensions: Mapping[str, str]
+
+    @property
+    def san(self) -> str:
+        """The first SAN (Fulcio certificates have exactly one)."""
+        return self.sans[0] if self.sans else ""
+
+    @property
+    def issuer(self) -> str | None:
+        """The OIDC issuer: ``.1.8`` if present, else the legacy ``.1.1`` (sigstore-js's order)."""
+        return self.extensions.get(_SIGSTORE_ARC + "8") or self.extensions.get(_SIGSTORE_ARC + "1")
+
+    def extension(self, oid: str) -> str | None:
+        return self.extensions.get(oid)
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationResult:
+    """A bundle that verified: what was signed, by whom, and where and when it was logged."""
+
+    bundle: Bundle = field(repr=False)
+    kind: str
+    kind_version: str
+    log_entry: TlogEntry = field(repr=False)
+    log_index: int
+    integrated_time: datetime | None
+    verified_times: tuple[datetime, ...]
+    signer: SignerIdentity | None
+    public_key_hint: str | None
+    payload_type: str | None = None
+    payload: bytes | None = field(default=None, repr=False)
+    statement: Statement | None = field(default=None, repr=False)
+
+    @property
+    def keyless(self) -> bool:
+        """Signed with a CA certificate (rather than a bare key named by a hint)."""
+        return self.signer is not None
+
+
+# --- small decoders -----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _certificate(der: bytes) -> x509.Certificate:
+    return x509.load_der_x509_certificate(der)
+
+
+def _der_utf8(value: bytes) -> str | None:
+    """The text of a DER UTF8String (X.690 §8.23), or None if ``value`` is not exactly one."""
+    if len(value) < 2 or value[0] != 0x0C:
+        return None
+    length, offset = value[1], 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or len(value) < 2 + count:
+            return None
+        length = int.from_bytes(value[2 : 2 + count], "big")
+        offset = 2 + count
+    if len(value) != offset + length:
+        return None
+    try:
+        return value[offset:].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _identity(leaf: x509.Certificate) -> SignerIdentity:
+    sans: list[str] = []
+    try:
+        names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        names = None
+    if names is not None:
+        sans.extend(names.get_values_for_type(x509.UniformResourceIdentifier))
+        sans.extend(names.get_values_for_type(x509.RFC822Name))
+        for other in names.get_values_for_type(x509.OtherName):
+            if other.type_id == _OTHER_NAME_OID and (text := _der_utf8(other.value)) is not None:
+                sans.append(text)
+    extensions: dict[str, str] = {}
+    for extension in leaf.extensions:
+        oid = extension.oid.dotted_string
+        if not oid.startswith(_SIGSTORE_ARC) or not isinstance(
+            extension.value, x509.UnrecognizedExtension
+        ):
+            continue
+        raw = extension.value.value
+        arc = int(oid[len(_SIGSTORE_ARC) :].split(".", 1)[0])
+        if arc <= 6:
+            try:
+                extensions[oid] = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+        elif (text := _der_utf8(raw)) is not None:
+            extensions[oid] = text
+    return SignerIdentity(certificate=leaf, sans=tuple(sans), extensions=extensions)
+
+
+def _spki(key: PublicKey) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _get(obj: object, *path: str) -> Any:
+    for name in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(name)
+    return obj
+
+
+def _b64(value: object) -> bytes | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _same_signer(value: object, leaf: x509.Certificate | None, key: PublicKey) -> bool:
+    """Whether a body's base64 PEM names the bundle's certificate (or, keyed, its public key)."""
+    pem = _b64(value)
+    if pem is None:
+        return False
+    try:
+        if leaf is not None:
+            return x509.load_pem_x509_certificate(pem) == leaf
+        if b"CERTIFICATE" in pem:
+            return False
+        loaded = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError):
+        return False
+    return _spki(loaded) == _spki(key)  # type: ignore[arg-type]
+
+
+# --- the verifier -------------------------------------------------------------------------------
+
+
+class Verifier:
+    """Verifies bundles against one trusted root. Build once, use for many bundles (thread-safe).
+
+    Trust lookups are indexed when the :class:`TrustedRoot` is built; each CA's certificate store
+    is built here once. Nothing touches the network.
+    """
+
+    def __init__(self, trusted_root: TrustedRoot) -> None:
+        self.trusted_root = trusted_root
+        self._stores: tuple[tuple[CertificateAuthority, Store], ...] = tuple(
+            (authority, Store(list(authority.chain)))
+            for authority in trusted_root.certificate_authorities
+        )
+
+    def verify(
+        self,
+        bundle: Bundle,
+        *,
+        artifact: Artifact | None = None,
+        policy: Policy | None = None,
+        public_key: PublicKey | None = None,
+    ) -> VerificationResult:
+        """Verify ``bundle`` (sigstore.md §6), then ``policy``; return what it proves.
+
+        ``artifact`` is the signed file (or its digest): required for a message signature,
+        optional for DSSE (then a statement subject must carry its digest). ``public_key`` is the
+        key for a public-key bundle, chosen by the caller from its hint (npm: the registry key).
+        Raises :class:`VerificationError` and nothing else.
+        """
+        try:
+            result = self._verify(bundle, artifact, public_key)
+        except VerificationError:
+            raise
+        except AssayError as exc:  # a FormatError from a parser we call on untrusted bytes
+            raise VerificationError(exc.message, step="format", **exc.details) from exc
+        if policy is not None:
+            policy.verify(result)
+        return result
+
+    def _verify(
+        self, bundle: Bundle, artifact: Artifact | None, public_key: PublicKey | None
+    ) -> VerificationResult:
+        # 1. A known media type (Bundle refuses others when parsed; re-checked for fresh ones).
+        if bundle.media_type not in MEDIA_TYPES:
+            raise _fail(1, f"unknown bundle media type {bundle.media_type!r}")
+        # 2. Exactly one log entry (sigstore-python Bundle._verify).
+        entries = bundle.tlog_entries
+        if len(entries) != 1:
+            raise _fail(2, f"expected exactly one transparency log entry, found {len(entries)}")
+        entry = entries[0]
+        # 3. The key material.
+        leaf, key = self._key_material(bundle, public_key)
+        # 4. The entry kind/version, and that it fits the content.
+        kind = (entry.kind_version.kind, entry.kind_version.version)
+        if kind in _REKOR_V2_KINDS:
+            raise _fail(
+                4,
+                f"Rekor v2 entries ({kind[0]} {kind[1]}) are not supported yet: they need RFC "
+                "3161 timestamps",
+            )
+        if kind not in _SUPPORTED_KINDS:
+            raise _fail(4, f"unsupported log entry kind {kind[0]!r} version {kind[1]!r}")
+        envelope = bundle.dsse_envelope
+        if (kind[0] == "hashedrekord") != (envelope is None):
+            content = "a DSSE envelope" if envelope is not None else "a message signature"
+            raise _fail(4, f"a {kind[0]} log entry cannot record {content}")
+        # 5. Proof of inclusion.
+        proof, promise = entry.inclusion_proof, entry.inclusion_promise
+        if proof is None and promise is None:
+            raise _fail(5, "the log entry has neither an inclusion proof nor an inclusion promise")
+        if proof is not None and (proof.checkpoint is None or not proof.checkpoint.envelope):
+            raise _fail(5, "the inclusion proof has no checkpoint")
+        if proof is None and bundle.version >= (0, 2):
+            raise _fail(5, "bundles from v0.2 on must carry an inclusion proof")
+        # 6. A source of time.
+        data = bundle.verification_material.timestamp_verification_data
+        timestamps = data.rfc3161_timestamps if data is not None else ()
+        if bundle.version >= (0, 2) and promise is None and not timestamps:
+            raise _fail(6, "no inclusion promise and no RFC 3161 timestamp to establish time")
+        # 7. DSSE: exactly one signature (also a Bundle invariant).
+        if envelope is not None and len(envelope.signatures) != 1:
+            raise _fail(7, f"expected one DSSE signature, found {len(envelope.signatures)}")
+        # 8. RFC 3161 timestamps: fail closed until we verify them.
+        if timestamps:
+            raise _fail(8, "RFC 3161 timestamps are not supported yet; refusing the bundle")
+        logs = self.trusted_root.tlog(entry.log_id.key_id)
+        if not logs:
+            raise _fail(
+                17 if promise is not None else 16,
+                f"the entry is from a log not in the trusted root (logId "
+                f"{entry.log_id.key_id.hex()})",
+            )
+        # 9 and 17. The inclusion promise: the integrated time, once its SET verifies.
+        verified_times: list[datetime] = []
+        integrated_time: datetime | None = None
+        if promise is not None:
+            if entry.integrated_time == 0:
+                raise _fail(9, "the inclusion promise has no integrated time")
+            integrated_time = datetime.fromtimestamp(entry.integrated_time, UTC)
+            self._verify_promise(entry, promise.signed_entry_timestamp, logs, integrated_time)
+            verified_times.append(integrated_time)
+        # 10. At least one verified time.
+        if not verified_times:
+            raise _fail(10, "no verified time for the signature")
+        signer: SignerIdentity | None = None
+        if leaf is not None:
+            # 11. The chain, at every verified time.
+            path: list[x509.Certificate] = []
+            for moment in verified_times:
+                path = self._verify_chain(leaf, moment)
+            # 12. The SCT.
+            self._verify_sct(leaf, path[1])
+            # 18. Every verified time within the leaf's validity (inclusive).
+            for moment in verified_times:
+                if not leaf.not_valid_before_utc <= moment <= leaf.not_valid_after_utc:
+                    raise _fail(
+                        18,
+                        f"the certificate was not valid at {moment.isoformat()} (valid "
+                        f"{leaf.not_valid_before_utc.isoformat()} to "
+                        f"{leaf.not_valid_after_utc.isoformat()})",
+                    )
+            signer = _identity(leaf)
+        # 15 and 16. Inclusion proof and checkpoint.
+        if proof is not None:
+            try:
+                verify_inclusion(
+                    leaf_hash(entry.canonicalized_body),
+                    proof.log_index,
+                    proof.tree_size,
+                    proof.hashes,
+                    proof.root_hash,
+                )
+            except VerificationError as exc:
+                raise _fail(15, f"the inclusion proof does not verify: {exc.message}") from exc
+            note = proof.checkpoint.envelope if proof.checkpoint is not None else ""
+            self._verify_checkpoint(note, proof.root_hash, proof.tree_size, entry, logs)
+        # 19. The signature.
+        payload: bytes | None = None
+        if envelope is not None:
+            payload = self._verify_envelope(envelope, key)
+        else:
+            self._verify_message(bundle, key, artifact)
+        # 20. The body says what the bundle says.
+        body = self._body(entry, kind)
+        if envelope is not None and kind == ("dsse", "0.0.1"):
+            self._check_dsse_body(body, envelope, leaf, key)
+        elif envelope is not None:
+            self._check_intoto_body(body, envelope, leaf, key)
+        else:
+            self._check_hashedrekord_body(body, bundle, leaf, key)
+        # 21. The statement and its subject.
+        statement: Statement | None = None
+        if envelope is not None:
+            statement = self._statement(envelope, artifact)
+        return VerificationResult(
+            bundle=bundle,
+            kind=kind[0],
+            kind_version=kind[1],
+            log_entry=entry,
+            log_index=entry.log_index,
+            integrated_time=integrated_time,
+            verified_times=tuple(verified_times),
+            signer=signer,
+            public_key_hint=bundle.public_key_hint,
+            payload_type=envelope.payload_type if envelope is not None else None,
+            payload=payload,
+            statement=statement,
+        )
+
+    # -- step 3
+
+    def _key_material(
+        self, bundle: Bundle, public_key: PublicKey | None
+    ) -> tuple[x509.Certificate | None, PublicKey]:
+        hint = bundle.public_key_hint
+        if hint is not None:
+            if public_key is None:
+                raise _fail(3, f"the bundle is signed by key {hint!r}, and no key was given")
+            return None, public_key
+        chain: list[x509.Certificate] = []
+        for index, der in enumerate(bundle.chain_der):
+            try:
+                chain.append(_certificate(der))
+            except ValueError as exc:
+                raise _fail(3, f"certificate {index} of the bundle does not parse: {exc}") from None
+        leaf = chain[0]
+        try:
+            if leaf.version != x509.Version.v3:
+                raise _fail(3, "the signing certificate is not an X.509 v3 certificate")
+            if _is_ca(leaf):
+                raise _fail(3, "the signing certificate is a CA certificate, not a leaf")
+            # The other certificates of a v0.1/v0.2 chain are untrusted and never used: paths
+            # are built from the trusted root alone. (npm's 2023 bundles carry the root too,
+            # which sigstore-python only warns about.)
+            # 13. KeyUsage digitalSignature and EKU codeSigning.
+            try:
+                usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+                extended = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            except x509.ExtensionNotFound as exc:
+                raise _fail(13, f"the signing certificate lacks {exc.oid.dotted_string}") from None
+            if not usage.digital_signature:
+                raise _fail(13, "the signing certificate's key usage lacks digitalSignature")
+            if ExtendedKeyUsageOID.CODE_SIGNING not in extended:
+                raise _fail(13, "the signing certificate's extended key usage lacks codeSigning")
+            key = leaf.public_key()
+        except (ValueError, x509.DuplicateExtension) as exc:
+            raise _fail(3, f"the signing certificate is malformed: {exc}") from None
+        if not isinstance(
+            key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
+        ):
+            raise _fail(3, f"unsupported signing key type {type(key).__name__}")
+        return leaf, key
+
+    # -- steps 11, 12
+
+    def _verify_chain(self, leaf: x509.Certificate, moment: datetime) -> list[x509.Certificate]:
+        reasons: list[str] = []
+        for authority, store in self._stores:
+            # sigstore-js filters CAs by validFor at the verified time.
+            if not authority.valid_for.contains(moment):
+                continue
+            verifier = (
+                PolicyBuilder()
+                .store(store)
+                .time(moment)
+                .extension_policies(ca_policy=_CA_POLICY, ee_policy=_EE_POLICY)
+                .build_client_verifier()
+            )
+            try:
+                return list(verifier.verify(leaf, []).chain)
+            except (X509VerificationError, x509.UnsupportedGeneralNameType, ValueError) as exc:
+                reasons.append(f"{authority.uri or 'CA'}: {exc}")
+        if not reasons:
+            raise _fail(
+                11, f"no certificate authority of the trusted root is valid at {moment.isoformat()}"
+            )
+        raise _fail(
+            11,
+            f"the signing certificate does not chain to a trusted CA at {moment.isoformat()}: "
+            + "; ".join(reasons),
+        )
+
+    def _verify_sct(self, leaf: x509.Certificate, issuer: x509.Certificate) -> None:
+        try:
+            scts = list(
+                leaf.extensions.get_extension_for_class(
+                    x509.PrecertificateSignedCertificateTimestamps
+                ).value
+            )
+        except x509.ExtensionNotFound:
+            raise _fail(12, "the signing certificate has no embedded SCT") from None
+        if len(scts) != 1:
+            raise _fail(12, f"expected exactly one embedded SCT, found {len(scts)}")
+        sct = scts[0]
+        logs = self.trusted_root.ctlog(sct.log_id)
+        if not logs:
+            raise _fail(
+                12, f"the SCT is from a CT log not in the trusted root ({sct.log_id.hex()})"
+            )
+        moment = sct.timestamp.replace(tzinfo=UTC)
+        candidates = [log for log in logs if log.valid_for.contains(moment)]
+        if not candidates:
+            raise _fail(
+                12, f"the CT log's key was not valid at the SCT's time {moment.isoformat()}"
+            )
+        failures: list[str] = []
+        for log in candidates:
+            if not isinstance(log.public_key, ec.EllipticCurvePublicKey):
+                failures.append("the CT log key is not an ECDSA key")
+                continue
+            try:
+                verify_embedded_sct(leaf, issuer, log.public_key)
+            except VerificationError as exc:
+                failures.append(exc.message)
+            else:
+                return
+        raise _fail(12, "the SCT does not verify: " + "; ".join(failures))
+
+    # -- steps 16, 17
+
+    def _verify_promise(
+        self,
+        entry: TlogEntry,
+        signed_entry_timestamp: bytes,
+        logs: tuple[TransparencyLog, ...],
+        moment: datetime,
+    ) -> None:
+        try:
+            message = set_payload(
+                base64.b64encode(entry.canonicalized_body).decode("ascii"),
+                entry.integrated_time,
+                entry.log_id.key_id.hex(),
+                entry.log_index,
+            )
+        except ValueError as exc:
+            raise _fail(17, f"the entry cannot be canonicalized: {exc}") from None
+        valid = [log for log in logs if log.valid_for.contains(moment)]
+        if not valid:
+            raise _fail(
+                17, f"the log's key was not valid at the integrated time {moment.isoformat()}"
+            )
+        for log in valid:
+            if _verifies(log.public_key, signed_entry_timestamp, message):
+                return
+        raise _fail(17, "the signed entry timestamp does not verify with the log's key")
+
+    def _verify_checkpoint(
+        self,
+        note: str,
+        root_hash: bytes,
+        tree_size: int,
+        entry: TlogEntry,
+        logs: tuple[TransparencyLog, ...],
+    ) -> None:
+        try:
+            _, signatures = parse_signed_note(note)
+        except FormatError as exc:
+            raise _fail(16, f"the checkpoint is malformed: {exc.message}") from None
+        hint = entry.log_id.key_id[:4]
+        errors: list[str] = []
+        for log in logs:
+            # sigstore-js: key hint == logId[:4] and the key name inside the log's baseUrl.
+            names = {s.name for s in signatures if s.key_id == hint and s.name in log.base_url}
+            if isinstance(log.public_key, rsa.RSAPublicKey):
+                continue  # signed notes use ECDSA or Ed25519 keys (C2SP signed-note)
+            for name in sorted(names):
+                try:
+                    checkpoint = verify_checkpoint(note, name, log.public_key)
+                except (VerificationError, FormatError, TypeError) as exc:
+                    errors.append(str(exc))
+                    continue
+                if checkpoint.root_hash != root_hash:
+                    raise _fail(16, "the checkpoint's root hash differs from the inclusion proof's")
+                if checkpoint.size != tree_size:
+                    raise _fail(
+                        16,
+                        f"the checkpoint's tree size {checkpoint.size} differs from the inclusion "
+                        f"proof's {tree_size}",
+                    )
+                return
+        if errors:
+            raise _fail(16, "the checkpoint signature does not verify: " + "; ".join(errors))
+        raise _fail(16, "the checkpoint is not signed by the entry's log")
+
+    # -- step 19
+
+    def _verify_envelope(self, envelope: Envelope, key: PublicKey) -> bytes:
+        try:
+            return dsse.verify(envelope, key)
+        except VerificationError as exc:
+            raise _fail(19, "the DSSE signature does not verify with the signer's key") from exc
+
+    def _verify_message(self, bundle: Bundle, key: PublicKey, artifact: Artifact | None) -> None:
+        message = bundle.message_signature
+        if message is None:  # step 4 matched hashedrekord to a message signature
+            raise _fail(19, "the bundle has no message signature")
+        algorithm = _MESSAGE_HASHES.get(message.message_digest.algorithm)
+        if algorithm is None:
+            raise _fail(19, f"unsupported message digest {message.message_digest.algorithm.value}")
+        if artifact is None:
+            raise _fail(19, "a message signature can only be verified against the artifact")
+        if isinstance(artifact, Digest):
+            if artifact.algorithm != algorithm:
+                raise _fail(
+                    19, f"the artifact digest is {artifact.algorithm}; the bundle signs {algorithm}"
+                )
+            digest = artifact.value
+        else:
+            digest = hashlib.new(algorithm, artifact).digest()
+        if message.message_digest.digest != digest:
+            raise _fail(19, "the bundle's message digest does not match the artifact")
+        prehashed = Prehashed(_PREHASH[algorithm]())
+        try:
+            if isinstance(key, ec.EllipticCurvePublicKey):
+                key.verify(message.signature, digest, ec.ECDSA(prehashed))
+            elif isinstance(key, rsa.RSAPublicKey):
+                key.verify(message.signature, digest, padding.PKCS1v15(), prehashed)
+            else:
+                raise _fail(19, "Ed25519 message signatures are not supported")
+        except (InvalidSignature, ValueError):
+            raise _fail(19, "the message signature does not verify over the artifact") from None
+
+    # -- step 20
+
+    def _body(self, entry: TlogEntry, kind: tuple[str, str]) -> dict[str, Any]:
+        try:
+            body = json.loads(entry.canonicalized_body)
+        except (ValueError, UnicodeDecodeError):
+            raise _fail(20, "the log entry body is not JSON") from None
+        if not isinstance(body, dict):
+            raise _fail(20, "the log entry body is not a JSON object")
+        if (body.get("kind"), body.get("apiVersion")) != kind:
+            raise _fail(
+                20,
+                f"the log entry body is {body.get('kind')!r} {body.get('apiVersion')!r}, "
+                f"but kindVersion says {kind[0]} {kind[1]}",
+            )
+        return body
+
+    def _check_hashedrekord_body(
+        self, body: dict[str, Any], bundle: Bundle, leaf: x509.Certificate | None, key: PublicKey
+    ) -> None:
+        message = bundle.message_signature
+        if message is None:
+            raise _fail(20, "the bundle has no message signature")
+        algorithm = _MESSAGE_HASHES[message.message_digest.algorithm]
+        spec = body.get("spec")
+        if (
+            _get(spec, "data", "hash", "algorithm") != algorithm
+            or _get(spec, "data", "hash", "value") != message.message_digest.digest.hex()
+        ):
+            raise _fail(20, "the log entry records a different artifact digest")
+        if _b64(_get(spec, "signature", "content")) != message.signature:
+            raise _fail(20, "the log entry records a different signature")
+        if not _same_signer(_get(spec, "signature", "publicKey", "content"), leaf, key):
+            raise _fail(20, "the log entry records a different certificate or key")
+
+    def _check_dsse_body(
+        self,
+        body: dict[str, Any],
+        envelope: Envelope,
+        leaf: x509.Certificate | None,
+        key: PublicKey,
+    ) -> None:
+        spec = body.get("spec")
+        payload_hash = _get(spec, "payloadHash")
+        if payload_hash != {
+            "algorithm": "sha256",
+            "value": hashlib.sha256(envelope.payload).hexdigest(),
+        }:
+            raise _fail(20, "the log entry's payload hash does not match the DSSE payload")
+        signatures = _get(spec, "signatures")
+        if not isinstance(signatures, list) or len(signatures) != 1:
+            raise _fail(20, "the log entry must record exactly one DSSE signature")
+        if _b64(_get(signatures[0], "signature")) != envelope.signatures[0].sig:
+            raise _fail(20, "the log entry records a different DSSE signature")
+        if not _same_signer(_get(signatures[0], "verifier"), leaf, key):
+            raise _fail(20, "the log entry records a different certificate or key")
+
+    def _check_intoto_body(
+        self,
+        body: dict[str, Any],
+        envelope: Envelope,
+        leaf: x509.Certificate | None,
+        key: PublicKey,
+    ) -> None:
+        content = _get(body, "spec", "content")
+        payload_hash = _get(content, "payloadHash")
+        if payload_hash != {
+            "algorithm": "sha256",
+            "value": hashlib.sha256(envelope.payload).hexdigest(),
+        }:
+            raise _fail(20, "the log entry's payload hash does not match the DSSE payload")
+        recorded = _get(content, "envelope")
+        if _get(recorded, "payloadType") != envelope.payload_type:
+            raise _fail(20, "the log entry records a different payload type")
+        if _get(recorded, "payload") is not None:
+            inner = _b64(_get(recorded, "payload"))
+            if inner is None or _b64(inner.decode("ascii", "replace")) != envelope.payload:
+                raise _fail(20, "the log entry records a different payload")
+        signatures = _get(recorded, "signatures")
+        if not isinstance(signatures, list) or len(signatures) != 1:
+            raise _fail(20, "the log entry must record exactly one DSSE signature")
+        # intoto 0.0.2 stores the envelope's base64 text base64-encoded again (sigstore.md §3.2).
+        outer = _b64(_get(signatures[0], "sig"))
+        if outer is None or _b64(outer.decode("ascii", "replace")) != envelope.signatures[0].sig:
+            raise _fail(20, "the log entry records a different DSSE signature")
+        if not _same_signer(_get(signatures[0], "publicKey"), leaf, key):
+            raise _fail(20, "the log entry records a different certificate or key")
+
+    # -- step 21
+
+    def _statement(self, envelope: Envelope, artifact: Artifact | None) -> Statement | None:
+        statement: Statement | None = None
+        if envelope.payload_type == PAYLOAD_TYPE:
+            try:
+                statement = Statement.from_json(envelope.payload)
+            except FormatError as exc:
+                raise _fail(21, f"the payload is not an in-toto statement: {exc.message}") from None
+        if artifact is None:
+            return statement
+        if statement is None:
+            raise _fail(21, f"payload type {envelope.payload_type!r} has no subjects to match")
+        digest = artifact if isinstance(artifact, Digest) else Digest.of(artifact, "sha256")
+        if not any(subject.matches(digest) for subject in statement.subjects):
+            raise _fail(
+                21, f"no subject of the statement has the artifact's {digest.algorithm} digest"
+            )
+        return statement
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _verifies(key: PublicKey, signature: bytes, message: bytes) -> bool:
+    if isinstance(key, rsa.RSAPublicKey):
+        try:
+            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+    try:
+        verify_signature(key, signature, message)
+    except VerificationError:
+        return False
+    return True
