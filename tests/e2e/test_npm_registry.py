@@ -12,21 +12,20 @@ import json
 import os
 import pty
 import select
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from assay.settings import Settings
-from tests.services import RunningRegistry, running_registry
+from tests.assay_up import running_instance
+from tests.conftest import REGISTRY_BACKENDS, backend_settings
+from tests.services import running_registry
 
-pytestmark = [
-    pytest.mark.npm,
-    pytest.mark.skipif(shutil.which("npm") is None, reason="needs the npm client on PATH"),
-]
+# No skip without npm: CI has it, and a missing client must fail loudly, not pass quietly.
+pytestmark = [pytest.mark.npm]
 
 
 class Npm:
@@ -133,13 +132,26 @@ def make_package(root: Path, name: str, version: str, **fields: object) -> Path:
     return directory
 
 
-@pytest.fixture
-def registry(registry_settings: Settings) -> Iterator[RunningRegistry]:
-    with running_registry(registry_settings) as running:
-        yield running
+@dataclass(frozen=True)
+class Registry:
+    url: str
+    """The origin with a trailing slash, as npm's `registry` config wants it."""
+    port: int
 
 
-def test_publish_install_and_maintain(registry: RunningRegistry, tmp_path: Path) -> None:
+@pytest.fixture(params=[*REGISTRY_BACKENDS, "assay-up"])
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
+    """The registry alone on each storage backend, and the whole `assay up` instance."""
+    if request.param == "assay-up":
+        with running_instance(tmp_path / "instance") as instance:
+            yield Registry(f"{instance.url}/", int(instance.url.rsplit(":", 1)[1]))
+        return
+    settings = backend_settings(request, str(request.param), tmp_path / "data")
+    with running_registry(settings) as running:
+        yield Registry(running.url, running.settings.port)
+
+
+def test_publish_install_and_maintain(registry: Registry, tmp_path: Path) -> None:
     alice = Npm(registry.url, tmp_path / "alice")
     alice.adduser("alice", "alice-password", "alice@example.com")
     assert alice.run("whoami").stdout.strip() == "alice"
@@ -242,7 +254,7 @@ def test_publish_install_and_maintain(registry: RunningRegistry, tmp_path: Path)
     assert isinstance(tokens, list)
     assert sorted(str(t["name"]) for t in tokens) == ["ci", "npm login"]
     ci = Npm(registry.url, tmp_path / "ci")
-    ci.userconfig.write_text(f"//127.0.0.1:{registry.settings.port}/:_authToken={secret}\n")
+    ci.userconfig.write_text(f"//127.0.0.1:{registry.port}/:_authToken={secret}\n")
     assert ci.run("whoami").stdout.strip() == "alice"
     ci_id = next(str(t["id"]) for t in tokens if t["name"] == "ci")
     assert alice.run("token", "revoke", ci_id).stdout.strip() == "Removed 1 token"
@@ -258,7 +270,7 @@ def test_publish_install_and_maintain(registry: RunningRegistry, tmp_path: Path)
     assert alice.run("whoami").stdout.strip() == "alice"
 
 
-def test_refusals(registry: RunningRegistry, tmp_path: Path) -> None:
+def test_refusals(registry: Registry, tmp_path: Path) -> None:
     alice = Npm(registry.url, tmp_path / "alice")
     alice.adduser("alice", "alice-password", "alice@example.com")
     packages = tmp_path / "packages"
@@ -295,9 +307,7 @@ def test_refusals(registry: RunningRegistry, tmp_path: Path) -> None:
     wrong = Npm(registry.url, tmp_path / "wrong")
     with pytest.raises(AssertionError, match="Incorrect or missing password"):
         wrong.login("alice", "not-the-password")
-    wrong.userconfig.write_text(
-        f"//127.0.0.1:{registry.settings.port}/:_authToken=assay_not-a-real-token\n"
-    )
+    wrong.userconfig.write_text(f"//127.0.0.1:{registry.port}/:_authToken=assay_not-a-real-token\n")
     result = wrong.run("publish", cwd=make_package(packages, "other", "1.0.0"), check=False)
     assert result.returncode == 1
     assert "E401" in result.stderr
@@ -310,7 +320,7 @@ def test_refusals(registry: RunningRegistry, tmp_path: Path) -> None:
     )  # fmt: skip
     secret = created.stdout.strip().removeprefix("Created token ")
     reader = Npm(registry.url, tmp_path / "reader")
-    reader.userconfig.write_text(f"//127.0.0.1:{registry.settings.port}/:_authToken={secret}\n")
+    reader.userconfig.write_text(f"//127.0.0.1:{registry.port}/:_authToken={secret}\n")
     assert reader.run("whoami").stdout.strip() == "alice"
     result = reader.run("publish", cwd=make_package(packages, "taken", "1.0.2"), check=False)
     assert result.returncode == 1

@@ -9,7 +9,7 @@ import uvicorn
 
 from assay.instance.app import create_instance_app
 from assay.instance.layout import DataDir
-from assay.instance.setup import initialize
+from assay.instance.setup import ensure_admin_token, initialize
 from assay.settings import load_settings
 
 DATA_OPTION = click.option(
@@ -52,7 +52,12 @@ def up_command(data: Path | None, host: str | None, port: int | None) -> None:
     if not data_dir.exists():
         info = initialize(data_dir)
         click.echo(f"initialized {settings.data_dir} (log tree id {info.tree_id})")
+    token = ensure_admin_token(settings)
     app = create_instance_app(settings)
+    host_path = settings.origin.split("://", 1)[-1]
     click.echo(f"Assay is serving {settings.origin}")
+    click.echo("  .npmrc for the admin user:")
+    click.echo(f"    registry={settings.origin}/")
+    click.echo(f"    //{host_path}/:_authToken={token}")
     click.echo(f"  sigstore --trust-config: {settings.origin}/-/trust/client_trust_config.json")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

@@ -14,6 +14,7 @@
                                     signing config names the origin as the CA URL. npm never
                                     uses a three-segment path, so these cannot shadow a package.
     /-/tlog/…                       transparency log (Rekor v1, checkpoint, tiles)
+    everything else                 the npm registry (assay.registry.app)
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from assay.oidc.app import create_app as create_oidc_app
 from assay.oidc.issuer import OIDCIssuer
 from assay.oidc.jobs import FileJobStore, ensure_registration_secret
 from assay.oidc.validation import GITHUB_ACTIONS, GITLAB_COM, TokenValidator, TrustedIssuer
+from assay.registry.app import create_app as create_registry_app
+from assay.registry.service import RegistryService
 from assay.settings import Settings
 from assay.storage.database import migrate, open_engine, sqlite_url
 from assay.storage.tlog_store import TlogStore
@@ -116,6 +119,9 @@ def create_instance_app(settings: Settings) -> ASGIApp:
     )
     app.mount("/-/ca", ca_app)
     app.mount("/-/tlog", create_tlog_app(log_service))
+    # The registry takes every other path: packages live at the root (npm's protocol).
+    registry = RegistryService.open(settings, engine)
+    app.mount("/", create_registry_app(registry, settings))
     # The CA's routes once more at the origin (see the module docstring).
     return _FulcioAtOrigin(app, ca_app)
 

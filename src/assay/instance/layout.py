@@ -8,6 +8,7 @@
         ca-root.key  ca-intermediate.key  ct.key  tlog.key  oidc.key  registry.key
       ca/root.pem  ca/intermediate.pem
       oidc/                  job registrations (see assay.oidc.jobs)
+      admin.token            the `admin` user's registry token, mode 0600 (printed by `assay up`)
       assay.db               SQLite, unless ASSAY_DATABASE_URL names another database
       blobs/                 tarballs and other blobs, unless S3 is configured
 """
@@ -72,6 +73,10 @@ class DataDir:
     @property
     def oidc(self) -> Path:
         return self.root / "oidc"
+
+    @property
+    def admin_token(self) -> Path:
+        return self.root / "admin.token"
 
     @property
     def database(self) -> Path:

@@ -18,6 +18,8 @@ from assay.ca.chain import create_ca_chain
 from assay.errors import ConfigError
 from assay.instance.layout import DataDir, InstanceInfo
 from assay.keys import generate_ec, write_private_key
+from assay.registry.service import RegistryService
+from assay.settings import Settings
 
 
 def initialize(
@@ -51,3 +53,31 @@ def initialize(
     # Written last: its presence is what marks the directory as complete.
     data_dir.instance_file.write_text(info.to_json(), encoding="utf-8")
     return info
+
+
+ADMIN_USER = "admin"
+
+
+def ensure_admin_token(settings: Settings) -> str:
+    """The registry token of the instance's `admin` user, created on first use.
+
+    The token is kept in ``<data>/admin.token`` (0600) so that `assay up` can print the
+    ``.npmrc`` line each time; the registry itself stores only its hash. The admin has a random
+    password nobody knows: it authenticates with this token only.
+    """
+    data_dir = DataDir(settings.data_dir)
+    path = data_dir.admin_token
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    registry = RegistryService.open(settings)
+    try:
+        user = registry.store.user_by_name(ADMIN_USER) or registry.add_user(
+            ADMIN_USER, "admin@assay.invalid", secrets.token_urlsafe(24)
+        )
+        token, _ = registry.issue_token(user, name="assay up")
+    finally:
+        registry.close()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    return token

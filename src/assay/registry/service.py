@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy.engine import Engine
+
 from assay.provenance.tarball import TarballLimits
 from assay.registry import tokens as token_rules
 from assay.registry.errors import (
@@ -121,12 +123,18 @@ class RegistryService:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, settings: Settings) -> RegistryService:
-        """The service over the database and blob store `settings` name (migrated)."""
+    def open(cls, settings: Settings, engine: Engine | None = None) -> RegistryService:
+        """The service over the database and blob store `settings` name (migrated).
+
+        ``engine``: an already open and migrated engine to share (the all-in-one instance opens
+        one for every service).
+        """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        url = settings.database_url or sqlite_url(settings.data_dir / "assay.db")
-        engine = open_engine(url)
-        migrate(engine)
+        if engine is None:
+            engine = open_engine(
+                settings.database_url or sqlite_url(settings.data_dir / "assay.db")
+            )
+            migrate(engine)
         blobs = open_blob_store(
             settings.blob_store,
             root=settings.data_dir / "blobs",
