@@ -32,6 +32,7 @@ from assay.ca.authority import (
     create_signing_certificate,
 )
 from assay.errors import AssayError
+from assay.request_body import BodyTooLarge, read_bounded
 
 MAX_BODY_BYTES = 64 * 1024  # a CSR or key request is ~1 KiB, a JWT a few KiB
 
@@ -66,17 +67,10 @@ def _bearer(request: Request) -> str | None:
 
 async def _read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (413) anything over ``limit`` bytes before parsing it."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise CAError(f"request body exceeds {limit} bytes", http_status=413)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise CAError(f"request body exceeds {limit} bytes", http_status=413)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_bounded(request.stream(), request.headers.get("content-length"), limit)
+    except BodyTooLarge as exc:
+        raise CAError(exc.message, http_status=413) from exc
 
 
 def create_app(

@@ -53,6 +53,7 @@ from assay.registry.names import PackageName, parse_package_path
 from assay.registry.packuments import CORGI_TYPE, Packument
 from assay.registry.search import SearchQuery
 from assay.registry.service import Principal, RegistryService
+from assay.request_body import BodyTooLarge, read_bounded
 from assay.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -105,16 +106,16 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
         return who
 
     async def read_json(request: Request) -> Any:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body:
-            raise PayloadTooLarge(f"Request body is larger than the limit of {max_body} bytes")
-        chunks = bytearray()
-        async for chunk in request.stream():
-            chunks += chunk
-            if len(chunks) > max_body:
-                raise PayloadTooLarge(f"Request body is larger than the limit of {max_body} bytes")
         try:
-            return json.loads(bytes(chunks), parse_constant=_refuse_constant)
+            body = await read_bounded(
+                request.stream(), request.headers.get("content-length"), max_body
+            )
+        except BodyTooLarge as exc:
+            raise PayloadTooLarge(
+                f"Request body is larger than the limit of {max_body} bytes"
+            ) from exc
+        try:
+            return json.loads(body, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as exc:
             raise BadRequest(f"Malformed JSON body: {exc}") from exc
 

@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay.errors import AssayError, FormatError, VerificationError
+from assay.request_body import BodyTooLarge, read_bounded
 from assay.tlog.entries import MAX_ENTRY_BYTES
 from assay.tlog.sequencer import DuplicateEntry, LogOverloaded
 from assay.tlog.service import LogService, NotFound
@@ -39,26 +40,12 @@ from assay.tlog.tiles import Tile, parse_path
 MAX_RETRIEVE = 256  # Rekor caps retrieve requests (searchLogQuery maxItems 10/…); ours is looser
 
 
-class _TooLarge(AssayError):
-    pass
-
-
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"code": status, "message": message}, status, headers=headers)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge(f"request body exceeds {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge(f"request body exceeds {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_bounded(request.stream(), request.headers.get("content-length"), limit)
 
 
 def _int_param(request: Request, name: str, required: bool = True) -> int | None:
@@ -87,7 +74,7 @@ def create_app(service: LogService) -> FastAPI:
             )
         if isinstance(exc, NotFound):
             return _error(404, exc.message)
-        if isinstance(exc, _TooLarge):
+        if isinstance(exc, BodyTooLarge):
             return _error(413, exc.message)
         if isinstance(exc, LogOverloaded):
             return _error(503, exc.message, {"Retry-After": "1"})
