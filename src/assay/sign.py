@@ -50,15 +50,7 @@ from assay.keys import spki_der, spki_pem
 from assay.provenance.bundle import (
     MEDIA_TYPE_V0_3,
     Bundle,
-    Checkpoint,
-    InclusionPromise,
-    InclusionProof,
     KindVersion,
-    LogId,
-    TimestampVerificationData,
-    TlogEntry,
-    VerificationMaterial,
-    X509Certificate,
 )
 from assay.provenance.dsse import Envelope, pae
 from assay.provenance.encoding import encode_base64
@@ -472,7 +464,7 @@ def _check_body(body: bytes, envelope_json: str, envelope: Envelope, verifier: s
 
 def _log_entry(
     client: httpx.Client, config: SigningConfig, envelope: Envelope, leaf_pem: str
-) -> TlogEntry:
+) -> dict[str, Any]:
     envelope_json = envelope.to_json()
     verifier = encode_base64(leaf_pem.encode("ascii"))
     # @sigstore/sign witness/tlog/entry.js toProposedDSSEEntry.
@@ -514,28 +506,24 @@ def _log_entry(
     hashes_hex = proof.get("hashes")
     if not isinstance(hashes_hex, list):
         raise SigningError("the log's inclusion proof has no hashes list")
-    try:
-        # witness/tlog/index.js toTransparencyLogEntry: hex → bytes, body kept as is.
-        return TlogEntry(
-            log_index=_int(entry.get("logIndex"), "logIndex"),
-            log_id=LogId(key_id=_hex(entry.get("logID"), "logID")),
-            kind_version=kind_version,
-            integrated_time=_int(entry.get("integratedTime"), "integratedTime"),
-            inclusion_promise=InclusionPromise(
-                signed_entry_timestamp=base64.b64decode(set_b64, validate=True)
-            ),
-            inclusion_proof=InclusionProof(
-                log_index=_int(proof.get("logIndex"), "inclusionProof.logIndex"),
-                root_hash=_hex(proof.get("rootHash"), "inclusionProof.rootHash"),
-                tree_size=_int(proof.get("treeSize"), "inclusionProof.treeSize"),
-                hashes=tuple(_hex(h, "inclusionProof.hashes") for h in hashes_hex),
-                checkpoint=Checkpoint(envelope=proof["checkpoint"]),
-            ),
-            canonicalized_body=body,
-        )
-    except (FormatError, binascii.Error, ValueError) as exc:
-        message = exc.message if isinstance(exc, FormatError) else str(exc)
-        raise SigningError(f"the transparency log's entry is malformed: {message}") from exc
+    # witness/tlog/index.js toTransparencyLogEntry: hex → base64, body kept, kind and version
+    # from the body. Unlike protobuf-specs' printer we keep zero and empty values (logIndex 0 of
+    # a new log, an empty proof of a one-entry tree): sigstore-python requires the fields.
+    return {
+        "logIndex": str(_int(entry.get("logIndex"), "logIndex")),
+        "logId": {"keyId": encode_base64(_hex(entry.get("logID"), "logID"))},
+        "kindVersion": kind_version.to_dict(),
+        "integratedTime": str(_int(entry.get("integratedTime"), "integratedTime")),
+        "inclusionPromise": {"signedEntryTimestamp": set_b64},
+        "inclusionProof": {
+            "logIndex": str(_int(proof.get("logIndex"), "inclusionProof.logIndex")),
+            "rootHash": encode_base64(_hex(proof.get("rootHash"), "inclusionProof.rootHash")),
+            "treeSize": str(_int(proof.get("treeSize"), "inclusionProof.treeSize")),
+            "hashes": [encode_base64(_hex(h, "inclusionProof.hashes")) for h in hashes_hex],
+            "checkpoint": {"envelope": proof["checkpoint"]},
+        },
+        "canonicalizedBody": encode_base64(body),
+    }
 
 
 # --- signing ------------------------------------------------------------------------------------
@@ -577,17 +565,21 @@ def sign_dsse(
     leaf_der = x509.load_pem_x509_certificate(leaf_pem.encode("ascii")).public_bytes(
         serialization.Encoding.DER
     )
-    # @sigstore/bundle build.js toDSSEBundle: certificate, the entries, an empty
-    # timestampVerificationData (printed as {}), then the envelope.
-    return Bundle(
-        media_type=MEDIA_TYPE_V0_3,
-        verification_material=VerificationMaterial(
-            content=X509Certificate(raw_bytes=leaf_der),
-            tlog_entries=(entry,),
-            timestamp_verification_data=TimestampVerificationData(),
-        ),
-        content=envelope,
-    )
+    # @sigstore/bundle build.js toDSSEBundle, printed by protobuf-specs Bundle.toJSON: the
+    # certificate, the entries, an empty timestampVerificationData, then the envelope.
+    document = {
+        "mediaType": MEDIA_TYPE_V0_3,
+        "verificationMaterial": {
+            "certificate": {"rawBytes": encode_base64(leaf_der)},
+            "tlogEntries": [entry],
+            "timestampVerificationData": {},
+        },
+        "dsseEnvelope": envelope.to_dict(),
+    }
+    try:
+        return Bundle.from_dict(document)
+    except FormatError as exc:
+        raise SigningError(f"the log's answer does not make a valid bundle: {exc.message}") from exc
 
 
 def sign_statement(
