@@ -12,6 +12,7 @@ from assay.cli.admin import token_command, user_command
 from assay.cli.ci_job import ci_job_command
 from assay.cli.instance import init_command, up_command
 from assay.cli.pack import pack_command
+from assay.cli.publish import provenance_command, publish_command
 from assay.errors import AssayError
 
 
@@ -27,6 +28,8 @@ cli.add_command(user_command)
 cli.add_command(token_command)
 cli.add_command(ci_job_command)
 cli.add_command(pack_command)
+cli.add_command(publish_command)
+cli.add_command(provenance_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
