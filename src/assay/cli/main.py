@@ -10,9 +10,11 @@ import click
 from assay import __version__
 from assay.cli.admin import token_command, user_command
 from assay.cli.ci_job import ci_job_command
+from assay.cli.conformance import conformance_command
 from assay.cli.instance import init_command, up_command
 from assay.cli.pack import pack_command
 from assay.cli.publish import provenance_command, publish_command
+from assay.cli.verify import verify_command
 from assay.errors import AssayError
 
 
@@ -30,6 +32,8 @@ cli.add_command(ci_job_command)
 cli.add_command(pack_command)
 cli.add_command(publish_command)
 cli.add_command(provenance_command)
+cli.add_command(verify_command)
+cli.add_command(conformance_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,114 @@
+"""`assay conformance`: the sigstore-conformance client protocol (sigstore.md §8.1).
+
+The harness runs, with arguments in a fixed order::
+
+    ENTRYPOINT verify-bundle [--staging] --bundle B --certificate-identity ID
+        --certificate-oidc-issuer ISS [--trusted-root TR] FILE_OR_DIGEST
+    ENTRYPOINT verify-bundle [--staging] --bundle B --key KEY.pem [--trusted-root TR] FILE_OR_DIGEST
+    ENTRYPOINT sign-bundle [--staging] [--in-toto] --identity-token T --bundle OUT
+        [--trusted-root TR] [--signing-config SC] FILE
+
+Exit 0 is success, anything else failure. ``FILE_OR_DIGEST`` is a digest only if it reads
+``sha256:<64 hex>`` and is not an existing path. Without ``--trusted-root`` the bundled
+public-good root is used (``--staging`` has no bundled root, so it fails). Verification is
+:class:`assay.verify.Verifier`, the one path; signing is not wired in yet (exit 1).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from assay.errors import AssayError
+from assay.provenance.bundle import Bundle
+from assay.provenance.dsse import PublicKey
+from assay.provenance.subject import Digest
+from assay.verify import Identity, TrustedRoot, Verifier
+from assay.verify.verifier import Artifact
+
+_DIGEST = re.compile(r"sha256:[0-9a-fA-F]{64}")
+
+
+@click.group("conformance")
+def conformance_command() -> None:
+    """Entry points for the sigstore-conformance test harness."""
+
+
+def _artifact(value: str) -> Artifact:
+    path = Path(value)
+    if _DIGEST.fullmatch(value) and not path.exists():
+        return Digest.from_hex("sha256", value[len("sha256:") :])
+    return path.read_bytes()
+
+
+def _load_key(path: Path) -> PublicKey:
+    key = serialization.load_pem_public_key(path.read_bytes())
+    if not isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey):
+        raise click.UsageError(f"{path}: unsupported key type")
+    return key
+
+
+@conformance_command.command("verify-bundle")
+@click.option("--staging", is_flag=True, help="Use Sigstore staging (no bundled root: fails).")
+@click.option("--bundle", "bundle_path", required=True, type=click.Path(path_type=Path))
+@click.option("--certificate-identity", "identity")
+@click.option("--certificate-oidc-issuer", "issuer")
+@click.option("--key", "key_path", type=click.Path(path_type=Path))
+@click.option("--trusted-root", type=click.Path(path_type=Path))
+@click.argument("file_or_digest")
+def verify_bundle_command(
+    *,
+    staging: bool,
+    bundle_path: Path,
+    identity: str | None,
+    issuer: str | None,
+    key_path: Path | None,
+    trusted_root: Path | None,
+    file_or_digest: str,
+) -> None:
+    """Verify a bundle against FILE_OR_DIGEST; exit 0 only if it verifies."""
+    if key_path is None and (identity is None or issuer is None):
+        raise click.UsageError(
+            "give --certificate-identity and --certificate-oidc-issuer, or --key"
+        )
+    try:
+        if trusted_root is not None:
+            root = TrustedRoot.from_file(trusted_root)
+        elif staging:
+            click.echo("error: no bundled staging trusted root; pass --trusted-root", err=True)
+            raise click.exceptions.Exit(1)
+        else:
+            root = TrustedRoot.public_good()
+        bundle = Bundle.from_json(bundle_path.read_bytes())
+        artifact = _artifact(file_or_digest)
+        verifier = Verifier(root)
+        if key_path is not None:
+            if bundle.public_key_hint is None:
+                click.echo(
+                    "FAILED: --key given, but the bundle is signed by a certificate", err=True
+                )
+                raise click.exceptions.Exit(1)
+            verifier.verify(bundle, artifact=artifact, public_key=_load_key(key_path))
+        else:
+            policy = Identity(identity or "", issuer or "")  # both given: checked above
+            verifier.verify(bundle, artifact=artifact, policy=policy)
+    except (AssayError, OSError, ValueError) as exc:
+        message = exc.message if isinstance(exc, AssayError) else str(exc)
+        click.echo(f"FAILED: {message}", err=True)
+        raise click.exceptions.Exit(1) from exc
+    click.echo("OK")
+
+
+@conformance_command.command(
+    "sign-bundle", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+)
+@click.pass_context
+def sign_bundle_command(ctx: click.Context) -> None:
+    """Sign FILE into a bundle (not supported yet: exits 1)."""
+    del ctx
+    click.echo("error: sign-bundle is not supported yet (needs assay's signing client)", err=True)
+    raise click.exceptions.Exit(1)

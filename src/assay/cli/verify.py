@@ -1,0 +1,252 @@
+"""`assay verify`: check a package version's registry signatures and attestations.
+
+* ``assay verify attestations --package NAME@VERSION --integrity SRI FILE`` verifies one saved
+  attestations response, offline, with the bundled public-good trust (or the files given).
+* ``assay verify NAME@VERSION [--registry URL]`` fetches the packument and the attestations and
+  verifies both, with an optional provenance policy (repository, workflow, ref).
+
+Exit status: 0 when everything verifies, 1 when anything does not (or cannot be fetched), 2 for
+usage errors and unusable trust files. Both call :mod:`assay.verify`, the one verification path.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import click
+import httpx
+
+from assay.errors import ConfigError, VerificationError
+from assay.provenance.subject import Digest
+from assay.verify import NpmProvenancePolicy, RegistryKeys, TrustedRoot, Verifier
+from assay.verify.attestations import AttestationsResult, verify_attestations
+from assay.verify.registry_signatures import verify_registry_signatures
+
+NPMJS = "https://registry.npmjs.org"
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """``@scope/pkg@1.0.0`` → (``@scope/pkg``, ``1.0.0``)."""
+    name, sep, version = spec.rpartition("@")
+    if not sep or not name or not version:
+        raise click.UsageError(f"expected NAME@VERSION, got {spec!r}")
+    return name, version
+
+
+def _exit(code: int) -> click.exceptions.Exit:
+    return click.exceptions.Exit(code)
+
+
+def _trust(trusted_root: Path | None, registry_keys: Path | None) -> tuple[Verifier, RegistryKeys]:
+    try:
+        root = TrustedRoot.from_file(trusted_root) if trusted_root else TrustedRoot.public_good()
+        keys = RegistryKeys.from_file(registry_keys) if registry_keys else RegistryKeys.npmjs()
+    except ConfigError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        raise _exit(2) from exc
+    return Verifier(root), keys
+
+
+def _report(result: AttestationsResult) -> None:
+    for attestation in result.attestations:
+        verified = attestation.result
+        when = verified.integrated_time.isoformat() if verified.integrated_time else "-"
+        if verified.signer is not None:
+            who = f"signed by {verified.signer.san} ({verified.signer.issuer})"
+        else:
+            key = attestation.registry_key
+            who = f"signed by registry key {key.keyid if key else '?'}"
+        click.echo(f"verified {attestation.predicate_type}")
+        click.echo(f"  {who}")
+        click.echo(f"  logged at index {verified.log_index}, {when}")
+
+
+def _fail(error: VerificationError) -> click.exceptions.Exit:
+    click.echo(f"FAILED: {error.message}", err=True)
+    for key, value in sorted(error.details.items()):
+        click.echo(f"  {key}: {value}", err=True)
+    return _exit(1)
+
+
+class _VerifyGroup(click.Group):
+    """A group whose first argument, if it is not a subcommand, is a ``NAME@VERSION``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["package", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("verify", cls=_VerifyGroup)
+def verify_command() -> None:
+    """Verify a package version (NAME@VERSION) or a saved attestations response."""
+
+
+_TRUST_OPTIONS = [
+    click.option(
+        "--trusted-root",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Sigstore trusted_root.json (default: the bundled public-good root).",
+    ),
+    click.option(
+        "--registry-keys",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Registry keys, /-/npm/v1/keys or TUF keys.json shape (default: npmjs.org's).",
+    ),
+]
+
+
+@verify_command.command("attestations")
+@click.option("--package", "spec", required=True, help="NAME@VERSION the attestations are for.")
+@click.option("--integrity", required=True, help="dist.integrity of the tarball (sha512-…).")
+@click.option("--offline", is_flag=True, help="Never use the network (this command never does).")
+@_TRUST_OPTIONS[0]
+@_TRUST_OPTIONS[1]
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def attestations_command(
+    *,
+    spec: str,
+    integrity: str,
+    offline: bool,
+    trusted_root: Path | None,
+    registry_keys: Path | None,
+    file: Path,
+) -> None:
+    """Verify FILE, the body of GET /-/npm/v1/attestations/NAME@VERSION."""
+    del offline  # verification is always offline; the flag documents the intent
+    name, version = split_spec(spec)
+    verifier, keys = _trust(trusted_root, registry_keys)
+    try:
+        result = verify_attestations(
+            file.read_bytes(), name, version, integrity, verifier=verifier, registry_keys=keys
+        )
+    except VerificationError as exc:
+        raise _fail(exc) from exc
+    _report(result)
+
+
+def _escape(name: str) -> str:
+    # npm-registry-fetch: scoped names keep the @ and escape the slash.
+    return "@" + quote(name[1:], safe="") if name.startswith("@") else quote(name, safe="")
+
+
+def _get_json(client: httpx.Client, url: str) -> Any:
+    response = client.get(url, headers={"Accept": "application/json"})
+    response.raise_for_status()
+    return response.json()
+
+
+def _registry_keys(
+    client: httpx.Client, registry: str, registry_keys: Path | None
+) -> RegistryKeys | None:
+    if registry_keys is not None:
+        return RegistryKeys.from_file(registry_keys)
+    if urlsplit(registry).hostname == "registry.npmjs.org":
+        return RegistryKeys.npmjs()
+    response = client.get(f"{registry}/-/npm/v1/keys")
+    if response.status_code in (400, 404):  # npm: "registry has no keys"
+        return None
+    response.raise_for_status()
+    return RegistryKeys.from_dict(response.json())
+
+
+@verify_command.command("package", hidden=True)
+@click.argument("spec", metavar="NAME@VERSION")
+@click.option("--registry", default=NPMJS, show_default=True, help="Registry base URL.")
+@click.option("--repository", help="Required source repository (e.g. github.com/o/r).")
+@click.option("--workflow", help="Required workflow file (e.g. .github/workflows/release.yml).")
+@click.option("--ref", help="Required source ref, a glob (e.g. refs/tags/v*).")
+@_TRUST_OPTIONS[0]
+@_TRUST_OPTIONS[1]
+def package_command(
+    *,
+    spec: str,
+    registry: str,
+    repository: str | None,
+    workflow: str | None,
+    ref: str | None,
+    trusted_root: Path | None,
+    registry_keys: Path | None,
+) -> None:
+    """Fetch NAME@VERSION's packument and attestations and verify both."""
+    name, version = split_spec(spec)
+    registry = registry.rstrip("/")
+    verifier, _ = _trust(trusted_root, None)
+    try:
+        with httpx.Client(timeout=30, follow_redirects=True) as client:
+            try:
+                keys = _registry_keys(client, registry, registry_keys)
+            except ConfigError as exc:
+                click.echo(f"error: {exc.message}", err=True)
+                raise _exit(2) from exc
+            packument = _get_json(client, f"{registry}/{_escape(name)}")
+            manifest = (packument.get("versions") or {}).get(version)
+            if not isinstance(manifest, dict):
+                click.echo(f"FAILED: {name}@{version} is not in the registry", err=True)
+                raise _exit(1)
+            dist = manifest.get("dist") or {}
+            integrity = dist.get("integrity")
+            if not isinstance(integrity, str):
+                click.echo(f"FAILED: {name}@{version} has no dist.integrity", err=True)
+                raise _exit(1)
+            published = (packument.get("time") or {}).get(version)
+            if keys is not None and len(keys):
+                used = verify_registry_signatures(
+                    name,
+                    version,
+                    integrity,
+                    dist.get("signatures") or [],
+                    keys,
+                    published=published,
+                )
+                for key in used:
+                    click.echo(f"verified registry signature (key {key.keyid})")
+            else:
+                click.echo("registry provides no signing keys: registry signature not checked")
+            attestations = dist.get("attestations")
+            policy_given = any(v is not None for v in (repository, workflow, ref))
+            if not isinstance(attestations, dict) or not isinstance(attestations.get("url"), str):
+                if policy_given:
+                    click.echo(f"FAILED: {name}@{version} has no provenance attestation", err=True)
+                    raise _exit(1)
+                click.echo("no attestations")
+                return
+            path = urlsplit(attestations["url"]).path  # pacote: only the path is used
+            response = _get_json(client, registry + path)
+    except httpx.HTTPError as exc:
+        click.echo(f"FAILED: cannot fetch from {registry}: {exc}", err=True)
+        raise _exit(1) from exc
+    except VerificationError as exc:
+        raise _fail(exc) from exc
+    except (ValueError, json.JSONDecodeError) as exc:
+        click.echo(f"FAILED: the registry sent malformed JSON: {exc}", err=True)
+        raise _exit(1) from exc
+    policy = None
+    if policy_given:
+        policy = NpmProvenancePolicy(
+            name,
+            version,
+            Digest.from_sri(integrity),
+            repository=repository,
+            workflow=workflow,
+            ref=ref,
+        )
+    try:
+        result = verify_attestations(
+            response,
+            name,
+            version,
+            integrity,
+            verifier=verifier,
+            registry_keys=keys if keys is not None else RegistryKeys(()),
+            provenance_policy=policy,
+        )
+    except VerificationError as exc:
+        raise _fail(exc) from exc
+    if policy is not None and result.provenance is None:
+        click.echo(f"FAILED: {name}@{version} has no provenance attestation", err=True)
+        raise _exit(1)
+    _report(result)
