@@ -13,6 +13,7 @@ library as a plain mapping.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,13 @@ def publish_command(
     dist_tag = config.get("tag") or "latest"
     wants_provenance = provenance or config.get("provenance") == "true"
 
+    # npm publish.js: a tag that is a semver range, or a prerelease under the default tag.
+    if re.match(r"^\s*$|^\s*[v=^~<>*xX]?\s*\d", dist_tag):
+        raise PublishError(f"Tag name must not be a valid SemVer range: {dist_tag.strip()}")
+    if not force and config.get("tag") is None and "-" in package.version.split("+")[0]:
+        raise PublishError(
+            "You must specify a tag using --tag when publishing a prerelease version."
+        )
     with (
         httpx.Client(timeout=DEFAULT_TIMEOUT) as http,
         RegistryClient(target, authorization, client=http) as registry_client,

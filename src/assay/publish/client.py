@@ -106,36 +106,43 @@ class RegistryClient:
             )
 
     def check_version(self, name: str, version: str, *, default_tag: bool) -> None:
-        """npm publish's packument check (skipped with ``--force``)."""
-        response = self._send(
-            "GET",
-            escaped_name(name),
-            headers=self._headers(
-                {"accept": "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"}
-            ),
-        )
-        if response.status_code == 404:
-            return
-        if response.status_code != 200:
-            raise self._failure(response, "GET")
+        """npm publish's packument check (skipped with ``--force``).
+
+        As npm 11 ``#registryVersions``: only releases that are not deprecated count, and a
+        packument that cannot be fetched or read counts as none (npm swallows every error and
+        leaves the rest to the registry).
+        """
         try:
-            versions = response.json().get("versions") or {}
-        except (ValueError, AttributeError):
+            response = self._send(
+                "GET",
+                escaped_name(name),
+                headers=self._headers({"accept": "application/json"}),
+            )
+            packument = response.json() if response.status_code == 200 else {}
+        except (PublishError, ValueError):
             return
-        if version in versions:
+        versions = packument.get("versions") if isinstance(packument, dict) else None
+        if not isinstance(versions, dict):
+            return
+        releases = [
+            (key, number)
+            for number, manifest in versions.items()
+            if (key := _version_key(number)) is not None
+            and key[3] == 1
+            and not (isinstance(manifest, dict) and manifest.get("deprecated"))
+        ]
+        if any(number == version for _, number in releases):
             raise PublishError(
                 f"You cannot publish over the previously published versions: {version}.",
                 code="EPUBLISHCONFLICT",
             )
         new_key = _version_key(version)
-        if default_tag and new_key is not None and new_key[3] == 1:
-            releases = [k for k in map(_version_key, versions) if k is not None and k[3] == 1]
-            highest = max(releases, default=None)
-            if highest is not None and highest >= new_key:
-                shown = ".".join(str(part) for part in highest[:3])
+        if default_tag and releases and new_key is not None:
+            highest_key, highest = max(releases)
+            if highest_key >= new_key:
                 raise PublishError(
                     'Cannot implicitly apply the "latest" tag because previously published '
-                    f"version {shown} is higher than the new version {version}. "
+                    f"version {highest} is higher than the new version {version}. "
                     "You must specify a tag using --tag.",
                     code="EUSAGE",
                 )
