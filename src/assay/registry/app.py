@@ -9,6 +9,7 @@
     DELETE /-/user/token/<token>                   npm logout
     GET  /-/user/<name>/package                    npm access list packages <user>
     GET|POST /-/npm/v1/tokens, DELETE …/token/<k>  npm token list / create / revoke
+    GET /-/npm/v1/keys                             the keys of dist.signatures (npm audit)
     GET  /-/package/<name>/dist-tags               npm dist-tag ls
     PUT|DELETE /-/package/<name>/dist-tags/<tag>   npm dist-tag add / rm
     GET  /-/package/<name>/visibility|collaborators, POST …/access     npm access
@@ -155,6 +156,10 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
     async def user_packages(name: str) -> dict[str, str]:
         result: dict[str, str] = await call(service.user_packages, name)
         return result
+
+    @app.get("/-/npm/v1/keys")
+    def registry_keys() -> dict[str, Any]:
+        return service.keys.npm_keys()
 
     @app.get("/-/npm/v1/tokens")
     async def list_tokens(request: Request) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from assay.registry.publish import (
     parse_publish,
 )
 from assay.registry.search import SearchQuery, search_object
+from assay.registry.signing import RegistryKeys
 from assay.registry.users import (
     check_email,
     check_password,
@@ -106,10 +107,13 @@ class _CacheEntry:
 
 
 class RegistryService:
-    def __init__(self, store: RegistryStore, blobs: BlobStore, settings: Settings) -> None:
+    def __init__(
+        self, store: RegistryStore, blobs: BlobStore, settings: Settings, keys: RegistryKeys
+    ) -> None:
         self.store = store
         self.blobs = blobs
         self.settings = settings
+        self.keys = keys
         self.origin = settings.origin
         self._limits = PublishLimits(
             max_tarball_bytes=settings.registry_max_tarball_bytes,
@@ -145,7 +149,8 @@ class RegistryService:
             secret_access_key=settings.s3_secret_access_key,
             prefix=settings.s3_prefix,
         )
-        return cls(RegistryStore(engine), blobs, settings)
+        keys = RegistryKeys.load_or_create(settings.data_dir / "keys")
+        return cls(RegistryStore(engine), blobs, settings, keys)
 
     def close(self) -> None:
         self.blobs.close()
@@ -263,6 +268,11 @@ class RegistryService:
 
     def _publish(self, name: PackageName, published: PublishedVersion, who: Principal) -> None:
         key = tarball_key(published.sha512.hex)
+        # Every version is signed by the registry, with or without provenance (§3.2); the
+        # signature is part of the version row, so it lands in the same transaction.
+        published.manifest["dist"]["signatures"] = [
+            self.keys.sign(name.name, published.version, published.sha512.sri)
+        ]
         row = StoredVersion(
             package=name.name,
             version=published.version,
