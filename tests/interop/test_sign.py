@@ -300,3 +300,55 @@ def test_assay_provenance_timing(instance: Instance, tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
     times.sort()
     print(f"assay provenance p50 over {len(times)} runs: {times[len(times) // 2] * 1000:.0f} ms")
+
+
+# --- assay publish against the registry of `assay up` -------------------------------------------
+
+
+def test_assay_publish_to_assay_up(instance: Instance, tmp_path: Path) -> None:
+    """Plain publish lands a version; --provenance from a GitHub job reaches the registry.
+
+    Until the registry verifies provenance it refuses `.sigstore` attachments with npmjs.org's
+    422 wording and stores nothing; once it does, the version must land with its attestation.
+    """
+    token = (instance.data / "admin.token").read_text().strip()
+    home = tmp_path / "home"
+    home.mkdir()
+    host = instance.url.split("://", 1)[1]
+    (home / ".npmrc").write_text(f"registry={instance.url}/\n//{host}/:_authToken={token}\n")
+    plain = copy_package("plain", tmp_path)
+    done = assay("publish", str(plain), env=job_env({}, home))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "+ plain@1.0.0"
+    packument = httpx.get(f"{instance.url}/plain").json()
+    integrity = packument["versions"]["1.0.0"]["dist"]["integrity"]
+    tarball = pack_directory(plain).tarball
+    assert integrity == "sha512-" + base64.b64encode(hashlib.sha512(tarball).digest()).decode()
+    again = assay("publish", str(plain), env=job_env({}, home))
+    assert again.returncode == 1
+    assert "You cannot publish over the previously published versions: 1.0.0." in again.stderr
+
+    scoped = copy_package("scoped", tmp_path)
+    job = ci_job(instance, "github", "repository=acme/widget", "ref=refs/tags/v1.0.0")
+    env = job_env(job, home)
+    # A new package is not public yet: npm refuses provenance without --access public.
+    private = assay("publish", str(scoped), "--provenance", "--tag", "beta", env=env)
+    assert private.returncode == 1
+    assert (
+        "Can't generate provenance for new or private package, you must set `access` to public."
+        in private.stderr
+    )
+    done = assay(
+        "publish", str(scoped), "--provenance", "--tag", "beta", "--access", "public", env=env
+    )
+    assert "from GitHub Actions" in done.stderr
+    assert "Provenance statement published to transparency log: " in done.stderr
+    response = httpx.get(f"{instance.url}/@scope%2fx")
+    if done.returncode == 1:
+        assert "422 Unprocessable" in done.stderr, done.stderr
+        assert "Error verifying sigstore provenance bundle" in done.stderr
+        assert "code: E422" in done.stderr
+        assert response.status_code == 404
+    else:
+        assert done.stdout.strip() == "+ @scope/x@3.0.0-beta.1"
+        assert "3.0.0-beta.1" in response.json()["versions"]
