@@ -8,10 +8,11 @@ The harness runs, with arguments in a fixed order::
     ENTRYPOINT sign-bundle [--staging] [--in-toto] --identity-token T --bundle OUT
         [--trusted-root TR] [--signing-config SC] FILE
 
-Exit 0 is success, anything else failure. ``FILE_OR_DIGEST`` is a digest only if it reads
-``sha256:<64 hex>`` and is not an existing path. Without ``--trusted-root`` the bundled
-public-good root is used (``--staging`` has no bundled root, so it fails). Verification is
-:class:`assay.verify.Verifier`, the one path; signing is not wired in yet (exit 1).
+Exit 0 is success, anything else failure (1: does not verify; 2: usage). ``FILE_OR_DIGEST`` is a
+digest only if it reads ``sha256:<64 hex>`` and is not an existing path. Without
+``--trusted-root`` the bundled public-good root is used (``--staging`` has no bundled root, so
+it fails). Verification is :class:`assay.verify.Verifier`, the one path; signing is not wired
+in yet (exit 1).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import click
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from assay.errors import AssayError
+from assay.errors import AssayError, VerificationError
 from assay.provenance.bundle import Bundle
 from assay.provenance.dsse import PublicKey
 from assay.provenance.subject import Digest
@@ -79,8 +80,7 @@ def verify_bundle_command(
         if trusted_root is not None:
             root = TrustedRoot.from_file(trusted_root)
         elif staging:
-            click.echo("error: no bundled staging trusted root; pass --trusted-root", err=True)
-            raise click.exceptions.Exit(1)
+            raise VerificationError("no bundled staging trusted root; pass --trusted-root")
         else:
             root = TrustedRoot.public_good()
         bundle = Bundle.from_json(bundle_path.read_bytes())
@@ -88,18 +88,15 @@ def verify_bundle_command(
         verifier = Verifier(root)
         if key_path is not None:
             if bundle.public_key_hint is None:
-                click.echo(
-                    "FAILED: --key given, but the bundle is signed by a certificate", err=True
-                )
-                raise click.exceptions.Exit(1)
+                raise VerificationError("--key given, but the bundle is signed by a certificate")
             verifier.verify(bundle, artifact=artifact, public_key=_load_key(key_path))
         else:
             policy = Identity(identity or "", issuer or "")  # both given: checked above
             verifier.verify(bundle, artifact=artifact, policy=policy)
-    except (AssayError, OSError, ValueError) as exc:
-        message = exc.message if isinstance(exc, AssayError) else str(exc)
-        click.echo(f"FAILED: {message}", err=True)
-        raise click.exceptions.Exit(1) from exc
+    except AssayError:
+        raise  # cli.main prints it; exit status 1
+    except (OSError, ValueError) as exc:
+        raise VerificationError(f"cannot verify: {exc}") from exc
     click.echo("OK")
 
 
@@ -110,5 +107,4 @@ def verify_bundle_command(
 def sign_bundle_command(ctx: click.Context) -> None:
     """Sign FILE into a bundle (not supported yet: exits 1)."""
     del ctx
-    click.echo("error: sign-bundle is not supported yet (needs assay's signing client)", err=True)
-    raise click.exceptions.Exit(1)
+    raise VerificationError("sign-bundle is not supported yet (needs assay's signing client)")

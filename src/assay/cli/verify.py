@@ -5,13 +5,14 @@
 * ``assay verify NAME@VERSION [--registry URL]`` fetches the packument and the attestations and
   verifies both, with an optional provenance policy (repository, workflow, ref).
 
-Exit status: 0 when everything verifies, 1 when anything does not (or cannot be fetched), 2 for
-usage errors and unusable trust files. Both call :mod:`assay.verify`, the one verification path.
+Exit status (through :func:`assay.cli.main.main`): 0 when everything verifies, 1 when anything
+does not or cannot be fetched (a :class:`~assay.errors.VerificationError`, printed with its
+details), 2 for usage errors and unusable trust files (a ``click.ClickException``). Both call
+:mod:`assay.verify`, the one verification path.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -36,17 +37,12 @@ def split_spec(spec: str) -> tuple[str, str]:
     return name, version
 
 
-def _exit(code: int) -> click.exceptions.Exit:
-    return click.exceptions.Exit(code)
-
-
 def _trust(trusted_root: Path | None, registry_keys: Path | None) -> tuple[Verifier, RegistryKeys]:
     try:
         root = TrustedRoot.from_file(trusted_root) if trusted_root else TrustedRoot.public_good()
         keys = RegistryKeys.from_file(registry_keys) if registry_keys else RegistryKeys.npmjs()
     except ConfigError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        raise _exit(2) from exc
+        raise click.ClickException(exc.message) from exc  # exit status 2
     return Verifier(root), keys
 
 
@@ -64,11 +60,9 @@ def _report(result: AttestationsResult) -> None:
         click.echo(f"  logged at index {verified.log_index}, {when}")
 
 
-def _fail(error: VerificationError) -> click.exceptions.Exit:
-    click.echo(f"FAILED: {error.message}", err=True)
-    for key, value in sorted(error.details.items()):
-        click.echo(f"  {key}: {value}", err=True)
-    return _exit(1)
+def _failed(message: str) -> VerificationError:
+    """A failure the CLI reports as ``error: …`` with exit status 1 (cli.main)."""
+    return VerificationError(message)
 
 
 class _VerifyGroup(click.Group):
@@ -119,12 +113,9 @@ def attestations_command(
     del offline  # verification is always offline; the flag documents the intent
     name, version = split_spec(spec)
     verifier, keys = _trust(trusted_root, registry_keys)
-    try:
-        result = verify_attestations(
-            file.read_bytes(), name, version, integrity, verifier=verifier, registry_keys=keys
-        )
-    except VerificationError as exc:
-        raise _fail(exc) from exc
+    result = verify_attestations(
+        file.read_bytes(), name, version, integrity, verifier=verifier, registry_keys=keys
+    )
     _report(result)
 
 
@@ -180,18 +171,15 @@ def package_command(
             try:
                 keys = _registry_keys(client, registry, registry_keys)
             except ConfigError as exc:
-                click.echo(f"error: {exc.message}", err=True)
-                raise _exit(2) from exc
+                raise click.ClickException(exc.message) from exc
             packument = _get_json(client, f"{registry}/{_escape(name)}")
             manifest = (packument.get("versions") or {}).get(version)
             if not isinstance(manifest, dict):
-                click.echo(f"FAILED: {name}@{version} is not in the registry", err=True)
-                raise _exit(1)
+                raise _failed(f"{name}@{version} is not in the registry")
             dist = manifest.get("dist") or {}
             integrity = dist.get("integrity")
             if not isinstance(integrity, str):
-                click.echo(f"FAILED: {name}@{version} has no dist.integrity", err=True)
-                raise _exit(1)
+                raise _failed(f"{name}@{version} has no dist.integrity")
             published = (packument.get("time") or {}).get(version)
             if keys is not None and len(keys):
                 used = verify_registry_signatures(
@@ -210,20 +198,15 @@ def package_command(
             policy_given = any(v is not None for v in (repository, workflow, ref))
             if not isinstance(attestations, dict) or not isinstance(attestations.get("url"), str):
                 if policy_given:
-                    click.echo(f"FAILED: {name}@{version} has no provenance attestation", err=True)
-                    raise _exit(1)
+                    raise _failed(f"{name}@{version} has no provenance attestation")
                 click.echo("no attestations")
                 return
             path = urlsplit(attestations["url"]).path  # pacote: only the path is used
             response = _get_json(client, registry + path)
     except httpx.HTTPError as exc:
-        click.echo(f"FAILED: cannot fetch from {registry}: {exc}", err=True)
-        raise _exit(1) from exc
-    except VerificationError as exc:
-        raise _fail(exc) from exc
-    except (ValueError, json.JSONDecodeError) as exc:
-        click.echo(f"FAILED: the registry sent malformed JSON: {exc}", err=True)
-        raise _exit(1) from exc
+        raise _failed(f"cannot fetch from {registry}: {exc}") from exc
+    except ValueError as exc:  # json.JSONDecodeError included
+        raise _failed(f"the registry sent malformed JSON: {exc}") from exc
     policy = None
     if policy_given:
         policy = NpmProvenancePolicy(
@@ -234,19 +217,15 @@ def package_command(
             workflow=workflow,
             ref=ref,
         )
-    try:
-        result = verify_attestations(
-            response,
-            name,
-            version,
-            integrity,
-            verifier=verifier,
-            registry_keys=keys if keys is not None else RegistryKeys(()),
-            provenance_policy=policy,
-        )
-    except VerificationError as exc:
-        raise _fail(exc) from exc
+    result = verify_attestations(
+        response,
+        name,
+        version,
+        integrity,
+        verifier=verifier,
+        registry_keys=keys if keys is not None else RegistryKeys(()),
+        provenance_policy=policy,
+    )
     if policy is not None and result.provenance is None:
-        click.echo(f"FAILED: {name}@{version} has no provenance attestation", err=True)
-        raise _exit(1)
+        raise _failed(f"{name}@{version} has no provenance attestation")
     _report(result)

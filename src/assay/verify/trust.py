@@ -334,7 +334,10 @@ class RegistryKeys:
     @classmethod
     def from_dict(cls, value: object) -> RegistryKeys:
         """``{"keys": [...]}`` in the ``/-/npm/v1/keys`` shape or the TUF ``keys.json`` shape."""
-        items = _list(_object(value, "keys document").get("keys"), "keys")
+        document = _object(value, "keys document")
+        if not isinstance(document.get("keys"), list):
+            raise ConfigError('registry keys need a "keys" array', field="keys")
+        items = _list(document["keys"], "keys")
         keys: list[RegistryKey] = []
         for index, item in enumerate(items):
             where = f"keys[{index}]"

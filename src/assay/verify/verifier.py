@@ -58,7 +58,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
@@ -338,6 +338,11 @@ class Verifier:
             raise
         except AssayError as exc:  # a FormatError from a parser we call on untrusted bytes
             raise VerificationError(exc.message, step="format", **exc.details) from exc
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            # cryptography refusing malformed DER somewhere we did not expect: fail closed.
+            raise VerificationError(
+                f"malformed input: {type(exc).__name__}: {exc}", step="format"
+            ) from exc
         if policy is not None:
             policy.verify(result)
         return result
@@ -508,7 +513,7 @@ class Verifier:
             if ExtendedKeyUsageOID.CODE_SIGNING not in extended:
                 raise _fail(13, "the signing certificate's extended key usage lacks codeSigning")
             key = leaf.public_key()
-        except (ValueError, x509.DuplicateExtension) as exc:
+        except (ValueError, x509.DuplicateExtension, UnsupportedAlgorithm) as exc:
             raise _fail(3, f"the signing certificate is malformed: {exc}") from None
         if not isinstance(
             key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
