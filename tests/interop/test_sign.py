@@ -28,6 +28,7 @@ from sigstore.models import Bundle as PyBundle
 from sigstore.models import TrustedRoot
 from sigstore.verify import Verifier
 from sigstore.verify.policy import Identity
+from starlette.types import Receive, Scope, Send
 
 from assay.provenance.bundle import Bundle
 from assay.provenance.ci import build_provenance
@@ -37,6 +38,7 @@ from assay.provenance.subject import npm_purl
 from assay.sign import SigningConfig, SigningError, TokenError, sign_statement
 from tests.assay_up import Instance, running_instance
 from tests.interop.test_sigstore_clients import GITHUB_SAN, ci_job, fetch_token, js_verify
+from tests.servers import serve_app
 
 PACKAGES = Path(__file__).parents[1] / "fixtures" / "packages"
 
@@ -182,6 +184,26 @@ def test_refusals_are_typed_and_clear(instance: Instance) -> None:
     nowhere = SigningConfig(ca_url="http://127.0.0.1:9", tlog_url="http://127.0.0.1:9")
     with pytest.raises(SigningError, match="cannot reach the certificate authority"):
         sign_statement(statement, fetch_token(env), nowhere)
+
+
+def test_a_log_that_records_something_else_is_refused(instance: Instance) -> None:
+    """The client checks that the log's entry is the envelope it sent (payload hash, signature,
+    verifier, envelope hash): here a "log" answers every request with an earlier real entry."""
+    config = SigningConfig.fetch(instance.url)
+    env = ci_job(instance, "github", "repository=acme/widget")
+    statement = build_provenance(env, Subject(npm_purl("widget", "1.0.0"), {"sha512": "ef" * 64}))
+    sign_statement(statement, fetch_token(env), config)
+    earlier = httpx.get(f"{config.tlog_url}/api/v1/log/entries", params={"logIndex": 0}).content
+
+    async def replay(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 201, "headers": headers})
+        await send({"type": "http.response.body", "body": earlier})
+
+    with serve_app(replay) as fake_log:
+        lying = SigningConfig(ca_url=config.ca_url, tlog_url=fake_log)
+        with pytest.raises(SigningError, match="does not record the envelope we sent"):
+            sign_statement(statement, fetch_token(env), lying)
 
 
 # --- assay provenance ---------------------------------------------------------------------------
