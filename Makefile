@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 # sigstore-js for the interop tests, from its lockfile.
 JS := tests/interop/js
 JS_STAMP := $(JS)/node_modules/.installed
+# The system Chromium the web page tests drive with Playwright (never `playwright install`).
+CHROMIUM_STAMP := $(VENV)/.chromium
 
 .PHONY: up test lint typecheck unit clean
 
@@ -31,7 +33,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) $(JS_STAMP)
+$(CHROMIUM_STAMP): $(BIN)/python
+	command -v chromium || (apt-get install -y chromium || (apt-get update && apt-get install -y chromium))
+	touch $(CHROMIUM_STAMP)
+
+unit: $(STAMP) $(JS_STAMP) $(CHROMIUM_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck unit
