@@ -41,6 +41,7 @@ from sigstore.verify import Verifier as PyVerifier
 from sigstore.verify.policy import Identity as PyIdentity
 from sigstore.verify.policy import UnsafeNoOp
 
+from assay.cli.main import main
 from assay.errors import AssayError
 from assay.keys import generate_ec, key_id, spki_der
 from assay.provenance.bundle import Bundle
@@ -482,3 +483,23 @@ def test_benchmark_bundles_per_second(
             f"\nown-stack bundles (sign+attest): assay.verify {own_ours:.0f}/s; "
             f"sigstore-python {own_theirs:.0f}/s (both fully verifying)"
         )
+
+
+def test_conformance_verify_bundle_on_our_own_bundles(
+    instance: Instance, own: dict[str, Path]
+) -> None:
+    """The sigstore-conformance CLI protocol (sigstore.md §8.1), argument order as the harness."""
+    issuer = f"{instance.url}/-/oidc"
+    digest = "sha256:" + hashlib.sha256(own["artifact"].read_bytes()).hexdigest()
+
+    def run(bundle: Path, identity: str, artifact: str) -> int:
+        args = ["conformance", "verify-bundle", "--bundle", str(bundle)]
+        args += ["--certificate-identity", identity, "--certificate-oidc-issuer", issuer]
+        args += ["--trusted-root", str(own["trusted_root.json"]), artifact]
+        return main(args)
+
+    for kind in ("sign", "attest"):
+        assert run(own[kind], GITHUB_SAN, str(own["artifact"])) == 0, kind
+        assert run(own[kind], GITHUB_SAN, digest) == 0, kind
+        assert run(own[kind], GITHUB_SAN, str(own["other"])) == 1, kind
+        assert run(own[kind], "https://github.com/evil/x", str(own["artifact"])) == 1, kind
