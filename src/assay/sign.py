@@ -33,7 +33,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -194,8 +194,8 @@ def _b64url(segment: str) -> bytes:
 class IdentityToken:
     """An OIDC JWT, read but not verified (the CA verifies it; sigstore.md §1.2)."""
 
-    raw: str
-    claims: Mapping[str, Any]
+    raw: str = field(repr=False)  # a bearer credential: never in reprs or logs
+    claims: Mapping[str, Any] = field(repr=False)
 
     @classmethod
     def parse(cls, raw: str) -> IdentityToken:

@@ -29,7 +29,7 @@ from assay.provenance.pack import tarball_filename
 from assay.publish.body import Package, PublishError, check_publishable, load_package, publish_body
 from assay.publish.client import RegistryClient
 from assay.publish.provenance import ensure_provenance_environment, generate_provenance
-from assay.sign import DEFAULT_TIMEOUT, SigningConfig
+from assay.sign import DEFAULT_TIMEOUT, SigningConfig, SigningError
 
 __all__ = ["provenance_command", "publish_command"]
 
@@ -50,7 +50,15 @@ def signing_config(
     if trust_config is not None:
         return SigningConfig.from_file(trust_config)
     parts = urlsplit(registry)
-    return SigningConfig.fetch(f"{parts.scheme}://{parts.netloc}", client=client)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    try:
+        return SigningConfig.fetch(origin, client=client)
+    except SigningError as exc:
+        raise SigningError(
+            f"{exc.message}; the registry {registry} does not say where to sign: "
+            "name the trust services with --instance URL or --trust-config FILE",
+            **exc.details,
+        ) from exc
 
 
 def _sign(
