@@ -72,6 +72,17 @@ class Settings(BaseSettings):
         default=100 * 1024 * 1024, gt=0, description="largest package tarball (compressed)"
     )
 
+    # --- provenance at publish time (assay.registry.provenance) ----------------------------------
+    provenance_trusted_roots: tuple[Literal["instance", "public-good"], ...] = Field(
+        default=("instance", "public-good"),
+        description="whose certificates and logs a provenance bundle may come from: this "
+        "instance's CA and log, the Sigstore public-good instance (bundled snapshot), or both",
+    )
+    provenance_allow_self_hosted_runners: bool = Field(
+        default=False,
+        description="accept provenance built on self-hosted CI runners (npmjs.org refuses it)",
+    )
+
     # --- trust services (assay.oidc, assay.ca) -------------------------------------------------
     oidc_trusted_issuers: tuple[Literal["github-actions", "gitlab.com"], ...] = Field(
         default=(),

@@ -38,6 +38,7 @@ from assay.oidc.issuer import OIDCIssuer
 from assay.oidc.jobs import FileJobStore, ensure_registration_secret
 from assay.oidc.validation import GITHUB_ACTIONS, GITLAB_COM, TokenValidator, TrustedIssuer
 from assay.registry.app import create_app as create_registry_app
+from assay.registry.provenance import ProvenanceGate
 from assay.registry.service import RegistryService
 from assay.settings import Settings
 from assay.storage.database import migrate, open_engine, sqlite_url
@@ -45,6 +46,8 @@ from assay.storage.tlog_store import TlogStore
 from assay.tlog.app import create_app as create_tlog_app
 from assay.tlog.sequencer import LogIdentity, Sequencer
 from assay.tlog.service import LogService
+from assay.verify.trust import TrustedRoot
+from assay.verify.verifier import Verifier
 
 SIGSTORE_AUDIENCE = "sigstore"
 # Real CI issuers an operator may trust besides our own (settings.oidc_trusted_issuers).
@@ -120,10 +123,22 @@ def create_instance_app(settings: Settings) -> ASGIApp:
     app.mount("/-/ca", ca_app)
     app.mount("/-/tlog", create_tlog_app(log_service))
     # The registry takes every other path: packages live at the root (npm's protocol).
-    registry = RegistryService.open(settings, engine)
+    registry = RegistryService.open(settings, engine, provenance_gate(settings, material))
     app.mount("/", create_registry_app(registry, settings))
     # The CA's routes once more at the origin (see the module docstring).
     return _FulcioAtOrigin(app, ca_app)
+
+
+def provenance_gate(settings: Settings, material: InstanceMaterial) -> ProvenanceGate | None:
+    """The registry's provenance check over the trusted roots the operator chose."""
+    roots = {
+        "instance": lambda: TrustedRoot.from_dict(trusted_root(material, settings.origin)),
+        "public-good": TrustedRoot.public_good,
+    }
+    verifiers = [Verifier(roots[name]()) for name in settings.provenance_trusted_roots]
+    if not verifiers:
+        return None
+    return ProvenanceGate(verifiers, settings.provenance_allow_self_hosted_runners)
 
 
 class _FulcioAtOrigin:

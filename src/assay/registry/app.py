@@ -10,6 +10,7 @@
     GET  /-/user/<name>/package                    npm access list packages <user>
     GET|POST /-/npm/v1/tokens, DELETE …/token/<k>  npm token list / create / revoke
     GET /-/npm/v1/keys                             the keys of dist.signatures (npm audit)
+    GET /-/npm/v1/attestations/<name>@<version>    provenance and publish attestations
     GET  /-/package/<name>/dist-tags               npm dist-tag ls
     PUT|DELETE /-/package/<name>/dist-tags/<tag>   npm dist-tag add / rm
     GET  /-/package/<name>/visibility|collaborators, POST …/access     npm access
@@ -160,6 +161,15 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
     @app.get("/-/npm/v1/keys")
     def registry_keys() -> dict[str, Any]:
         return service.keys.npm_keys()
+
+    @app.get("/-/npm/v1/attestations/{spec:path}")
+    async def attestations(spec: str) -> dict[str, Any]:
+        # `<name>@<version>`; a scoped name arrives as `@scope%2fname` (decoded to a slash).
+        name, at, version = spec.rpartition("@")
+        if not at or not name or not version:
+            raise NotFound("Not found")
+        result: dict[str, Any] = await call(service.attestations, PackageName.parse(name), version)
+        return result
 
     @app.get("/-/npm/v1/tokens")
     async def list_tokens(request: Request) -> dict[str, Any]:

@@ -93,12 +93,23 @@ def tarball_url(origin: str, name: PackageName, filename: str) -> str:
     return f"{origin}/{name.name}/-/{filename}"
 
 
+def attestations_url(origin: str, name: PackageName, version: str) -> str:
+    """npmjs.org's form, a lower-case ``%2f`` in scoped names (npm-registry spec §3.1)."""
+    return f"{origin}/-/npm/v1/attestations/{name.escaped}@{version}"
+
+
 def version_object(
     row: StoredVersion, name: PackageName, origin: str, publisher: Maintainer | None
 ) -> dict[str, Any]:
     manifest: dict[str, Any] = json.loads(row.manifest)
     dist = dict(manifest.get("dist", {}))
     dist["tarball"] = tarball_url(origin, name, row.filename)
+    if isinstance(dist.get("attestations"), dict):
+        # Stored without the URL, which is the reader's origin (like the tarball's).
+        dist["attestations"] = {
+            "url": attestations_url(origin, name, row.version),
+            **dist["attestations"],
+        }
     manifest["dist"] = dist
     if row.deprecated:
         manifest["deprecated"] = row.deprecated

@@ -79,6 +79,12 @@ class PublishedVersion:
     readme: str | None
     tags: dict[str, str]
     access: str | None
+    provenance: str | None = None
+    """The ``.sigstore`` attachment's bundle JSON text, not yet verified."""
+
+
+# A Sigstore bundle is a few KiB (a certificate, one log entry, the statement).
+MAX_PROVENANCE_BYTES = 256 * 1024
 
 
 def is_publish(body: Mapping[str, Any]) -> bool:
@@ -106,17 +112,19 @@ def parse_publish(
 
     attachments = body["_attachments"]
     expected_key = name.attachment_key(version)
-    for key in attachments:
-        if isinstance(key, str) and key.endswith(".sigstore"):
-            # A later issue verifies provenance. Until then nothing unverified is stored, and
-            # npm shows this as npmjs.org's own 422 wording (specs/npm-registry.md §5).
-            raise Unprocessable(
-                "Error verifying sigstore provenance bundle: provenance verification is not "
-                "enabled on this registry"
-            )
-    if set(attachments) != {expected_key}:
+    # libnpmpublish names the provenance attachment like the tarball, `.sigstore` for `.tgz`.
+    provenance_key = expected_key.removesuffix(".tgz") + ".sigstore"
+    if set(attachments) - {provenance_key} != {expected_key}:
         found = ", ".join(repr(k) for k in attachments)
-        raise BadRequest(f"Expected one attachment named {expected_key!r}, found {found}")
+        raise BadRequest(
+            f"Expected an attachment named {expected_key!r} (and optionally "
+            f"{provenance_key!r}), found {found}"
+        )
+    provenance = (
+        _provenance_attachment(attachments[provenance_key])
+        if provenance_key in attachments
+        else None
+    )
     tarball = _decode_attachment(attachments[expected_key], limits.max_tarball_bytes)
 
     sha512, sha1 = Digest.of(tarball, "sha512"), Digest.of(tarball, "sha1")
@@ -160,6 +168,7 @@ def parse_publish(
         readme=readme[:MAX_README_BYTES] if readme else None,
         tags=_tags(body, version),
         access=_access(body),
+        provenance=provenance,
     )
 
 
@@ -168,6 +177,21 @@ def _check_document_name(name: PackageName, body: Mapping[str, Any]) -> None:
         raise BadRequest(f"The document's name {body.get('name')!r} does not match the URL")
     if "_id" in body and body["_id"] != name.name:
         raise BadRequest(f"The document's _id {body['_id']!r} does not match the URL")
+
+
+def _provenance_attachment(attachment: Any) -> str:
+    """The bundle JSON of npm's `.sigstore` attachment (``data`` is the JSON *string*, §1.3)."""
+    data = attachment.get("data") if isinstance(attachment, dict) else None
+    if not isinstance(data, str) or not data:
+        raise Unprocessable(
+            "Error verifying sigstore provenance bundle: the .sigstore attachment has no data"
+        )
+    if len(data) > MAX_PROVENANCE_BYTES:
+        raise Unprocessable(
+            "Error verifying sigstore provenance bundle: the bundle is larger than "
+            f"{MAX_PROVENANCE_BYTES} bytes"
+        )
+    return data
 
 
 def _decode_attachment(attachment: Any, max_bytes: int) -> bytes:

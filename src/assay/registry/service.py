@@ -43,6 +43,7 @@ from assay.registry.errors import (
 )
 from assay.registry.names import PackageName
 from assay.registry.packuments import Packument, build, iso
+from assay.registry.provenance import ProvenanceGate, refuse
 from assay.registry.publish import (
     PublishedVersion,
     PublishLimits,
@@ -108,12 +109,19 @@ class _CacheEntry:
 
 class RegistryService:
     def __init__(
-        self, store: RegistryStore, blobs: BlobStore, settings: Settings, keys: RegistryKeys
+        self,
+        store: RegistryStore,
+        blobs: BlobStore,
+        settings: Settings,
+        keys: RegistryKeys,
+        provenance: ProvenanceGate | None = None,
     ) -> None:
         self.store = store
         self.blobs = blobs
         self.settings = settings
         self.keys = keys
+        # None: this registry has no trusted roots, so it refuses every provenance bundle.
+        self.provenance = provenance
         self.origin = settings.origin
         self._limits = PublishLimits(
             max_tarball_bytes=settings.registry_max_tarball_bytes,
@@ -127,7 +135,12 @@ class RegistryService:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, settings: Settings, engine: Engine | None = None) -> RegistryService:
+    def open(
+        cls,
+        settings: Settings,
+        engine: Engine | None = None,
+        provenance: ProvenanceGate | None = None,
+    ) -> RegistryService:
         """The service over the database and blob store `settings` name (migrated).
 
         ``engine``: an already open and migrated engine to share (the all-in-one instance opens
@@ -150,7 +163,7 @@ class RegistryService:
             prefix=settings.s3_prefix,
         )
         keys = RegistryKeys.load_or_create(settings.data_dir / "keys")
-        return cls(RegistryStore(engine), blobs, settings, keys)
+        return cls(RegistryStore(engine), blobs, settings, keys, provenance)
 
     def close(self) -> None:
         self.blobs.close()
@@ -243,6 +256,31 @@ class RegistryService:
             raise NotFound(f"version not found: {spec}")
         return dict(manifest)
 
+    def _attestations(self, name: PackageName, published: PublishedVersion) -> list[dict[str, Any]]:
+        """Verify the uploaded provenance; the attestations to store with the version."""
+        assert published.provenance is not None  # noqa: S101 - the caller checked
+        if self.provenance is None:
+            raise refuse("provenance verification is not enabled on this registry")
+        verified = self.provenance.check(
+            published.provenance,
+            name.name,
+            published.version,
+            published.sha512,
+            published.manifest,
+        )
+        published.manifest["dist"]["attestations"] = {
+            "provenance": {"predicateType": verified.predicate_type}
+        }
+        return [verified.attestation()]
+
+    def attestations(self, name: PackageName, version: str) -> dict[str, Any]:
+        """``GET /-/npm/v1/attestations/<name>@<version>`` (npm-registry spec §3.4)."""
+        state = self.store.load_package(name.name)
+        row = state.versions.get(version) if state is not None else None
+        if row is None or not row.live or row.attestations is None:
+            raise NotFound("Not found")
+        return {"attestations": json.loads(row.attestations)}
+
     def tarball(self, name: PackageName, filename: str) -> Tarball:
         # The database decides what exists; a blob without a live row is never served.
         row = self.store.version_by_filename(name.name, filename)
@@ -273,6 +311,7 @@ class RegistryService:
         published.manifest["dist"]["signatures"] = [
             self.keys.sign(name.name, published.version, published.sha512.sri)
         ]
+        attestations: str | None = None
         row = StoredVersion(
             package=name.name,
             version=published.version,
@@ -321,6 +360,13 @@ class RegistryService:
         state = self.store.load_package(name.name)
         scope = name.scope
         decide(state, self.store.scope_owner(scope) if scope else None)
+        if published.provenance is not None:
+            # Verified after the ownership checks (no work for strangers), before anything is
+            # written: a refused bundle leaves no blob, no row, no log entry.
+            records = self._attestations(name, published)
+            attestations = json.dumps(records, separators=(",", ":"), ensure_ascii=False)
+            manifest = json.dumps(published.manifest, separators=(",", ":"), ensure_ascii=False)
+            row = replace(row, attestations=attestations, manifest=manifest)
         self.blobs.put(key, published.tarball)
         try:
             self.store.write_package(name.name, decide)

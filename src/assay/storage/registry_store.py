@@ -87,6 +87,8 @@ class StoredVersion:
     publisher_id: int | None
     published_ms: int
     unpublished_ms: int | None = None
+    attestations: str | None = None
+    """JSON text: the ``attestations`` list served at ``/-/npm/v1/attestations/…`` (or None)."""
 
     @property
     def live(self) -> bool:
@@ -444,6 +446,7 @@ class RegistryStore:
                     publisher_id=version.publisher_id,
                     published_ms=version.published_ms,
                     unpublished_ms=None,
+                    attestations=version.attestations,
                 )
             )
         for version_name, message in change.deprecations.items():
@@ -628,6 +631,7 @@ def _version(row: Any) -> StoredVersion:
         publisher_id=None if row.publisher_id is None else int(row.publisher_id),
         published_ms=int(row.published_ms),
         unpublished_ms=None if row.unpublished_ms is None else int(row.unpublished_ms),
+        attestations=row.attestations,
     )
 
 

@@ -119,6 +119,9 @@ registry_versions = sa.Table(
     sa.Column("publisher_id", sa.Integer, sa.ForeignKey("registry_users.id"), nullable=True),
     sa.Column("published_ms", sa.BigInteger, nullable=False),
     sa.Column("unpublished_ms", sa.BigInteger, nullable=True),
+    # JSON: the attestations response of this version ([{predicateType, bundle}]) — the
+    # provenance bundle as uploaded and verified, and the registry's publish attestation.
+    sa.Column("attestations", sa.Text, nullable=True),
 )
 sa.Index("registry_versions_filename", registry_versions.c.package, registry_versions.c.filename)
 

@@ -1,0 +1,125 @@
+"""Provenance at publish time: the registry's refusal of anything it cannot verify.
+
+A publish that carries ``<name>-<version>.sigstore`` (npm-registry spec §1.3) is accepted only
+if :mod:`assay.verify` — the one verification path — proves, against the trusted roots the
+operator configured (this instance's own, the public-good one, or both):
+
+* the bundle: DSSE signature, a certificate chaining to a trusted CA at the log's integrated
+  time, its SCT, the log entry's inclusion (proof or promise) and signed checkpoint;
+* the statement: exactly one subject, the version's purl and the uploaded tarball's sha512, and
+  a SLSA provenance predicate (:class:`~assay.verify.policy.NpmProvenancePolicy`);
+* the identity: the certificate's source repository is the one ``package.json`` names in
+  ``repository`` (normalized as npm does: ``git+``, ``.git``, shorthands), and the build did not
+  run on a self-hosted runner unless the operator allows it — npmjs.org's rules (§6).
+
+A refusal is npm's 422 "Error verifying sigstore provenance bundle: <reason>", and happens
+before anything is stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from assay.errors import AssayError, VerificationError
+from assay.provenance.bundle import Bundle
+from assay.provenance.subject import Digest
+from assay.registry.errors import Unprocessable
+from assay.verify.policy import OID_RUNNER_ENVIRONMENT, NpmProvenancePolicy
+from assay.verify.verifier import VerificationResult, Verifier
+
+PREFIX = "Error verifying sigstore provenance bundle: "
+
+
+def refuse(reason: str) -> Unprocessable:
+    """npm's wording for a provenance refusal (npmjs.org answers the same way)."""
+    return Unprocessable(PREFIX + reason)
+
+
+def repository_url(manifest: Mapping[str, Any]) -> str | None:
+    """``repository`` of a package.json as a URL npm would link to (None when absent).
+
+    npm accepts a string (``git+https://…``, ``github:o/r``, the ``o/r`` shorthand) or an object
+    with ``url`` (normalize-package-data); the policy normalizes the forms further.
+    """
+    value = manifest.get("repository")
+    if isinstance(value, Mapping):
+        value = value.get("url")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.count("/") == 1 and ":" not in text and not text.startswith("."):
+        return f"https://github.com/{text}"  # the npm shorthand
+    for host, prefix in (("github.com", "github:"), ("gitlab.com", "gitlab:")):
+        if text.startswith(prefix):
+            return f"https://{host}/{text[len(prefix) :]}"
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedProvenance:
+    """A provenance bundle the registry accepted, kept verbatim with what it proved."""
+
+    bundle_json: str
+    predicate_type: str
+    result: VerificationResult
+
+    def attestation(self) -> dict[str, Any]:
+        """Its entry in the attestations response (§3.4)."""
+        return {"predicateType": self.predicate_type, "bundle": json.loads(self.bundle_json)}
+
+
+class ProvenanceGate:
+    """Verifies uploaded provenance against the operator's trusted roots and rules."""
+
+    def __init__(self, verifiers: Sequence[Verifier], allow_self_hosted: bool = False) -> None:
+        if not verifiers:
+            raise ValueError("a provenance gate needs at least one trusted root")
+        self._verifiers = tuple(verifiers)
+        self._allow_self_hosted = allow_self_hosted
+
+    def check(
+        self,
+        bundle_json: str,
+        name: str,
+        version: str,
+        tarball: Digest,
+        manifest: Mapping[str, Any],
+    ) -> VerifiedProvenance:
+        """Verify; raise :func:`refuse` (422) with a reason a person can act on."""
+        try:
+            bundle = Bundle.from_json(bundle_json)
+        except AssayError as exc:
+            raise refuse(f"the bundle is malformed: {exc.message}") from exc
+        repository = repository_url(manifest)
+        if repository is None:
+            raise refuse(
+                "package.json has no repository.url; provenance is only accepted when it names "
+                "the repository the package was built from"
+            )
+        policy = NpmProvenancePolicy(name, version, tarball, repository=repository)
+        failures: list[str] = []
+        for verifier in self._verifiers:
+            try:
+                result = verifier.verify(bundle, policy=policy)
+            except VerificationError as exc:
+                failures.append(exc.message)
+                continue
+            return self._accepted(bundle_json, result)
+        # Every trusted root refused it: say why (the reasons are the same for a bad signature
+        # or subject; for an unknown CA each root names its own).
+        raise refuse("; ".join(dict.fromkeys(failures)))
+
+    def _accepted(self, bundle_json: str, result: VerificationResult) -> VerifiedProvenance:
+        runner = result.signer.extension(OID_RUNNER_ENVIRONMENT) if result.signer else None
+        if runner == "self-hosted" and not self._allow_self_hosted:
+            raise refuse(
+                "the package was built on a self-hosted runner; this registry only accepts "
+                "provenance from hosted runners (the operator can allow self-hosted ones)"
+            )
+        statement = result.statement
+        if statement is None:  # NpmProvenancePolicy already required one
+            raise refuse("the bundle does not carry an in-toto statement")
+        return VerifiedProvenance(bundle_json, statement.predicate_type, result)
