@@ -25,6 +25,7 @@ COMMANDS = {
     "provenance": "assay.cli.publish:provenance_command",
     "verify": "assay.cli.verify:verify_command",
     "conformance": "assay.cli.conformance:conformance_command",
+    "trust": "assay.cli.trust:trust_command",
 }
 
 

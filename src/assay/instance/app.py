@@ -6,6 +6,8 @@
     /-/trust/trusted_root.json      Sigstore trust files for this instance (assay.instance.trust)
     /-/trust/signing_config.json
     /-/trust/client_trust_config.json
+    /-/trust/tuf/<file>             the instance's TUF repository (assay.instance.tuf_repo):
+                                    what npm's TUF client trusts it through
     /-/oidc/…                       OIDC issuer: discovery, JWKS, the CI token endpoint
     /-/ca/api/v2/…                  certificate authority (Fulcio v2)
     /api/v2/signingCert, /api/v2/trustBundle, /api/v2/configuration
@@ -23,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assay.ca.app import create_app as create_ca_app
@@ -32,6 +34,7 @@ from assay.ca.extensions import IssuerProfile
 from assay.instance.layout import DataDir
 from assay.instance.material import InstanceMaterial
 from assay.instance.trust import client_trust_config, signing_config, trusted_root
+from assay.instance.tuf_repo import TufRepository, instance_targets
 from assay.keys import Signer
 from assay.oidc.app import create_app as create_oidc_app
 from assay.oidc.issuer import OIDCIssuer
@@ -40,6 +43,7 @@ from assay.oidc.validation import GITHUB_ACTIONS, GITLAB_COM, TokenValidator, Tr
 from assay.registry.app import create_app as create_registry_app
 from assay.registry.provenance import ProvenanceGate
 from assay.registry.service import RegistryService
+from assay.registry.signing import RegistryKeys
 from assay.settings import Settings
 from assay.storage.database import migrate, open_engine, sqlite_url
 from assay.storage.tlog_store import TlogStore
@@ -103,11 +107,25 @@ def create_instance_app(settings: Settings) -> ASGIApp:
         "client_trust_config.json": client_trust_config(material, origin),
     }
 
+    # TUF: (re)sign the repository for the current keys and origin at every start.
+    tuf_repository = TufRepository.open(data_dir)
+    tuf_repository.publish(
+        instance_targets(material, origin, RegistryKeys.load_or_create(data_dir.keys))
+    )
+
     app = FastAPI(title="Assay", version="0.1.0", docs_url=None, redoc_url=None)
 
     @app.get("/-/ping")
     def ping() -> dict[str, str]:
         return {}
+
+    @app.get("/-/trust/tuf/{path:path}")
+    def tuf_file(path: str) -> Response:
+        data = tuf_repository.read(path)
+        if data is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        media = "application/json" if path.endswith(".json") else "application/octet-stream"
+        return Response(data, media_type=media, headers={"Cache-Control": "no-store"})
 
     @app.get("/-/trust/{name}")
     def trust_file(name: str) -> JSONResponse:
