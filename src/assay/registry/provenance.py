@@ -101,7 +101,7 @@ class ProvenanceGate:
             )
         policy = NpmProvenancePolicy(name, version, tarball, repository=repository)
         failures: list[str] = []
-        for verifier in self._verifiers:
+        for verifier in self._for(bundle):
             try:
                 result = verifier.verify(bundle, policy=policy)
             except VerificationError as exc:
@@ -111,6 +111,24 @@ class ProvenanceGate:
         # Every trusted root refused it: say why (the reasons are the same for a bad signature
         # or subject; for an unknown CA each root names its own).
         raise refuse("; ".join(dict.fromkeys(failures)))
+
+    def _for(self, bundle: Bundle) -> tuple[Verifier, ...]:
+        """The trusted roots that know the bundle's log: only their verdict is worth reporting.
+
+        A bundle from our log is meaningless to the public-good root and vice versa; saying
+        both would bury the real reason. A log no root knows is itself the reason.
+        """
+        entries = bundle.tlog_entries
+        if not entries:
+            return self._verifiers  # each will say there is no log entry
+        log_id = entries[0].log_id.key_id
+        known = tuple(v for v in self._verifiers if v.trusted_root.tlog(log_id))
+        if not known:
+            raise refuse(
+                "its transparency log entry is from a log this registry does not trust "
+                f"(logId {log_id.hex()})"
+            )
+        return known
 
     def _accepted(self, bundle_json: str, result: VerificationResult) -> VerifiedProvenance:
         runner = result.signer.extension(OID_RUNNER_ENVIRONMENT) if result.signer else None
