@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         description="whose certificates and logs a provenance bundle may come from: this "
         "instance's CA and log, the Sigstore public-good instance (bundled snapshot), or both",
     )
+    publish_attestation_tlog_url: str | None = Field(
+        default=None,
+        description="the Rekor v1 log the registry enters its publish attestations in; "
+        "default: this instance's own log, <origin>/-/tlog",
+    )
     provenance_allow_self_hosted_runners: bool = Field(
         default=False,
         description="accept provenance built on self-hosted CI runners (npmjs.org refuses it)",

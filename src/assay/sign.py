@@ -48,6 +48,7 @@ from assay import __version__
 from assay.errors import AssayError, FormatError
 from assay.keys import spki_der, spki_pem
 from assay.provenance.bundle import (
+    MEDIA_TYPE_V0_2,
     MEDIA_TYPE_V0_3,
     Bundle,
     KindVersion,
@@ -462,18 +463,21 @@ def _check_body(body: bytes, envelope_json: str, envelope: Envelope, verifier: s
     return KindVersion(kind=kind, version=version)
 
 
-def _log_entry(
-    client: httpx.Client, config: SigningConfig, envelope: Envelope, leaf_pem: str
+def log_dsse_entry(
+    client: httpx.Client, tlog_url: str, envelope: Envelope, verifier_pem: str
 ) -> dict[str, Any]:
+    """Enter ``envelope`` in the log as a ``dsse`` 0.0.1 entry; the bundle's ``tlogEntries``
+    item for it. ``verifier_pem`` is the signing certificate, or the public key of a keyed
+    signature (the registry's publish attestations)."""
     envelope_json = envelope.to_json()
-    verifier = encode_base64(leaf_pem.encode("ascii"))
+    verifier = encode_base64(verifier_pem.encode("ascii"))
     # @sigstore/sign witness/tlog/entry.js toProposedDSSEEntry.
     proposed = {
         "apiVersion": "0.0.1",
         "kind": "dsse",
         "spec": {"proposedContent": {"envelope": envelope_json, "verifiers": [verifier]}},
     }
-    url = f"{config.tlog_url}/api/v1/log/entries"
+    url = f"{tlog_url}/api/v1/log/entries"
     response = _request(client, "POST", url, what="the transparency log", json_body=proposed)
     if response.status_code != 201:
         raise SigningError(
@@ -561,7 +565,7 @@ def sign_dsse(
     with _client(client) as http:
         leaf_pem = _certificate(http, config, identity, key)
         envelope = _envelope(payload_type, payload, key)
-        entry = _log_entry(http, config, envelope, leaf_pem)
+        entry = log_dsse_entry(http, config.tlog_url, envelope, leaf_pem)
     leaf_der = x509.load_pem_x509_certificate(leaf_pem.encode("ascii")).public_bytes(
         serialization.Encoding.DER
     )
@@ -591,3 +595,44 @@ def sign_statement(
 ) -> Bundle:
     """Sign an in-toto statement (``application/vnd.in-toto+json``, as ``JSON.stringify``)."""
     return sign_dsse(statement.to_json(), PAYLOAD_TYPE, token, config, client=client)
+
+
+def sign_dsse_with_key(
+    payload: bytes,
+    payload_type: str,
+    key: ec.EllipticCurvePrivateKey,
+    keyid: str,
+    tlog_url: str,
+    *,
+    client: httpx.Client | None = None,
+) -> Bundle:
+    """Sign with a long-lived key and log it: the v0.2 bundle npmjs.org makes for its publish
+    attestations (a ``publicKey`` hint naming ``keyid``, the keyid on the DSSE signature)."""
+    signature = key.sign(pae(payload_type, payload), ec.ECDSA(hashes.SHA256()))
+    envelope = Envelope.from_dict(
+        {
+            "payload": encode_base64(payload),
+            "payloadType": payload_type,
+            "signatures": [{"sig": encode_base64(signature), "keyid": keyid}],
+        }
+    )
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
+    with _client(client) as http:
+        entry = log_dsse_entry(http, tlog_url, envelope, public_pem)
+    document = {
+        "mediaType": MEDIA_TYPE_V0_2,
+        "verificationMaterial": {
+            "publicKey": {"hint": keyid},
+            "tlogEntries": [entry],
+            "timestampVerificationData": {"rfc3161Timestamps": []},
+        },
+        "dsseEnvelope": envelope.to_dict(),
+    }
+    try:
+        return Bundle.from_dict(document)
+    except FormatError as exc:
+        raise SigningError(f"the log's answer does not make a valid bundle: {exc.message}") from exc

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from assay.provenance.ci import build_provenance
+from assay.provenance.publish import PUBLISH_PREDICATE_TYPE
 from assay.provenance.statement import Subject
 from assay.publish.body import Package, load_package, publish_body
 from assay.sign import SigningConfig, sign_statement
@@ -74,7 +75,13 @@ def test_github_job_publishes_a_version_both_clients_verify(
     assert len(dist["signatures"]) == 1
     response = httpx.get(dist["attestations"]["url"])
     assert response.status_code == 200
-    (attestation,) = response.json()["attestations"]
+    publish, attestation = response.json()["attestations"]
+    # npmjs.org's order: the registry's publish attestation, then the provenance.
+    assert publish["predicateType"] == PUBLISH_PREDICATE_TYPE
+    assert publish["bundle"]["verificationMaterial"]["publicKey"] == {
+        "hint": dist["signatures"][0]["keyid"]
+    }
+    assert attestation["predicateType"] == "https://slsa.dev/provenance/v1"
     bundle = tmp_path / "provenance.sigstore.json"
     bundle.write_text(json.dumps(attestation["bundle"]))
     statement = both_verify(trusted_root, bundle, SAN, f"{instance.url}/-/oidc")
@@ -93,6 +100,7 @@ def test_github_job_publishes_a_version_both_clients_verify(
                      "--integrity", dist["integrity"], "--trusted-root", str(trusted_root),
                      "--registry-keys", str(keys), str(saved), env=job_env({}, home))  # fmt: skip
     assert verified.returncode == 0, verified.stderr
+    assert PUBLISH_PREDICATE_TYPE in verified.stdout
 
 
 def test_gitlab_job_publishes_with_provenance(
@@ -105,9 +113,8 @@ def test_gitlab_job_publishes_with_provenance(
                  env=job_env(job, home))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "from GitLab CI" in done.stderr
-    (attestation,) = httpx.get(f"{instance.url}/-/npm/v1/attestations/gadget@0.1.0").json()[
-        "attestations"
-    ]
+    url = f"{instance.url}/-/npm/v1/attestations/gadget@0.1.0"
+    _, attestation = httpx.get(url).json()["attestations"]
     assert attestation["predicateType"] == "https://slsa.dev/provenance/v0.2"
 
 

@@ -49,6 +49,7 @@ from assay.registry.errors import (
     PayloadTooLarge,
     RegistryError,
     Unauthorized,
+    Unavailable,
     Unprocessable,
 )
 from assay.registry.names import PackageName, parse_package_path
@@ -69,6 +70,7 @@ STATUS: dict[type[RegistryError], int] = {
     Conflict: 409,
     PayloadTooLarge: 413,
     Unprocessable: 422,
+    Unavailable: 503,
 }
 _JSON = "application/json"
 

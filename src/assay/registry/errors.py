@@ -46,4 +46,8 @@ class PayloadTooLarge(RegistryError):
 
 
 class Unprocessable(RegistryError):
-    """422: well-formed but refused content (provenance bundles, for now)."""
+    """422: well-formed but refused content (a provenance bundle that does not verify)."""
+
+
+class Unavailable(RegistryError):
+    """503: a service the request needs (the transparency log) did not answer; retry later."""

@@ -32,6 +32,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from assay.provenance.publish import PUBLISH_PREDICATE_TYPE, publish_statement
+from assay.provenance.statement import PAYLOAD_TYPE
 from assay.provenance.tarball import TarballLimits
 from assay.registry import tokens as token_rules
 from assay.registry.errors import (
@@ -40,6 +42,7 @@ from assay.registry.errors import (
     Forbidden,
     NotFound,
     Unauthorized,
+    Unavailable,
 )
 from assay.registry.names import PackageName
 from assay.registry.packuments import Packument, build, iso
@@ -62,6 +65,7 @@ from assay.registry.users import (
 )
 from assay.registry.versions import highest
 from assay.settings import Settings
+from assay.sign import SigningError, sign_dsse_with_key
 from assay.storage.blobs import BlobStore, open_blob_store
 from assay.storage.database import migrate, open_engine, sqlite_url
 from assay.storage.registry_store import (
@@ -271,7 +275,23 @@ class RegistryService:
         published.manifest["dist"]["attestations"] = {
             "provenance": {"predicateType": verified.predicate_type}
         }
-        return [verified.attestation()]
+        return [self._publish_attestation(name, published), verified.attestation()]
+
+    def _publish_attestation(
+        self, name: PackageName, published: PublishedVersion
+    ) -> dict[str, Any]:
+        """The registry's own statement that it accepted this tarball as this version
+        (npm/attestation publish v0.1), signed with the registry key and logged — as
+        npmjs.org does for every publish with provenance (npm-registry spec §3.5)."""
+        statement = publish_statement(name.name, published.version, self.origin, published.sha512)
+        tlog = self.settings.publish_attestation_tlog_url or f"{self.origin}/-/tlog"
+        try:
+            bundle = sign_dsse_with_key(
+                statement.to_json(), PAYLOAD_TYPE, self.keys.private_key, self.keys.keyid, tlog
+            )
+        except SigningError as exc:
+            raise Unavailable(f"The transparency log is unavailable: {exc.message}") from exc
+        return {"predicateType": PUBLISH_PREDICATE_TYPE, "bundle": bundle.to_dict()}
 
     def attestations(self, name: PackageName, version: str) -> dict[str, Any]:
         """``GET /-/npm/v1/attestations/<name>@<version>`` (npm-registry spec §3.4)."""

@@ -88,6 +88,7 @@ class RegistryKeys:
         if current.curve.name != "secp256r1":
             raise ConfigError("the registry signs with ECDSA P-256 (npm's registry signatures)")
         self._signer = Signer(current)
+        self._private = current
         self.current = PublicRegistryKey(current.public_key(), None)
         self.retired = retired
 
@@ -106,6 +107,11 @@ class RegistryKeys:
     @property
     def keyid(self) -> str:
         return self.current.keyid
+
+    @property
+    def private_key(self) -> ec.EllipticCurvePrivateKey:
+        """The current key (it signs the registry's publish attestations, too)."""
+        return self._private
 
     @property
     def signer(self) -> Signer:
