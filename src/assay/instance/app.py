@@ -16,6 +16,8 @@
                                     signing config names the origin as the CA URL. npm never
                                     uses a three-segment path, so these cannot shadow a package.
     /-/tlog/…                       transparency log (Rekor v1, checkpoint, tiles)
+    /-/web/…                        the web pages (assay.web.app); a browser's GET of / or of a
+                                    package's path is redirected there
     everything else                 the npm registry (assay.registry.app)
 """
 
@@ -52,6 +54,8 @@ from assay.tlog.sequencer import LogIdentity, Sequencer
 from assay.tlog.service import LogService
 from assay.verify.trust import TrustedRoot
 from assay.verify.verifier import Verifier
+from assay.web.app import BrowserFront, registry_attestations
+from assay.web.app import create_app as create_web_app
 
 SIGSTORE_AUDIENCE = "sigstore"
 # Real CI issuers an operator may trust besides our own (settings.oidc_trusted_issuers).
@@ -142,7 +146,10 @@ def create_instance_app(settings: Settings) -> ASGIApp:
     app.mount("/-/tlog", create_tlog_app(log_service))
     # The registry takes every other path: packages live at the root (npm's protocol).
     registry = RegistryService.open(settings, engine, provenance_gate(settings, material))
-    app.mount("/", create_registry_app(registry, settings))
+    # The web pages, under /-/web so that no page can take a package's path (assay.web.app).
+    app.mount("/-/web", create_web_app(registry, log_service, registry_attestations(registry)))
+    # A browser asking for / or a package's path is sent to its page; npm gets JSON as ever.
+    app.mount("/", BrowserFront(create_registry_app(registry, settings)))
     # The CA's routes once more at the origin (see the module docstring).
     return _FulcioAtOrigin(app, ca_app)
 

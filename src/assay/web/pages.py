@@ -1,0 +1,496 @@
+"""View models of the web pages, built from what the registry and the log already serve.
+
+Pure functions of their inputs — a packument (the registry's full document), search results,
+an attestations response read by :mod:`assay.web.provenance_view`, log entries and
+checkpoints — so every page's content is testable without HTTP. web/app.py fetches the inputs
+and renders these with the templates.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from assay.errors import AssayError, VerificationError
+from assay.storage.tlog_store import StoredCheckpoint, StoredEntry
+from assay.tlog.checkpoint import Checkpoint, parse_signed_note
+from assay.web import markdown
+from assay.web.provenance_view import (
+    AttestationsView,
+    InclusionView,
+    Link,
+    inclusion_view,
+    utc,
+    web_url,
+)
+
+
+class PageNotFound(AssayError):
+    """The page names something that does not exist (HTTP 404)."""
+
+
+def parse_time(value: object) -> datetime | None:
+    """npm's ISO 8601 timestamps (``2024-01-02T03:04:05.678Z``)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+# --- package lists: home and search ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PackageSummary:
+    name: str
+    version: str
+    description: str
+    date: datetime | None
+    publisher: str
+    keywords: tuple[str, ...]
+
+
+def summaries(search_result: Mapping[str, Any]) -> list[PackageSummary]:
+    """The packages of a ``/-/v1/search`` response, in its order."""
+    found: list[PackageSummary] = []
+    objects = search_result.get("objects")
+    for item in objects if isinstance(objects, list) else []:
+        package = item.get("package") if isinstance(item, Mapping) else None
+        if not isinstance(package, Mapping) or not isinstance(package.get("name"), str):
+            continue
+        publisher = package.get("publisher")
+        keywords = package.get("keywords")
+        found.append(
+            PackageSummary(
+                name=package["name"],
+                version=_text(package.get("version")),
+                description=_text(package.get("description")),
+                date=parse_time(package.get("date")),
+                publisher=_text(publisher.get("username"))
+                if isinstance(publisher, Mapping)
+                else "",
+                keywords=tuple(k for k in keywords if isinstance(k, str))
+                if isinstance(keywords, list)
+                else (),
+            )
+        )
+    return found
+
+
+def recently_published(packages: Sequence[PackageSummary], limit: int) -> list[PackageSummary]:
+    """The ``limit`` packages whose shown version was published last, newest first."""
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(packages, key=lambda p: (p.date or oldest, p.name), reverse=True)[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class HomePage:
+    recent: tuple[PackageSummary, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    query: str
+    results: tuple[PackageSummary, ...]
+    total: int
+    offset: int
+    size: int
+
+    @property
+    def next_offset(self) -> int | None:
+        after = self.offset + len(self.results)
+        return after if after < self.total and self.results else None
+
+    @property
+    def previous_offset(self) -> int | None:
+        return max(0, self.offset - self.size) if self.offset > 0 else None
+
+
+def search_page(query: str, result: Mapping[str, Any], offset: int, size: int) -> SearchPage:
+    total = result.get("total")
+    return SearchPage(
+        query=query,
+        results=tuple(summaries(result)),
+        total=total if isinstance(total, int) else 0,
+        offset=offset,
+        size=size,
+    )
+
+
+# --- the package page -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRow:
+    version: str
+    published: datetime | None
+    tags: tuple[str, ...]
+    provenance: bool
+    downgrade: bool
+    """No provenance, though a version published before it had some."""
+    deprecated: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenancePanel:
+    """The provenance of the shown version, or why there is none."""
+
+    present: bool
+    """The registry advertises a provenance attestation for the version."""
+    downgrade: bool
+    attestations: AttestationsView | None
+    verified_by_registry: bool
+    """The registry verified the provenance before it accepted the version (every provenance
+    this registry stores passed :mod:`assay.verify` at publish)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PackagePage:
+    name: str
+    version: str
+    latest: str | None
+    description: str
+    readme_html: str
+    readme_of_latest: bool
+    """The README shown is the latest version's (npm stores one README per package)."""
+    versions: tuple[VersionRow, ...]
+    dist_tags: tuple[tuple[str, str], ...]
+    maintainers: tuple[str, ...]
+    publisher: str
+    published: datetime | None
+    license: str
+    homepage: Link | None
+    repository: Link | None
+    keywords: tuple[str, ...]
+    deprecated: str | None
+    install_command: str
+    provenance: ProvenancePanel
+
+    @property
+    def is_latest(self) -> bool:
+        return self.version == self.latest
+
+
+def has_provenance(manifest: Mapping[str, Any]) -> bool:
+    """``dist.attestations.provenance`` is present (npm's marker of a version with provenance)."""
+    dist = manifest.get("dist")
+    attestations = dist.get("attestations") if isinstance(dist, Mapping) else None
+    return isinstance(attestations, Mapping) and isinstance(attestations.get("provenance"), Mapping)
+
+
+def version_rows(packument: Mapping[str, Any]) -> list[VersionRow]:
+    """Every live version, newest first by publish time, with provenance and downgrade marks."""
+    versions = packument.get("versions")
+    versions = versions if isinstance(versions, Mapping) else {}
+    times = packument.get("time")
+    times = times if isinstance(times, Mapping) else {}
+    tags: dict[str, list[str]] = {}
+    dist_tags = packument.get("dist-tags")
+    for tag, version in (dist_tags if isinstance(dist_tags, Mapping) else {}).items():
+        tags.setdefault(str(version), []).append(str(tag))
+    # Publish order decides a downgrade: a version without provenance after one with it.
+    order = list(versions)  # the packument lists versions in version order
+    position = {version: index for index, version in enumerate(order)}
+    oldest = datetime.min.replace(tzinfo=UTC)
+    chronological = sorted(order, key=lambda v: (parse_time(times.get(v)) or oldest, position[v]))
+    rows: list[VersionRow] = []
+    seen_provenance = False
+    for version in chronological:
+        manifest = versions[version] if isinstance(versions[version], Mapping) else {}
+        provenance = has_provenance(manifest)
+        deprecated = manifest.get("deprecated")
+        rows.append(
+            VersionRow(
+                version=version,
+                published=parse_time(times.get(version)),
+                tags=tuple(sorted(tags.get(version, []), key=lambda t: (t != "latest", t))),
+                provenance=provenance,
+                downgrade=seen_provenance and not provenance,
+                deprecated=deprecated if isinstance(deprecated, str) else None,
+            )
+        )
+        seen_provenance = seen_provenance or provenance
+    rows.reverse()
+    return rows
+
+
+def _repository(manifest: Mapping[str, Any]) -> Link | None:
+    value = manifest.get("repository")
+    url = value.get("url") if isinstance(value, Mapping) else value
+    if not isinstance(url, str) or not url.strip():
+        return None
+    text = url.strip()
+    href = text.removeprefix("git+").removesuffix(".git")
+    if href.startswith("git://"):
+        href = "https://" + href[len("git://") :]
+    if text.count("/") == 1 and ":" not in text:
+        href = f"https://github.com/{text}"  # npm's owner/repo shorthand
+    for prefix, host in (("github:", "github.com"), ("gitlab:", "gitlab.com")):
+        if text.startswith(prefix):
+            href = f"https://{host}/{text[len(prefix) :]}"
+    link = web_url(href)
+    return Link(link.split("://", 1)[1] if link else text, link)
+
+
+def _license(manifest: Mapping[str, Any]) -> str:
+    value = manifest.get("license")
+    if isinstance(value, Mapping):
+        value = value.get("type")
+    return value if isinstance(value, str) else ""
+
+
+def package_page(
+    packument: Mapping[str, Any],
+    version: str | None,
+    attestations: AttestationsView | None,
+    *,
+    registry: str,
+) -> PackagePage:
+    """The page of ``version`` (default: the ``latest`` tag) of the package.
+
+    ``attestations``: the shown version's attestations response, read (None when the registry
+    has none for it). ``registry``: this registry's origin, for the install command.
+    """
+    name = _text(packument.get("name"))
+    versions = packument.get("versions")
+    versions = versions if isinstance(versions, Mapping) else {}
+    dist_tags = packument.get("dist-tags")
+    dist_tags = dist_tags if isinstance(dist_tags, Mapping) else {}
+    latest = dist_tags.get("latest")
+    latest = latest if isinstance(latest, str) and latest in versions else None
+    if version is None:
+        version = latest or (list(versions)[-1] if versions else None)
+    elif version in dist_tags and version not in versions:
+        version = str(dist_tags[version])  # a tag names a version, as npm resolves it
+    if version is None or version not in versions:
+        raise PageNotFound(f"{name} has no version {version}", name=name, version=version)
+    manifest = versions[version] if isinstance(versions[version], Mapping) else {}
+    rows = version_rows(packument)
+    row = next(r for r in rows if r.version == version)
+    maintainers = packument.get("maintainers")
+    npm_user = manifest.get("_npmUser")
+    keywords = manifest.get("keywords")
+    spec = name if version == latest else f"{name}@{version}"
+    present = row.provenance or (attestations is not None and attestations.provenance is not None)
+    readme = packument.get("readme")
+    return PackagePage(
+        name=name,
+        version=version,
+        latest=latest,
+        description=_text(manifest.get("description")) or _text(packument.get("description")),
+        readme_html=markdown.render(readme) if isinstance(readme, str) else "",
+        readme_of_latest=version != latest,
+        versions=tuple(rows),
+        dist_tags=tuple((str(t), str(v)) for t, v in dist_tags.items()),
+        maintainers=tuple(
+            str(m["name"])
+            for m in (maintainers if isinstance(maintainers, list) else [])
+            if isinstance(m, Mapping) and isinstance(m.get("name"), str)
+        ),
+        publisher=_text(npm_user.get("name")) if isinstance(npm_user, Mapping) else "",
+        published=row.published,
+        license=_license(manifest),
+        homepage=Link(h, h) if (h := web_url(manifest.get("homepage"))) else None,
+        repository=_repository(manifest),
+        keywords=tuple(k for k in keywords if isinstance(k, str))
+        if isinstance(keywords, list)
+        else (),
+        deprecated=row.deprecated,
+        install_command=f"npm install {spec} --registry={registry.rstrip('/')}/",
+        provenance=ProvenancePanel(
+            present=present,
+            downgrade=row.downgrade and not present,
+            attestations=attestations,
+            verified_by_registry=attestations is not None and attestations.provenance is not None,
+        ),
+    )
+
+
+# --- the transparency log -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointView:
+    origin: str
+    size: int
+    root_hash: str
+    note: str
+    signers: tuple[str, ...]
+    created: datetime | None
+
+
+def checkpoint_view(stored: StoredCheckpoint) -> CheckpointView:
+    try:
+        parsed, signatures = parse_signed_note(stored.note)
+        origin, signers = parsed.origin, tuple(s.name for s in signatures)
+    except AssayError:
+        origin, signers = "", ()
+    return CheckpointView(
+        origin=origin,
+        size=stored.tree_size,
+        root_hash=stored.root_hash.hex(),
+        note=stored.note,
+        signers=signers,
+        created=utc(stored.created_at),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRow:
+    log_index: int
+    uuid: str
+    kind: str
+    api_version: str
+    integrated_time: datetime | None
+
+
+def entry_row(stored: StoredEntry) -> EntryRow:
+    return EntryRow(
+        log_index=stored.log_index,
+        uuid=stored.uuid,
+        kind=stored.kind,
+        api_version=stored.api_version,
+        integrated_time=utc(stored.integrated_time),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    checkpoint: CheckpointView
+    recent: tuple[EntryRow, ...]
+
+
+def log_page(checkpoint: StoredCheckpoint, recent: Sequence[StoredEntry]) -> LogPage:
+    rows = sorted((entry_row(e) for e in recent), key=lambda r: r.log_index, reverse=True)
+    return LogPage(checkpoint_view(checkpoint), tuple(rows))
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntryPage:
+    entry: EntryRow
+    entry_id: str
+    body_json: str
+    signed_entry_timestamp: str
+    inclusion: InclusionView
+    checkpoint: CheckpointView | None
+
+
+def _pretty_body(body: bytes) -> str:
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return body.decode("utf-8", errors="replace")
+
+
+def log_entry_page(stored: StoredEntry, rendered: Mapping[str, Any], entry_id: str) -> LogEntryPage:
+    """An entry and its inclusion proof against the newest checkpoint.
+
+    ``rendered`` is the log's Rekor LogEntry object for it (LogService.entry): the proof in it
+    is checked here against the root hash it names, and that root against the checkpoint.
+    """
+    proof = rendered.get("verification", {}).get("inclusionProof", {})
+    try:
+        root = bytes.fromhex(str(proof.get("rootHash", "")))
+        hashes = [bytes.fromhex(str(h)) for h in proof.get("hashes", [])]
+        tree_size = int(proof.get("treeSize", 0))
+    except (TypeError, ValueError) as exc:
+        raise VerificationError(f"the log's inclusion proof is malformed: {exc}") from exc
+    note = proof.get("checkpoint")
+    inclusion = inclusion_view(
+        stored.body,
+        log_index=stored.log_index,
+        tree_size=tree_size,
+        root_hash=root,
+        hashes=hashes,
+        checkpoint=note if isinstance(note, str) and note else None,
+    )
+    checkpoint = None
+    if isinstance(note, str) and note:
+        try:
+            parsed, signatures = parse_signed_note(note)
+        except AssayError:
+            parsed, signatures = None, []
+        if isinstance(parsed, Checkpoint):
+            checkpoint = CheckpointView(
+                origin=parsed.origin,
+                size=parsed.size,
+                root_hash=parsed.root_hash.hex(),
+                note=note,
+                signers=tuple(s.name for s in signatures),
+                created=None,
+            )
+            if (parsed.size, parsed.root_hash) != (tree_size, root):
+                inclusion = replace(
+                    inclusion,
+                    valid=False,
+                    detail="the proof's tree size or root hash differs from the checkpoint",
+                )
+    return LogEntryPage(
+        entry=entry_row(stored),
+        entry_id=entry_id,
+        body_json=_pretty_body(stored.body),
+        signed_entry_timestamp=base64.b64encode(stored.signed_entry_timestamp).decode("ascii"),
+        inclusion=inclusion,
+        checkpoint=checkpoint,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PackageEntry:
+    version: str
+    what: str
+    log_index: int
+    integrated_time: datetime | None
+    link: Link
+    in_this_log: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PackageEntriesPage:
+    name: str
+    entries: tuple[PackageEntry, ...]
+    without: tuple[str, ...]
+    """Versions with no attestation in any log."""
+
+
+def package_entries_page(
+    name: str, by_version: Sequence[tuple[str, AttestationsView | None]]
+) -> PackageEntriesPage:
+    """The log entries of a package's attestations, newest version first."""
+    entries: list[PackageEntry] = []
+    without: list[str] = []
+    for version, view in by_version:
+        found = False
+        if view is not None:
+            sources = (
+                ("SLSA provenance", view.provenance.log_entry if view.provenance else None),
+                ("publish attestation", view.publish.log_entry if view.publish else None),
+            )
+            for what, entry in sources:
+                if entry is None:
+                    continue
+                found = True
+                entries.append(
+                    PackageEntry(
+                        version=version,
+                        what=what,
+                        log_index=entry.log_index,
+                        integrated_time=entry.integrated_time,
+                        link=entry.ledger,
+                        in_this_log=entry.in_this_log,
+                    )
+                )
+        if not found:
+            without.append(version)
+    return PackageEntriesPage(name, tuple(entries), tuple(without))

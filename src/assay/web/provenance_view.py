@@ -1,0 +1,472 @@
+"""An attestations response turned into what the provenance panel and detail page show.
+
+Input: the body of ``GET /-/npm/v1/attestations/<name>@<version>``,
+``{"attestations": [{"predicateType", "bundle"}, …]}`` (npm-registry spec §3.4): a SLSA
+provenance bundle signed keylessly in CI and the registry's own publish attestation.
+
+Output, as npmjs.org's package page shows it (anchors.md §4: "Built and signed on GitHub
+Actions", build summary, source commit, build file, public ledger) and more for the detail page:
+the statement's fields, the leaf certificate's identity (SAN, issuer, every Sigstore extension
+named in words, fulcio docs/oid-info.md), and the log entry with its inclusion proof checked
+here against the root hash the bundle carries (RFC 9162 §2.1.3.2).
+
+Pure: no I/O. Everything read from a bundle is untrusted text: links are made only from
+``http``/``https`` URLs (a statement could carry ``javascript:``), and templates escape the rest.
+The *cryptographic* verdict — signature, chain, SCT, signed checkpoint, identity policy — is the
+registry's, given at publish by :mod:`assay.verify`; this module only reads and explains.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+from urllib.parse import quote, urlsplit
+
+from cryptography import x509
+
+from assay.errors import AssayError, VerificationError
+from assay.provenance.bundle import (
+    Bundle,
+    TlogEntry,
+    X509Certificate,
+    X509CertificateChain,
+)
+from assay.provenance.dsse import Envelope
+from assay.provenance.publish import PUBLISH_PREDICATE_TYPE, PublishPredicate
+from assay.provenance.slsa import SLSA_V02, SLSA_V1, BuildSummary, summarize
+from assay.provenance.statement import Statement
+from assay.tlog.merkle import leaf_hash, verify_inclusion
+
+SIGSTORE_ARC: Final = "1.3.6.1.4.1.57264.1."
+# fulcio docs/oid-info.md, the names Fulcio gives its extensions.
+EXTENSION_NAMES: Final[Mapping[int, str]] = {
+    1: "Issuer (deprecated)",
+    2: "GitHub Workflow Trigger (deprecated)",
+    3: "GitHub Workflow SHA (deprecated)",
+    4: "GitHub Workflow Name (deprecated)",
+    5: "GitHub Workflow Repository (deprecated)",
+    6: "GitHub Workflow Ref (deprecated)",
+    7: "OtherName SAN",
+    8: "Issuer",
+    9: "Build Signer URI",
+    10: "Build Signer Digest",
+    11: "Runner Environment",
+    12: "Source Repository URI",
+    13: "Source Repository Digest",
+    14: "Source Repository Ref",
+    15: "Source Repository Identifier",
+    16: "Source Repository Owner URI",
+    17: "Source Repository Owner Identifier",
+    18: "Build Config URI",
+    19: "Build Config Digest",
+    20: "Build Trigger",
+    21: "Run Invocation URI",
+    22: "Source Repository Visibility At Signing",
+    23: "Deployment Environment",
+    24: "Token Subject",
+}
+# .1–.6 hold raw UTF-8 (Fulcio's historical encoding); from .8 on a DER UTF8String.
+_RAW_ARCS: Final = frozenset(range(1, 7))
+# The public-good Rekor's log id (SHA-256 of its key), whose entries search.sigstore.dev shows.
+PUBLIC_GOOD_REKOR_LOG_ID: Final = "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
+PUBLIC_GOOD_SEARCH: Final = "https://search.sigstore.dev/?logIndex="
+
+
+# --- small values -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Text to show and, when the value is a web URL, where it points."""
+
+    text: str
+    href: str | None = None
+
+
+def web_url(value: object) -> str | None:
+    """``value`` if it is an absolute http(s) URL with a host, else None (never a link)."""
+    if not isinstance(value, str) or any(c in value for c in "\x00\r\n\t "):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return value
+
+
+def utc(seconds: int) -> datetime | None:
+    """A Unix time as an aware datetime (None for 0, the proto3 default meaning "absent")."""
+    if seconds <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+# --- the certificate --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateExtension:
+    oid: str
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateView:
+    """The signing certificate: who it names (SAN, OIDC issuer) and what Fulcio recorded."""
+
+    san: str
+    issuer: str | None
+    extensions: tuple[CertificateExtension, ...]
+    not_before: datetime
+    not_after: datetime
+    ca: str
+    serial: str
+
+    def extension(self, arc: int) -> str | None:
+        oid = f"{SIGSTORE_ARC}{arc}"
+        return next((e.value for e in self.extensions if e.oid == oid), None)
+
+
+def _der_utf8(value: bytes) -> str | None:
+    """The text of one DER UTF8String (X.690 §8.23), or None."""
+    if len(value) < 2 or value[0] != 0x0C:
+        return None
+    length, offset = value[1], 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 0 < count <= 4 or len(value) < 2 + count:
+            return None
+        length, offset = int.from_bytes(value[2 : 2 + count], "big"), 2 + count
+    if len(value) != offset + length:
+        return None
+    try:
+        return value[offset:].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def certificate_view(der: bytes) -> CertificateView:
+    """Read a Fulcio leaf certificate; raise VerificationError if it is not DER X.509."""
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise VerificationError(f"the signing certificate is not DER X.509: {exc}") from exc
+    sans: list[str] = []
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, ValueError):
+        names = None
+    if names is not None:
+        sans.extend(names.get_values_for_type(x509.UniformResourceIdentifier))
+        sans.extend(names.get_values_for_type(x509.RFC822Name))
+        for other in names.get_values_for_type(x509.OtherName):
+            if other.type_id.dotted_string == f"{SIGSTORE_ARC}7":
+                other_text = _der_utf8(other.value)
+                if other_text is not None:
+                    sans.append(other_text)
+    extensions: list[CertificateExtension] = []
+    try:
+        present = list(certificate.extensions)
+    except ValueError as exc:
+        raise VerificationError(f"the signing certificate has malformed extensions: {exc}") from exc
+    for extension in present:
+        oid = extension.oid.dotted_string
+        if not oid.startswith(SIGSTORE_ARC) or not isinstance(
+            extension.value, x509.UnrecognizedExtension
+        ):
+            continue
+        tail = oid[len(SIGSTORE_ARC) :]
+        arc = int(tail) if tail.isdigit() else -1
+        raw = extension.value.value
+        if arc in _RAW_ARCS:
+            text = raw.decode("utf-8", errors="replace")
+        else:
+            text = _der_utf8(raw) or "(not a UTF-8 string: " + raw.hex() + ")"
+        name = EXTENSION_NAMES.get(arc, f"Sigstore extension {oid}")
+        extensions.append(CertificateExtension(oid, name, text))
+    extensions.sort(key=lambda e: [int(p) for p in e.oid.split(".")])
+    by_oid = {e.oid: e.value for e in extensions}
+    return CertificateView(
+        san=sans[0] if sans else "",
+        issuer=by_oid.get(f"{SIGSTORE_ARC}8") or by_oid.get(f"{SIGSTORE_ARC}1"),
+        extensions=tuple(extensions),
+        not_before=certificate.not_valid_before_utc,
+        not_after=certificate.not_valid_after_utc,
+        ca=certificate.issuer.rfc4514_string(),
+        serial=format(certificate.serial_number, "x"),
+    )
+
+
+# --- the log entry ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionView:
+    """An inclusion proof and whether it leads from the entry to the root hash it names."""
+
+    log_index: int
+    tree_size: int
+    root_hash: str
+    hashes: tuple[str, ...]
+    checkpoint: str | None
+    valid: bool
+    detail: str
+
+
+def inclusion_view(
+    body: bytes,
+    *,
+    log_index: int,
+    tree_size: int,
+    root_hash: bytes,
+    hashes: Sequence[bytes],
+    checkpoint: str | None,
+) -> InclusionView:
+    """Check the proof for ``body`` (RFC 9162 §2.1.3.2) and describe the outcome."""
+    if not body:
+        valid, detail = False, "the bundle does not carry the entry's body, so it cannot be hashed"
+    else:
+        try:
+            verify_inclusion(leaf_hash(body), log_index, tree_size, list(hashes), root_hash)
+        except VerificationError as exc:
+            valid, detail = False, f"the proof does not hold: {exc.message}"
+        else:
+            valid = True
+            detail = (
+                f"the entry's leaf hash and {len(hashes)} proof hashes lead to the root hash "
+                f"of the tree of size {tree_size}"
+            )
+    return InclusionView(
+        log_index=log_index,
+        tree_size=tree_size,
+        root_hash=root_hash.hex(),
+        hashes=tuple(h.hex() for h in hashes),
+        checkpoint=checkpoint,
+        valid=valid,
+        detail=detail,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntryView:
+    """One ``tlogEntries[]`` item of a bundle."""
+
+    log_index: int
+    log_id: str
+    kind: str
+    kind_version: str
+    integrated_time: datetime | None
+    uuid: str | None
+    has_promise: bool
+    inclusion: InclusionView | None
+    ledger: Link
+    in_this_log: bool
+
+
+LedgerLink = Callable[[str, int], Link | None]
+"""``(log id hex, log index) → link`` for logs the caller knows (ours); None otherwise."""
+
+
+def log_entry_view(entry: TlogEntry, ledger: LedgerLink | None = None) -> LogEntryView:
+    log_id = entry.log_id.key_id.hex()
+    body = entry.canonicalized_body
+    proof = entry.inclusion_proof
+    inclusion = None
+    if proof is not None:
+        inclusion = inclusion_view(
+            body,
+            log_index=proof.log_index,
+            tree_size=proof.tree_size,
+            root_hash=proof.root_hash,
+            hashes=proof.hashes,
+            checkpoint=proof.checkpoint.envelope if proof.checkpoint else None,
+        )
+    own = ledger(log_id, entry.log_index) if ledger else None
+    if own is not None:
+        link = own
+    elif log_id == PUBLIC_GOOD_REKOR_LOG_ID:
+        link = Link(
+            f"Sigstore public-good Rekor, entry {entry.log_index}",
+            f"{PUBLIC_GOOD_SEARCH}{entry.log_index}",
+        )
+    else:
+        link = Link(f"log {log_id[:16]}…, entry {entry.log_index}")
+    return LogEntryView(
+        log_index=entry.log_index,
+        log_id=log_id,
+        kind=entry.kind_version.kind,
+        kind_version=entry.kind_version.version,
+        integrated_time=utc(entry.integrated_time),
+        uuid=leaf_hash(body).hex() if body else None,
+        has_promise=entry.inclusion_promise is not None,
+        inclusion=inclusion,
+        ledger=link,
+        in_this_log=own is not None,
+    )
+
+
+# --- the statement and the build ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenanceView:
+    """A SLSA provenance attestation, read."""
+
+    predicate_type: str
+    statement: Statement
+    build: BuildSummary
+    media_type: str
+    certificate: CertificateView | None
+    public_key_hint: str | None
+    log_entry: LogEntryView | None
+    bundle: Mapping[str, Any]
+    statement_json: str
+
+    @property
+    def signed_on(self) -> str:
+        """npm's headline: "Built and signed on GitHub Actions"."""
+        if self.build.ci in ("", "unknown", "CI"):
+            return "Built and signed in CI"
+        return f"Built and signed on {self.build.ci}"
+
+    @property
+    def slsa_version(self) -> str:
+        return {SLSA_V1: "SLSA v1", SLSA_V02: "SLSA v0.2"}.get(self.predicate_type, "SLSA")
+
+    @property
+    def source_repository(self) -> Link | None:
+        repository = self.build.source_repository
+        if not repository:
+            return None
+        href = web_url(repository)
+        text = repository.split("://", 1)[-1] if href else repository
+        return Link(text, href)
+
+    @property
+    def source_commit(self) -> Link | None:
+        commit = self.build.source_commit
+        if not commit:
+            return None
+        base = web_url(self.build.source_repository)
+        if base is None:
+            return Link(commit)
+        return Link(commit, f"{base}{_forge_path(base)}tree/{quote(commit, safe='')}")
+
+    @property
+    def build_file(self) -> Link | None:
+        path = self.build.build_file
+        if not path:
+            return None
+        base = web_url(self.build.source_repository)
+        commit = self.build.source_commit
+        if base is None or not commit or "://" in path or path.startswith("/"):
+            return Link(path)
+        target = f"{quote(commit, safe='')}/{quote(path.split('@', 1)[0], safe='/')}"
+        return Link(path, f"{base}{_forge_path(base)}blob/{target}")
+
+    @property
+    def invocation(self) -> Link | None:
+        run = self.build.invocation
+        if not run:
+            return None
+        return Link(run, web_url(run))
+
+
+def _forge_path(repository: str) -> str:
+    """``/-/`` on GitLab (``…/-/tree/<sha>``), ``/`` on GitHub and the rest."""
+    host = urlsplit(repository).hostname or ""
+    return "/-/" if "gitlab" in host else "/"
+
+
+@dataclass(frozen=True, slots=True)
+class PublishView:
+    """The registry's publish attestation: "this registry accepted name@version"."""
+
+    name: str
+    version: str
+    registry: str
+    key_hint: str | None
+    log_entry: LogEntryView | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationsView:
+    provenance: ProvenanceView | None
+    publish: PublishView | None
+    problems: tuple[str, ...]
+    """Attestations present but unreadable (named, with the reason)."""
+
+
+def _key_material(bundle: Bundle) -> tuple[bytes | None, str | None]:
+    content = bundle.verification_material.content
+    if isinstance(content, X509Certificate):
+        return content.raw_bytes, None
+    if isinstance(content, X509CertificateChain):
+        return content.certificates[0].raw_bytes, None
+    return None, content.hint or None
+
+
+def _statement(bundle: Bundle) -> Statement:
+    if not isinstance(bundle.content, Envelope):
+        raise VerificationError("the bundle signs a message, not an in-toto statement")
+    return Statement.from_json(bundle.content.payload)
+
+
+def provenance_view(bundle_json: object, ledger: LedgerLink | None = None) -> ProvenanceView:
+    """Read a SLSA provenance bundle; raise AssayError when it cannot be read."""
+    bundle = Bundle.from_dict(bundle_json)
+    statement = _statement(bundle)
+    build = summarize(statement)
+    der, hint = _key_material(bundle)
+    entries = bundle.verification_material.tlog_entries
+    return ProvenanceView(
+        predicate_type=statement.predicate_type,
+        statement=statement,
+        build=build,
+        media_type=bundle.media_type,
+        certificate=certificate_view(der) if der is not None else None,
+        public_key_hint=hint,
+        log_entry=log_entry_view(entries[0], ledger) if entries else None,
+        bundle=bundle.to_dict(),
+        statement_json=json.dumps(statement.to_dict(), indent=2, ensure_ascii=False),
+    )
+
+
+def publish_view(bundle_json: object, ledger: LedgerLink | None = None) -> PublishView:
+    bundle = Bundle.from_dict(bundle_json)
+    predicate = PublishPredicate.from_statement(_statement(bundle))
+    _, hint = _key_material(bundle)
+    entries = bundle.verification_material.tlog_entries
+    return PublishView(
+        name=predicate.name,
+        version=predicate.version,
+        registry=predicate.registry,
+        key_hint=hint,
+        log_entry=log_entry_view(entries[0], ledger) if entries else None,
+    )
+
+
+def attestations_view(response: object, ledger: LedgerLink | None = None) -> AttestationsView:
+    """Read an attestations response; what cannot be read is reported, never raised."""
+    items = response.get("attestations") if isinstance(response, Mapping) else None
+    provenance: ProvenanceView | None = None
+    publish: PublishView | None = None
+    problems: list[str] = []
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        predicate_type = item.get("predicateType") if isinstance(item, Mapping) else None
+        bundle = item.get("bundle") if isinstance(item, Mapping) else None
+        label = predicate_type if isinstance(predicate_type, str) else f"attestation {index}"
+        try:
+            if predicate_type == PUBLISH_PREDICATE_TYPE and publish is None:
+                publish = publish_view(bundle, ledger)
+            elif predicate_type in (SLSA_V1, SLSA_V02) and provenance is None:
+                provenance = provenance_view(bundle, ledger)
+        except AssayError as exc:
+            problems.append(f"{label}: {exc.message}")
+    return AttestationsView(provenance, publish, tuple(problems))
