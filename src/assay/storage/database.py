@@ -37,7 +37,14 @@ def open_engine(url: str) -> Engine:
     except sa.exc.ArgumentError as exc:
         raise ConfigError(f"not a database URL: {url!r}") from exc
     if parsed.get_backend_name() == "sqlite":
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        # A pool as large as the server's thread pool (Starlette's default is 40 threads):
+        # connections are kept, not opened per request (each opening re-runs the PRAGMAs).
+        engine = sa.create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=40,
+            max_overflow=20,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling is switched off so that we issue BEGIN ourselves:
         # deferred for reads (they never wait for the writer in WAL mode), IMMEDIATE for writes
