@@ -120,10 +120,17 @@ def test_parse_publish_refusals() -> None:
     ranged["dist-tags"] = {"1.x": "1.0.0"}
     with pytest.raises(BadRequest, match="SemVer range"):
         parse_publish(name, ranged, LIMITS)
+    # A provenance attachment is carried to verification, not trusted; empty is refused here.
     signed = copy.deepcopy(base)
-    signed["_attachments"]["p-1.0.0.sigstore"] = {"data": "{}"}
-    with pytest.raises(Unprocessable, match="provenance verification is not enabled"):
+    signed["_attachments"]["p-1.0.0.sigstore"] = {"data": '{"mediaType": "x"}'}
+    assert parse_publish(name, signed, LIMITS).provenance == '{"mediaType": "x"}'
+    signed["_attachments"]["p-1.0.0.sigstore"] = {"data": ""}
+    with pytest.raises(Unprocessable, match="the .sigstore attachment has no data"):
         parse_publish(name, signed, LIMITS)
+    stray = copy.deepcopy(base)
+    stray["_attachments"]["q-1.0.0.sigstore"] = {"data": "{}"}
+    with pytest.raises(BadRequest, match="Expected an attachment"):
+        parse_publish(name, stray, LIMITS)
     lying = copy.deepcopy(base)
     lying["_attachments"]["p-1.0.0.tgz"]["length"] = 1
     with pytest.raises(BadRequest, match="length"):
