@@ -32,7 +32,7 @@ import binascii
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +43,7 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from assay import __version__
 from assay.errors import AssayError, FormatError
@@ -477,6 +478,49 @@ def log_dsse_entry(
         "kind": "dsse",
         "spec": {"proposedContent": {"envelope": envelope_json, "verifiers": [verifier]}},
     }
+    return _log_entry(
+        client,
+        tlog_url,
+        proposed,
+        lambda body: _check_body(body, envelope_json, envelope, verifier),
+    )
+
+
+def log_hashedrekord_entry(
+    client: httpx.Client, tlog_url: str, digest: bytes, signature: bytes, certificate_pem: str
+) -> dict[str, Any]:
+    """Enter a signature over a SHA-256 artifact digest as ``hashedrekord`` 0.0.1, the entry
+    sigstore-python's ``sign`` makes; its canonical body is the request itself (§3.2)."""
+    proposed = {
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
+            "signature": {
+                "content": encode_base64(signature),
+                "publicKey": {"content": encode_base64(certificate_pem.encode("ascii"))},
+            },
+        },
+    }
+
+    def check(body: bytes) -> KindVersion:
+        try:
+            logged = json.loads(body)
+        except ValueError as exc:
+            raise SigningError("the log's entry body is not JSON") from exc
+        if logged != proposed:
+            raise SigningError("the log's entry does not record the signature we sent")
+        return KindVersion(kind="hashedrekord", version="0.0.1")
+
+    return _log_entry(client, tlog_url, proposed, check)
+
+
+def _log_entry(
+    client: httpx.Client,
+    tlog_url: str,
+    proposed: dict[str, Any],
+    check_body: Callable[[bytes], KindVersion],
+) -> dict[str, Any]:
     url = f"{tlog_url}/api/v1/log/entries"
     response = _request(client, "POST", url, what="the transparency log", json_body=proposed)
     if response.status_code != 201:
@@ -495,7 +539,7 @@ def log_dsse_entry(
         body = base64.b64decode(entry.get("body", ""), validate=True)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise SigningError("the log's entry body is not base64") from exc
-    kind_version = _check_body(body, envelope_json, envelope, verifier)
+    kind_version = check_body(body)
     verification = entry.get("verification")
     if not isinstance(verification, dict):
         raise SigningError("the transparency log answered without verification data")
@@ -631,6 +675,44 @@ def sign_dsse_with_key(
             "timestampVerificationData": {"rfc3161Timestamps": []},
         },
         "dsseEnvelope": envelope.to_dict(),
+    }
+    try:
+        return Bundle.from_dict(document)
+    except FormatError as exc:
+        raise SigningError(f"the log's answer does not make a valid bundle: {exc.message}") from exc
+
+
+def sign_artifact(
+    artifact: bytes,
+    token: str | IdentityToken,
+    config: SigningConfig,
+    *,
+    client: httpx.Client | None = None,
+) -> Bundle:
+    """Sign a file keylessly as sigstore-python's ``sign`` does: an ECDSA signature over its
+    SHA-256 digest, a ``hashedrekord`` entry, a v0.3 bundle with a ``messageSignature``."""
+    identity = token if isinstance(token, IdentityToken) else IdentityToken.parse(token)
+    identity.check()
+    key = ec.generate_private_key(ec.SECP256R1())
+    digest = hashlib.sha256(artifact).digest()
+    signature = key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+    with _client(client) as http:
+        leaf_pem = _certificate(http, config, identity, key)
+        entry = log_hashedrekord_entry(http, config.tlog_url, digest, signature, leaf_pem)
+    leaf_der = x509.load_pem_x509_certificate(leaf_pem.encode("ascii")).public_bytes(
+        serialization.Encoding.DER
+    )
+    document = {
+        "mediaType": MEDIA_TYPE_V0_3,
+        "verificationMaterial": {
+            "certificate": {"rawBytes": encode_base64(leaf_der)},
+            "tlogEntries": [entry],
+            "timestampVerificationData": {},
+        },
+        "messageSignature": {
+            "messageDigest": {"algorithm": "SHA2_256", "digest": encode_base64(digest)},
+            "signature": encode_base64(signature),
+        },
     }
     try:
         return Bundle.from_dict(document)

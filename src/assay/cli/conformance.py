@@ -11,8 +11,8 @@ The harness runs, with arguments in a fixed order::
 Exit 0 is success, anything else failure (1: does not verify; 2: usage). ``FILE_OR_DIGEST`` is a
 digest only if it reads ``sha256:<64 hex>`` and is not an existing path. Without
 ``--trusted-root`` the bundled public-good root is used (``--staging`` has no bundled root, so
-it fails). Verification is :class:`assay.verify.Verifier`, the one path; signing is not wired
-in yet (exit 1).
+it fails). Verification is :class:`assay.verify.Verifier`, the one path; signing is
+:mod:`assay.sign` against the services a ``--signing-config`` names.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from assay.errors import AssayError, VerificationError
 from assay.provenance.bundle import Bundle
 from assay.provenance.dsse import PublicKey
+from assay.provenance.statement import PAYLOAD_TYPE, Statement
 from assay.provenance.subject import Digest
+from assay.sign import SigningConfig, sign_artifact, sign_dsse
 from assay.verify import Identity, TrustedRoot, Verifier
 from assay.verify.verifier import Artifact
 
@@ -100,11 +102,40 @@ def verify_bundle_command(
     click.echo("OK")
 
 
-@conformance_command.command(
-    "sign-bundle", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+@conformance_command.command("sign-bundle")
+@click.option("--staging", is_flag=True, help="Use Sigstore staging (not available: fails).")
+@click.option("--in-toto", "in_toto", is_flag=True, help="FILE is an in-toto statement (DSSE).")
+@click.option("--identity-token", "token", required=True)
+@click.option("--bundle", "bundle_path", required=True, type=click.Path(path_type=Path))
+@click.option("--trusted-root", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--signing-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="signing_config.json v0.2 naming the CA and the log (required: no public-good access).",
 )
-@click.pass_context
-def sign_bundle_command(ctx: click.Context) -> None:
-    """Sign FILE into a bundle (not supported yet: exits 1)."""
-    del ctx
-    raise VerificationError("sign-bundle is not supported yet (needs assay's signing client)")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def sign_bundle_command(
+    *,
+    staging: bool,
+    in_toto: bool,
+    token: str,
+    bundle_path: Path,
+    trusted_root: Path | None,
+    signing_config: Path | None,
+    file: Path,
+) -> None:
+    """Sign FILE keylessly into a bundle (hashedrekord; with --in-toto a DSSE statement)."""
+    del trusted_root  # signing needs only the services; the verifier reads the root
+    if staging or signing_config is None:
+        raise click.UsageError(
+            "sign-bundle needs --signing-config: this client has no network path to the "
+            "public-good or staging Sigstore services"
+        )
+    config = SigningConfig.from_file(signing_config)
+    data = file.read_bytes()
+    if in_toto:
+        statement = Statement.from_json(data)
+        bundle = sign_dsse(statement.to_json(), PAYLOAD_TYPE, token, config)
+    else:
+        bundle = sign_artifact(data, token, config)
+    bundle_path.write_text(bundle.to_json())

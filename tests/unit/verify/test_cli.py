@@ -202,4 +202,6 @@ def test_conformance_verify_bundle_usage_and_failures(tmp_path: Path) -> None:
     # npm subjects carry only sha512, so no sha256 artifact can match.
     assert main([*base, *identity, "--trusted-root", str(TRUSTED_ROOT), "sha256:" + "0" * 64]) == 1
     assert main([*base, *identity, "--staging", "sha256:" + "0" * 64]) == 1
-    assert main(["conformance", "sign-bundle", "--identity-token", "t", "--bundle", "o", "f"]) == 1
+    # Signing needs the services a signing config names (no network path to public good).
+    sign = ["conformance", "sign-bundle", "--identity-token", "t", "--bundle", "o"]
+    assert main([*sign, str(TRUSTED_ROOT)]) == 2
