@@ -125,7 +125,7 @@ def test_parse_publish_refusals() -> None:
     signed["_attachments"]["p-1.0.0.sigstore"] = {"data": '{"mediaType": "x"}'}
     assert parse_publish(name, signed, LIMITS).provenance == '{"mediaType": "x"}'
     signed["_attachments"]["p-1.0.0.sigstore"] = {"data": ""}
-    with pytest.raises(Unprocessable, match="the .sigstore attachment has no data"):
+    with pytest.raises(Unprocessable, match=r"the \.sigstore attachment has no data"):
         parse_publish(name, signed, LIMITS)
     stray = copy.deepcopy(base)
     stray["_attachments"]["q-1.0.0.sigstore"] = {"data": "{}"}
