@@ -59,11 +59,11 @@ PREFIX: Final = "/-/web"
 RECENT: Final = 12
 LOG_RECENT: Final = 20
 MAX_LOGGED_VERSIONS: Final = 100
-# No script runs on these pages; styles and images come from this origin (README images from
-# https sites excepted). The sanitizer (web/markdown.py) is the first line, this the second.
+# No script runs on these pages; styles and images come from this origin only. The sanitizer
+# (web/markdown.py) is the first line of defence against a hostile README, this the second.
 SECURITY_HEADERS: Final[Mapping[str, str]] = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self' https:; "
+        "default-src 'none'; style-src 'self'; img-src 'self'; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",

@@ -175,6 +175,8 @@ class PackagePage:
     keywords: tuple[str, ...]
     deprecated: str | None
     install_command: str
+    registry: str
+    """Where to install from (``--registry`` or ``registry=`` in .npmrc), with a final slash."""
     provenance: ProvenancePanel
 
     @property
@@ -307,7 +309,8 @@ def package_page(
         if isinstance(keywords, list)
         else (),
         deprecated=row.deprecated,
-        install_command=f"npm install {spec} --registry={registry.rstrip('/')}/",
+        install_command=f"npm install {spec}",
+        registry=f"{registry.rstrip('/')}/",
         provenance=ProvenancePanel(
             present=present,
             downgrade=row.downgrade and not present,

@@ -19,7 +19,7 @@ def test_markdown_renders_what_readmes_use() -> None:
         "[docs](https://example.com/docs) ![logo](https://example.com/logo.png)\n\n"
         "<details><summary>More</summary>\n\nhidden\n\n</details>\n"
     )
-    assert "<h1>Title</h1>" in html
+    assert "<h3>Title</h3>" in html
     assert "<em>emphasis</em>" in html
     assert "<strong>strong</strong>" in html
     assert "<code>code</code>" in html
@@ -29,7 +29,9 @@ def test_markdown_renders_what_readmes_use() -> None:
     assert "<td>2</td>" in html
     assert "<li>one</li>" in html
     assert f'<a href="https://example.com/docs" rel="{LINK_REL}">docs</a>' in html
-    assert '<img src="https://example.com/logo.png" alt="logo">' in html
+    # Images are links to them: viewing a README fetches nothing from other sites.
+    assert f'<a href="https://example.com/logo.png" rel="{LINK_REL}">Image: logo</a>' in html
+    assert "<img" not in html
     assert "<details><summary>More</summary>" in html
 
 
@@ -147,3 +149,26 @@ def test_mailto_is_kept_and_other_schemes_are_not() -> None:
     assert 'href="mailto:a@example.com"' in render("<a href='mailto:a@example.com'>mail</a>")
     for scheme in ("ftp://example.com/x", "file:///etc/passwd", "tel:123", "ssh://h"):
         assert "href" not in render(f"<a href='{scheme}'>x</a>"), scheme
+
+
+def test_headings_sit_below_the_pages_own() -> None:
+    html = render("# One\n\n## Two\n\n###### Six\n\n<h1>raw one</h1>\n\n<h2>raw two</h2>\n")
+    assert "<h3>One</h3>" in html
+    assert "<h4>Two</h4>" in html
+    assert "<h6>Six</h6>" in html
+    assert "<h1" not in html
+    assert "<h2" not in html
+    assert "raw one" in html
+
+
+def test_images_become_links_and_raw_images_go() -> None:
+    html = render(
+        '![a "quoted" <alt>](https://example.com/a.png)\n\n<img src="https://e.example/x">'
+    )
+    assert html.count("<a ") == 1
+    assert 'href="https://example.com/a.png"' in html
+    assert (
+        "Image: a &quot;quoted&quot; &lt;alt&gt;" in html or 'Image: a "quoted" &lt;alt&gt;' in html
+    )
+    assert "<img" not in html
+    assert "e.example" not in html
