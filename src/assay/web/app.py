@@ -200,15 +200,11 @@ def create_app(
         name, version, view = _package_target(path)
         packument = await run_in_threadpool(registry.packument, name)
         data = packument.data
+        resolved = pages.resolve_version(data, version)
         if view == "page":
-            shown = version or data.get("dist-tags", {}).get("latest")
-            read = await read_attestations(name.name, shown) if isinstance(shown, str) else None
-            page = pages.package_page(data, version, read, registry=registry.origin)
+            read = await read_attestations(name.name, resolved)
+            page = pages.package_page(data, resolved, read, registry=registry.origin)
             return render("package.html", page=page)
-        assert version is not None  # noqa: S101 - _package_target gives one for these views
-        resolved = data.get("dist-tags", {}).get(version, version)
-        if resolved not in data.get("versions", {}):
-            raise pages.PageNotFound(f"{name.name} has no version {version}")
         if view == "bundle":
             response = await attestations(name.name, resolved)
             bundle = _provenance_bundle(response)

@@ -252,6 +252,26 @@ def _license(manifest: Mapping[str, Any]) -> str:
     return value if isinstance(value, str) else ""
 
 
+def resolve_version(packument: Mapping[str, Any], spec: str | None) -> str:
+    """The version a page shows for ``spec``: a version, a dist-tag (as npm resolves it), or
+    None for ``latest`` (the last listed version when there is no such tag)."""
+    versions = packument.get("versions")
+    versions = versions if isinstance(versions, Mapping) else {}
+    dist_tags = packument.get("dist-tags")
+    dist_tags = dist_tags if isinstance(dist_tags, Mapping) else {}
+    version: object = spec
+    if spec is None:
+        version = dist_tags.get("latest")
+        if version not in versions:
+            version = list(versions)[-1] if versions else None
+    elif spec not in versions and spec in dist_tags:
+        version = dist_tags[spec]
+    if not isinstance(version, str) or version not in versions:
+        name = _text(packument.get("name"))
+        raise PageNotFound(f"{name} has no version {spec}", name=name, version=spec)
+    return version
+
+
 def package_page(
     packument: Mapping[str, Any],
     version: str | None,
@@ -271,12 +291,7 @@ def package_page(
     dist_tags = dist_tags if isinstance(dist_tags, Mapping) else {}
     latest = dist_tags.get("latest")
     latest = latest if isinstance(latest, str) and latest in versions else None
-    if version is None:
-        version = latest or (list(versions)[-1] if versions else None)
-    elif version in dist_tags and version not in versions:
-        version = str(dist_tags[version])  # a tag names a version, as npm resolves it
-    if version is None or version not in versions:
-        raise PageNotFound(f"{name} has no version {version}", name=name, version=version)
+    version = resolve_version(packument, version)
     manifest = versions[version] if isinstance(versions[version], Mapping) else {}
     rows = version_rows(packument)
     row = next(r for r in rows if r.version == version)

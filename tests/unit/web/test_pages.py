@@ -19,6 +19,7 @@ from assay.web.pages import (
     package_entries_page,
     package_page,
     recently_published,
+    resolve_version,
     search_page,
     summaries,
     version_rows,
@@ -246,3 +247,20 @@ def test_checkpoint_view() -> None:
     assert (view.origin, view.signers) == ("o - 7", ("o",))
     assert view.created is not None
     assert view.created.year == 2023
+
+
+def test_resolve_version() -> None:
+    data = packument(
+        ("1.0.0", "2024-01-01T00:00:00Z", True), ("2.0.0", "2024-02-01T00:00:00Z", False)
+    )
+    data["dist-tags"]["stable"] = "1.0.0"
+    assert resolve_version(data, None) == "2.0.0"
+    assert resolve_version(data, "stable") == "1.0.0"
+    assert resolve_version(data, "1.0.0") == "1.0.0"
+    for missing in ("3.0.0", "nightly"):
+        with pytest.raises(PageNotFound):
+            resolve_version(data, missing)
+    del data["dist-tags"]["latest"]
+    assert resolve_version(data, None) == "2.0.0"
+    with pytest.raises(PageNotFound):
+        resolve_version({"name": "w", "versions": {}}, None)
