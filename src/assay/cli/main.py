@@ -24,6 +24,7 @@ COMMANDS = {
     "publish": "assay.cli.publish:publish_command",
     "provenance": "assay.cli.publish:provenance_command",
     "verify": "assay.cli.verify:verify_command",
+    "audit": "assay.cli.audit:audit_command",
     "conformance": "assay.cli.conformance:conformance_command",
     "trust": "assay.cli.trust:trust_command",
 }

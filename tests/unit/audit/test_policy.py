@@ -1,0 +1,100 @@
+"""The policy file: parsing, matching and the provenance history behind downgrade checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from assay.audit.policy import AuditPolicy, normalise_repository
+from assay.audit.verify import _earlier_with_provenance
+from assay.errors import ConfigError
+
+EXAMPLE = """
+[[require-provenance]]
+packages = ["@acme/*", "left-pad"]
+
+[packages."@acme/*"]
+repository = "github.com/acme/*"
+workflow = ".github/workflows/release.yml"
+ref = "refs/tags/v*"
+events = ["push", "release"]
+runner = "github-hosted"
+
+[downgrade]
+allow = ["left-pad@1.3.0", "legacy"]
+"""
+
+
+def test_example_parses() -> None:
+    policy = AuditPolicy.from_toml(EXAMPLE, "p.toml")
+    assert policy.requires_provenance("@acme/x")
+    assert policy.requires_provenance("left-pad")
+    assert not policy.requires_provenance("right-pad")
+    (rule,) = policy.rules_for("@acme/widget")
+    assert rule.events == ("push", "release")
+    assert policy.rules_for("@other/widget") == ()
+    assert policy.downgrade
+    assert policy.downgrade_allowed("left-pad", "1.3.0")
+    assert not policy.downgrade_allowed("left-pad", "1.3.1")
+    assert policy.downgrade_allowed("legacy", "9.9.9")
+    assert policy.violations("@acme/x", None) == [
+        ('require-provenance "@acme/*"', "no provenance attestation")
+    ]
+    assert policy.violations("right-pad", None) == []
+
+
+def test_a_rule_alone_requires_provenance() -> None:
+    policy = AuditPolicy.from_toml('[packages."x"]\nrepository = "github.com/o/x"\n')
+    assert policy.violations("x", None) == [('packages."x"', "no provenance attestation")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[packages.x]\nrepo = 'o/x'\n", "unknown keys ['repo']"),
+        ("[packages.x]\nevents = 'push'\nref = 3\n", 'packages."x".ref must be'),
+        ("[downgrade]\ncheck = 'yes'\n", "downgrade.check must be"),
+        ("[[require-provenance]]\nnames = ['x']\n", "takes only packages"),
+        ("[extra]\n", "unknown top-level keys ['extra']"),
+        ("[packages\n", "not valid TOML"),
+    ],
+)
+def test_invalid_policies(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        AuditPolicy.from_toml(text)
+
+
+def test_repository_normalisation() -> None:
+    for text in ("git+https://github.com/Acme/X.git", "github:acme/x", "github.com/acme/x/",
+                 "http://github.com/acme/x"):  # fmt: skip
+        assert normalise_repository(text) == "https://github.com/acme/x"
+
+
+def _packument(versions: dict[str, tuple[str | None, bool]]) -> dict[str, Any]:
+    manifests: dict[str, Any] = {}
+    times: dict[str, str] = {}
+    for version, (when, provenance) in versions.items():
+        dist: dict[str, Any] = {"integrity": "sha512-x"}
+        if provenance:
+            dist["attestations"] = {"url": "u", "provenance": {"predicateType": "p"}}
+        manifests[version] = {"dist": dist}
+        if when:
+            times[version] = when
+    return {"versions": manifests, "time": times}
+
+
+def test_earlier_versions_by_publish_time_then_semver() -> None:
+    packument = _packument({
+        "1.0.0": ("2024-01-01T00:00:00.000Z", True),
+        "1.1.0": ("2024-02-01T00:00:00.000Z", True),
+        "2.0.0": ("2024-03-01T00:00:00.000Z", False),
+        # a backport published after 2.0.0: 2.0.0 came before it in time
+        "1.1.1": ("2024-04-01T00:00:00.000Z", False),
+        "3.0.0": (None, True),
+    })  # fmt: skip
+    assert _earlier_with_provenance(packument, "2.0.0") == ["1.0.0", "1.1.0"]
+    assert _earlier_with_provenance(packument, "1.0.0") == []
+    assert _earlier_with_provenance(packument, "1.1.1") == ["1.0.0", "1.1.0"]
+    # no time for 3.0.0: semver order decides
+    assert _earlier_with_provenance(packument, "3.0.0") == ["1.0.0", "1.1.0"]
