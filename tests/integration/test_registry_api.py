@@ -207,7 +207,7 @@ BAD_PUBLISHES: list[tuple[str, str, Any, int, str]] = [
             "_attachments": {"evil-1.0.0.tgz": _bad("pkg")["_attachments"]["pkg-1.0.0.tgz"]},
         },
         400,
-        "Expected one attachment named 'pkg-1.0.0.tgz'",
+        "Expected an attachment named 'pkg-1.0.0.tgz'",
     ),
     (
         "not-base64",
