@@ -577,17 +577,30 @@ def _log_entry(
 # --- signing ------------------------------------------------------------------------------------
 
 
-def _envelope(payload_type: str, payload: bytes, key: ec.EllipticCurvePrivateKey) -> Envelope:
+def _envelope(
+    payload_type: str, payload: bytes, key: ec.EllipticCurvePrivateKey, keyid: str | None = None
+) -> Envelope:
     signature = key.sign(pae(payload_type, payload), ec.ECDSA(hashes.SHA256()))
     # Built from sigstore-js's JSON (protobuf-specs Envelope.toJSON), which leaves out an empty
-    # keyid: this is the exact text npm 11 logs and uploads.
+    # keyid: this is the exact text npm 11 logs and uploads. A keyed signature names its key.
+    entry = {"sig": encode_base64(signature)}
+    if keyid is not None:
+        entry["keyid"] = keyid
     return Envelope.from_dict(
-        {
-            "payload": encode_base64(payload),
-            "payloadType": payload_type,
-            "signatures": [{"sig": encode_base64(signature)}],
-        }
+        {"payload": encode_base64(payload), "payloadType": payload_type, "signatures": [entry]}
     )
+
+
+def _leaf_der(leaf_pem: str) -> bytes:
+    certificate = x509.load_pem_x509_certificate(leaf_pem.encode("ascii"))
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _bundle(document: dict[str, Any]) -> Bundle:
+    try:
+        return Bundle.from_dict(document)
+    except FormatError as exc:
+        raise SigningError(f"the log's answer does not make a valid bundle: {exc.message}") from exc
 
 
 def sign_dsse(
@@ -610,9 +623,7 @@ def sign_dsse(
         leaf_pem = _certificate(http, config, identity, key)
         envelope = _envelope(payload_type, payload, key)
         entry = log_dsse_entry(http, config.tlog_url, envelope, leaf_pem)
-    leaf_der = x509.load_pem_x509_certificate(leaf_pem.encode("ascii")).public_bytes(
-        serialization.Encoding.DER
-    )
+    leaf_der = _leaf_der(leaf_pem)
     # @sigstore/bundle build.js toDSSEBundle, printed by protobuf-specs Bundle.toJSON: the
     # certificate, the entries, an empty timestampVerificationData, then the envelope.
     document = {
@@ -624,10 +635,7 @@ def sign_dsse(
         },
         "dsseEnvelope": envelope.to_dict(),
     }
-    try:
-        return Bundle.from_dict(document)
-    except FormatError as exc:
-        raise SigningError(f"the log's answer does not make a valid bundle: {exc.message}") from exc
+    return _bundle(document)
 
 
 def sign_statement(
@@ -652,14 +660,7 @@ def sign_dsse_with_key(
 ) -> Bundle:
     """Sign with a long-lived key and log it: the v0.2 bundle npmjs.org makes for its publish
     attestations (a ``publicKey`` hint naming ``keyid``, the keyid on the DSSE signature)."""
-    signature = key.sign(pae(payload_type, payload), ec.ECDSA(hashes.SHA256()))
-    envelope = Envelope.from_dict(
-        {
-            "payload": encode_base64(payload),
-            "payloadType": payload_type,
-            "signatures": [{"sig": encode_base64(signature), "keyid": keyid}],
-        }
-    )
+    envelope = _envelope(payload_type, payload, key, keyid)
     public_pem = (
         key.public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -676,10 +677,7 @@ def sign_dsse_with_key(
         },
         "dsseEnvelope": envelope.to_dict(),
     }
-    try:
-        return Bundle.from_dict(document)
-    except FormatError as exc:
-        raise SigningError(f"the log's answer does not make a valid bundle: {exc.message}") from exc
+    return _bundle(document)
 
 
 def sign_artifact(
@@ -699,9 +697,7 @@ def sign_artifact(
     with _client(client) as http:
         leaf_pem = _certificate(http, config, identity, key)
         entry = log_hashedrekord_entry(http, config.tlog_url, digest, signature, leaf_pem)
-    leaf_der = x509.load_pem_x509_certificate(leaf_pem.encode("ascii")).public_bytes(
-        serialization.Encoding.DER
-    )
+    leaf_der = _leaf_der(leaf_pem)
     document = {
         "mediaType": MEDIA_TYPE_V0_3,
         "verificationMaterial": {
@@ -714,7 +710,4 @@ def sign_artifact(
             "signature": encode_base64(signature),
         },
     }
-    try:
-        return Bundle.from_dict(document)
-    except FormatError as exc:
-        raise SigningError(f"the log's answer does not make a valid bundle: {exc.message}") from exc
+    return _bundle(document)
