@@ -41,6 +41,20 @@ def ca_signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
     return _CA_HASHES[key.curve.name]()
 
 
+# A CA certificate signs certificates and CRLs, nothing else (RFC 5280 §4.2.1.3); critical.
+CA_KEY_USAGE = x509.KeyUsage(
+    digital_signature=False,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=True,
+    crl_sign=True,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
 def serial_number() -> int:
     """A random positive serial of at most 20 octets (RFC 5280 §4.1.2.2): 159 random bits."""
     return secrets.randbits(159) | 1
@@ -81,17 +95,6 @@ def create_ca_chain(
             x509.NameAttribute(NameOID.COMMON_NAME, f"{organization}-intermediate"),
         ]
     )
-    ca_key_usage = x509.KeyUsage(
-        digital_signature=False,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
-        encipher_only=False,
-        decipher_only=False,
-    )
     root_ski = x509.SubjectKeyIdentifier.from_public_key(root_key.public_key())
 
     root = (
@@ -103,7 +106,7 @@ def create_ca_chain(
         .not_valid_after(not_after)
         .public_key(root_key.public_key())
         .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-        .add_extension(ca_key_usage, critical=True)
+        .add_extension(CA_KEY_USAGE, critical=True)
         .add_extension(root_ski, critical=False)
         .sign(root_key, root_hash)
     )
@@ -116,7 +119,7 @@ def create_ca_chain(
         .not_valid_after(not_after)
         .public_key(intermediate_key.public_key())
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(ca_key_usage, critical=True)
+        .add_extension(CA_KEY_USAGE, critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
         .add_extension(
             x509.SubjectKeyIdentifier.from_public_key(intermediate_key.public_key()),

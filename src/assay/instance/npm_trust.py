@@ -53,6 +53,7 @@ from tuf.api.metadata import Metadata
 from tuf.ngclient.fetcher import FetcherInterface
 from tuf.ngclient.updater import Updater
 
+from assay.ca.chain import CA_KEY_USAGE
 from assay.errors import ConfigError
 from assay.instance.layout import DataDir
 from assay.instance.tuf_repo import TufRepository, encode_uri_component
@@ -287,20 +288,7 @@ def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(CA_KEY_USAGE, critical=True)
         .add_extension(
             x509.NameConstraints(
                 permitted_subtrees=[x509.DNSName(TUF_HOST)],
