@@ -6,8 +6,10 @@ STAMP := $(VENV)/.installed
 # sigstore-js for the interop tests, from its lockfile.
 JS := tests/interop/js
 JS_STAMP := $(JS)/node_modules/.installed
-# The system Chromium the web page tests drive with Playwright (never `playwright install`).
-CHROMIUM_STAMP := $(VENV)/.chromium
+# Debian packages the tests use: the system Chromium the web page tests drive with Playwright
+# (never `playwright install`), and the PostgreSQL 15 server the storage tests start themselves.
+SYSTEM_STAMP := $(VENV)/.system-packages
+PG_INITDB := /usr/lib/postgresql/15/bin/initdb
 
 .PHONY: up test lint typecheck unit clean
 
@@ -33,11 +35,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-$(CHROMIUM_STAMP): $(BIN)/python
+$(SYSTEM_STAMP): $(BIN)/python
 	command -v chromium || (apt-get install -y chromium || (apt-get update && apt-get install -y chromium))
-	touch $(CHROMIUM_STAMP)
+	test -x $(PG_INITDB) || (apt-get install -y postgresql || (apt-get update && apt-get install -y postgresql))
+	touch $(SYSTEM_STAMP)
 
-unit: $(STAMP) $(JS_STAMP) $(CHROMIUM_STAMP)
+unit: $(STAMP) $(JS_STAMP) $(SYSTEM_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck unit
