@@ -24,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import importlib.util
 import json
+import sys
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +48,15 @@ __all__ = [
     "packument_url",
 ]
 
-DEFAULT_CONCURRENCY = 16
+DEFAULT_CONCURRENCY = 8
+
+# httpcore 1.x asks sniffio which event loop it runs on each time it makes a lock
+# (httpcore/_synchronization.py current_async_library: `import sniffio` inside the function).
+# Without sniffio installed, every request paid for a failed import — a full sys.path search,
+# about a third of an audit's CPU. Recording the absence once makes that import fail at once;
+# httpcore then assumes asyncio, which is what we run.
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 
 class FetchError(AssayError):
@@ -149,26 +159,33 @@ class Fetcher:
         self.retries = retries
         self.backoff = backoff
         self.requests = 0
-        self._limit = asyncio.Semaphore(concurrency)
-        self._client: httpx.AsyncClient | None = None
+        self._clients: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        self._all_clients: list[httpx.AsyncClient] = []
         self._concurrency = concurrency
         self._timeout = timeout
         self._memo: dict[str, asyncio.Task[Response]] = {}
 
     async def __aenter__(self) -> Fetcher:
         if not self.offline:
-            limits = httpx.Limits(
-                max_connections=self._concurrency, max_keepalive_connections=self._concurrency
-            )
-            self._client = httpx.AsyncClient(
-                limits=limits, timeout=self._timeout, follow_redirects=True
-            )
+            # One small client per request in flight, lent out through a queue (which also
+            # bounds concurrency). httpcore scans every pooled connection on each request
+            # (has_expired → a socket readability check): one shared pool of N connections
+            # costs O(N) per request, which is why a single AsyncClient got slower past ~16
+            # connections. A client serving one request at a time keeps that scan short.
+            limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
+            tls = httpx.create_ssl_context()  # once: loading the CA bundle takes ~17 ms
+            for _ in range(self._concurrency):
+                client = httpx.AsyncClient(
+                    limits=limits, timeout=self._timeout, follow_redirects=True, verify=tls
+                )
+                self._all_clients.append(client)
+                self._clients.put_nowait(client)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        clients, self._all_clients = self._all_clients, []
+        for client in clients:
+            await client.aclose()
 
     def get(self, url: str, registry: str) -> Awaitable[Response]:
         """The response for ``url`` (with ``registry``'s credentials), fetched at most once."""
@@ -190,8 +207,7 @@ class Fetcher:
         return response
 
     async def _network(self, url: str, registry: str) -> Response:
-        client = self._client
-        if client is None:
+        if not self._all_clients:
             raise RuntimeError("Fetcher used outside `async with`")
         headers = {"accept": "application/json", "npm-command": "audit"}
         authorization = self.config.credentials_for(registry).authorization
@@ -199,16 +215,18 @@ class Fetcher:
             headers["authorization"] = authorization
         attempt = 0
         while True:
-            async with self._limit:
-                self.requests += 1
-                try:
-                    answer = await client.get(url, headers=headers)
-                    response = Response(answer.status_code, answer.content)
-                    failure: str | None = None
-                    if answer.status_code >= 500:
-                        failure = f"HTTP {answer.status_code}"
-                except httpx.TransportError as exc:
-                    failure = f"{type(exc).__name__}: {exc}"
+            client = await self._clients.get()
+            self.requests += 1
+            try:
+                answer = await client.get(url, headers=headers)
+                response = Response(answer.status_code, answer.content)
+                failure: str | None = None
+                if answer.status_code >= 500:
+                    failure = f"HTTP {answer.status_code}"
+            except httpx.TransportError as exc:
+                failure = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._clients.put_nowait(client)
             if failure is None:
                 return response
             if attempt >= self.retries:
