@@ -88,6 +88,12 @@ class Settings(BaseSettings):
         description="accept provenance built on self-hosted CI runners (npmjs.org refuses it)",
     )
 
+    trust_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "assay" / "trust",
+        description="where `assay trust update` keeps the public-good trust material it fetched "
+        "(used instead of the bundled snapshot once there)",
+    )
+
     # --- trust services (assay.oidc, assay.ca) -------------------------------------------------
     oidc_trusted_issuers: tuple[Literal["github-actions", "gitlab.com"], ...] = Field(
         default=(),

@@ -26,6 +26,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -159,8 +160,11 @@ class Auditor:
         policy: AuditPolicy | None = None,
         include_bundles: bool = False,
         progress: Callable[[PackageResult], None] | None = None,
+        public_good: Path | None = None,
     ) -> None:
         self.fetcher = fetcher
+        # Where `assay trust update` keeps newer public-good material (None: the bundled copy).
+        self.public_good = public_good
         self.config = config
         self.trusted_root = trusted_root
         self.registry_keys = registry_keys
@@ -183,7 +187,7 @@ class Auditor:
         if self.registry_keys is not None:
             keys = self.registry_keys
         elif npmjs:
-            keys = RegistryKeys.npmjs()
+            keys = RegistryKeys.npmjs(self.public_good)
         else:
             url = registry.rstrip("/") + "/-/npm/v1/keys"
             response = await self.fetcher.get(url, registry)
@@ -200,7 +204,7 @@ class Auditor:
             if response.status == 200:
                 root = TrustedRoot.from_json(response.body)
         if root is None:
-            root = TrustedRoot.public_good()
+            root = TrustedRoot.public_good(self.public_good)
         verifier = self._verifiers.get(id(root))
         if verifier is None:  # one Verifier (and certificate stores) per trusted root
             verifier = self._verifiers[id(root)] = Verifier(root)

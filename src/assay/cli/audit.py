@@ -28,6 +28,7 @@ from assay.audit.tree import InstalledPackage, load_tree
 from assay.audit.verify import Auditor, AuditResult, PackageResult
 from assay.errors import AssayError, ConfigError
 from assay.npmrc import NpmConfig
+from assay.settings import load_settings
 from assay.verify.trust import RegistryKeys, TrustedRoot
 
 EXIT_FINDINGS = 1
@@ -39,19 +40,19 @@ def audit_command() -> None:
     """Audit installed dependencies (npm audit, with provenance policy)."""
 
 
-def _trusted_root(value: str | None) -> TrustedRoot | None:
+def _trusted_root(value: str | None, public_good: Path) -> TrustedRoot | None:
     if value is None:
         return None
     if value == "public-good":
-        return TrustedRoot.public_good()
+        return TrustedRoot.public_good(public_good)
     return TrustedRoot.from_file(Path(value))
 
 
-def _registry_keys(value: str | None) -> RegistryKeys | None:
+def _registry_keys(value: str | None, public_good: Path) -> RegistryKeys | None:
     if value is None:
         return None
     if value == "npmjs":
-        return RegistryKeys.npmjs()
+        return RegistryKeys.npmjs(public_good)
     return RegistryKeys.from_file(Path(value))
 
 
@@ -132,8 +133,9 @@ def signatures_command(
     try:
         tree = load_tree(path).omit(frozenset(omit))
         policy = AuditPolicy.from_file(policy_file) if policy_file is not None else None
-        root = _trusted_root(trusted_root)
-        keys = _registry_keys(registry_keys)
+        public_good = load_settings().trust_dir
+        root = _trusted_root(trusted_root, public_good)
+        keys = _registry_keys(registry_keys, public_good)
         cwd = tree.root
         config = NpmConfig.load(
             os.environ, cwd, overrides={"registry": registry} if registry else None
@@ -151,6 +153,7 @@ def signatures_command(
                 tree.packages, config, concurrency=concurrency, offline=offline,
                 cache=cache, save_cache=save_cache, trusted_root=root, registry_keys=keys,
                 policy=policy, include_bundles=include_attestations, progress=show_progress,
+                public_good=public_good,
             )
         )  # fmt: skip
     except ConfigError as exc:
@@ -180,6 +183,7 @@ async def _run(
     policy: AuditPolicy | None,
     include_bundles: bool,
     progress: bool,
+    public_good: Path,
 ) -> AuditResult:
     installed = list(packages)
     fetcher = Fetcher(
@@ -193,7 +197,7 @@ async def _run(
         if not progress:
             auditor = Auditor(
                 fetcher, config, trusted_root=trusted_root, registry_keys=registry_keys,
-                policy=policy, include_bundles=include_bundles,
+                policy=policy, include_bundles=include_bundles, public_good=public_good,
             )  # fmt: skip
             return await auditor.audit(installed)
         with Progress(
@@ -208,5 +212,6 @@ async def _run(
             auditor = Auditor(
                 fetcher, config, trusted_root=trusted_root, registry_keys=registry_keys,
                 policy=policy, include_bundles=include_bundles, progress=advance,
+                public_good=public_good,
             )  # fmt: skip
             return await auditor.audit(installed)

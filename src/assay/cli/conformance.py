@@ -29,6 +29,7 @@ from assay.provenance.bundle import Bundle
 from assay.provenance.dsse import PublicKey
 from assay.provenance.statement import PAYLOAD_TYPE, Statement
 from assay.provenance.subject import Digest
+from assay.settings import load_settings
 from assay.sign import SigningConfig, sign_artifact, sign_dsse
 from assay.verify import Identity, TrustedRoot, Verifier
 from assay.verify.verifier import Artifact
@@ -84,7 +85,7 @@ def verify_bundle_command(
         elif staging:
             raise VerificationError("no bundled staging trusted root; pass --trusted-root")
         else:
-            root = TrustedRoot.public_good()
+            root = TrustedRoot.public_good(load_settings().trust_dir)
         bundle = Bundle.from_json(bundle_path.read_bytes())
         artifact = _artifact(file_or_digest)
         verifier = Verifier(root)

@@ -33,6 +33,7 @@ from assay.instance.npm_trust import (
     seed_from_instance,
 )
 from assay.settings import load_settings
+from assay.verify.update import NPMJS_KEYS_TARGET, PUBLIC_GOOD_MIRROR, update_public_good
 
 DATA_HELP = "Data directory of the instance (default: $ASSAY_DATA_DIR or ./data)."
 
@@ -124,3 +125,46 @@ def npm_proxy_command(data: Path | None, host: str, port: int) -> None:
         pass
     finally:
         proxy.close()
+
+
+@trust_command.command("update")
+@click.option(
+    "--mirror",
+    default=PUBLIC_GOOD_MIRROR,
+    show_default=True,
+    help="The TUF repository to update from.",
+)
+@click.option(
+    "--root",
+    "root_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A TUF root.json to start from (default: the bundled Sigstore root).",
+)
+@click.option(
+    "--keys-target",
+    default=NPMJS_KEYS_TARGET,
+    show_default=True,
+    help="The TUF target holding the registry keys.",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to keep the material (default: $ASSAY_TRUST_DIR or ~/.cache/assay/trust).",
+)
+def update_command(
+    mirror: str, root_file: Path | None, keys_target: str, directory: Path | None
+) -> None:
+    """Refresh the public-good trusted root and npm's registry keys through TUF.
+
+    `assay verify` and `assay audit signatures` use what this fetched instead of the bundled
+    snapshot from then on.
+    """
+    target = directory or load_settings().trust_dir
+    root = root_file.read_bytes() if root_file is not None else None
+    updated = update_public_good(target, mirror=mirror, root=root, keys_target=keys_target)
+    click.echo(f"trusted root: {updated.trusted_root}")
+    click.echo(f"registry keys: {updated.registry_keys}")
+    click.echo(f"TUF root version {updated.root_version}, from {mirror}")

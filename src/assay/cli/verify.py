@@ -22,6 +22,7 @@ import httpx
 
 from assay.errors import ConfigError, VerificationError
 from assay.provenance.subject import Digest
+from assay.settings import load_settings
 from assay.verify import NpmProvenancePolicy, RegistryKeys, TrustedRoot, Verifier
 from assay.verify.attestations import AttestationsResult, verify_attestations
 from assay.verify.registry_signatures import verify_registry_signatures
@@ -39,8 +40,17 @@ def split_spec(spec: str) -> tuple[str, str]:
 
 def _trust(trusted_root: Path | None, registry_keys: Path | None) -> tuple[Verifier, RegistryKeys]:
     try:
-        root = TrustedRoot.from_file(trusted_root) if trusted_root else TrustedRoot.public_good()
-        keys = RegistryKeys.from_file(registry_keys) if registry_keys else RegistryKeys.npmjs()
+        public_good = load_settings().trust_dir
+        root = (
+            TrustedRoot.from_file(trusted_root)
+            if trusted_root
+            else TrustedRoot.public_good(public_good)
+        )
+        keys = (
+            RegistryKeys.from_file(registry_keys)
+            if registry_keys
+            else RegistryKeys.npmjs(public_good)
+        )
     except ConfigError as exc:
         raise click.ClickException(exc.message) from exc  # exit status 2
     return Verifier(root), keys
@@ -136,7 +146,7 @@ def _registry_keys(
     if registry_keys is not None:
         return RegistryKeys.from_file(registry_keys)
     if urlsplit(registry).hostname == "registry.npmjs.org":
-        return RegistryKeys.npmjs()
+        return RegistryKeys.npmjs(load_settings().trust_dir)
     response = client.get(f"{registry}/-/npm/v1/keys")
     if response.status_code in (400, 404):  # npm: "registry has no keys"
         return None

@@ -158,7 +158,7 @@ def provenance_gate(settings: Settings, material: InstanceMaterial) -> Provenanc
     """The registry's provenance check over the trusted roots the operator chose."""
     roots = {
         "instance": lambda: TrustedRoot.from_dict(trusted_root(material, settings.origin)),
-        "public-good": TrustedRoot.public_good,
+        "public-good": lambda: TrustedRoot.public_good(settings.trust_dir),
     }
     verifiers = [Verifier(roots[name]()) for name in settings.provenance_trusted_roots]
     if not verifiers:

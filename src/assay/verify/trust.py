@@ -267,8 +267,11 @@ class TrustedRoot:
         return cls.from_json(data)
 
     @classmethod
-    def public_good(cls) -> TrustedRoot:
-        """The bundled Sigstore public-good trusted root (see ``bundled/README.md``)."""
+    def public_good(cls, updated: Path | None = None) -> TrustedRoot:
+        """The Sigstore public-good trusted root: the copy `assay trust update` fetched into
+        ``updated`` if there is one, else the bundled snapshot (see ``bundled/README.md``)."""
+        if updated is not None and (updated / "trusted_root.json").is_file():
+            return cls.from_file(updated / "trusted_root.json")
         return _public_good()
 
     def tlog(self, log_id: bytes) -> tuple[TransparencyLog, ...]:
@@ -376,8 +379,11 @@ class RegistryKeys:
         return cls.from_json(data)
 
     @classmethod
-    def npmjs(cls) -> RegistryKeys:
-        """The bundled registry.npmjs.org keys (TUF target snapshot, see ``bundled/README.md``)."""
+    def npmjs(cls, updated: Path | None = None) -> RegistryKeys:
+        """registry.npmjs.org's keys: `assay trust update`'s copy in ``updated`` if there is
+        one, else the bundled TUF target snapshot (see ``bundled/README.md``)."""
+        if updated is not None and (updated / "registry.npmjs.org-keys.json").is_file():
+            return cls.from_file(updated / "registry.npmjs.org-keys.json")
         return _npmjs()
 
 
