@@ -105,6 +105,12 @@ class Tarball:
     shasum: str
 
 
+# Hot tarballs kept in memory: at most this many, each at most this large (a few MiB in all
+# for typical packages; big ones are always read from the blob store).
+TARBALL_CACHE_ENTRIES = 512
+TARBALL_CACHE_ENTRY_BYTES = 256 * 1024
+
+
 @dataclass
 class _CacheEntry:
     packument: Packument
@@ -136,6 +142,7 @@ class RegistryService:
             ),
         )
         self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
+        self._tarballs: OrderedDict[tuple[str, str], tuple[int, Tarball]] = OrderedDict()
         self._lock = threading.Lock()
 
     @classmethod
@@ -250,6 +257,8 @@ class RegistryService:
     def _invalidate(self, name: str) -> None:
         with self._lock:
             self._cache.pop(name, None)
+            for key in [k for k in self._tarballs if k[0] == name]:
+                del self._tarballs[key]
 
     def version_manifest(self, name: PackageName, spec: str) -> dict[str, Any]:
         """``GET /<name>/<version|tag>``."""
@@ -302,14 +311,29 @@ class RegistryService:
         return {"attestations": json.loads(row.attestations)}
 
     def tarball(self, name: PackageName, filename: str) -> Tarball:
-        # The database decides what exists; a blob without a live row is never served.
+        # The database decides what exists; a blob without a live row is never served. A
+        # tarball served once is kept while the package's rev (which every unpublish bumps)
+        # is the one the packument cache has just confirmed, so a hot tarball costs no query.
+        rev = self.packument(name).rev
+        key = (name.name, filename)
+        with self._lock:
+            cached = self._tarballs.get(key)
+        if cached is not None and cached[0] == rev:
+            return cached[1]
         row = self.store.version_by_filename(name.name, filename)
         if row is None or not row.live:
             raise NotFound("Not found")
         data = self.blobs.get(row.blob_key)
         if data is None:
             raise NotFound("Not found")
-        return Tarball(data, row.integrity, row.shasum)
+        tarball = Tarball(data, row.integrity, row.shasum)
+        if len(data) <= TARBALL_CACHE_ENTRY_BYTES:
+            with self._lock:
+                self._tarballs[key] = (rev, tarball)
+                self._tarballs.move_to_end(key)
+                while len(self._tarballs) > TARBALL_CACHE_ENTRIES:
+                    self._tarballs.popitem(last=False)
+        return tarball
 
     # --- publish and metadata updates --------------------------------------------------------
 
