@@ -63,6 +63,20 @@ TRUSTED_ROOT_MEDIA_TYPES: Final = frozenset(
 NPM_MISSING_TIME: Final = datetime(2015, 1, 1, tzinfo=UTC)
 
 
+def _json(data: str | bytes, not_json: str) -> object:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{not_json}: {exc}") from None
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
 def parse_time(value: object, where: str) -> datetime:
     """An RFC 3339 timestamp with a zone (``2022-10-31T23:59:59.999Z``) as an aware datetime."""
     if not isinstance(value, str) or not value:
@@ -252,19 +266,11 @@ class TrustedRoot:
 
     @classmethod
     def from_json(cls, data: str | bytes) -> TrustedRoot:
-        try:
-            value = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"trusted root is not JSON: {exc}") from None
-        return cls.from_dict(value)
+        return cls.from_dict(_json(data, "trusted root is not JSON"))
 
     @classmethod
     def from_file(cls, path: Path) -> TrustedRoot:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"cannot read trusted root {path}: {exc.strerror}") from None
-        return cls.from_json(data)
+        return cls.from_json(_read(path, "trusted root"))
 
     @classmethod
     def public_good(cls, updated: Path | None = None) -> TrustedRoot:
@@ -364,19 +370,11 @@ class RegistryKeys:
 
     @classmethod
     def from_json(cls, data: str | bytes) -> RegistryKeys:
-        try:
-            value = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"registry keys are not JSON: {exc}") from None
-        return cls.from_dict(value)
+        return cls.from_dict(_json(data, "registry keys are not JSON"))
 
     @classmethod
     def from_file(cls, path: Path) -> RegistryKeys:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"cannot read registry keys {path}: {exc.strerror}") from None
-        return cls.from_json(data)
+        return cls.from_json(_read(path, "registry keys"))
 
     @classmethod
     def npmjs(cls, updated: Path | None = None) -> RegistryKeys:
