@@ -272,6 +272,38 @@ def test_assay_provenance_in_a_gitlab_job(
     assert statement["subject"][0]["name"] == "pkg:npm/plain@1.0.0"
 
 
+def test_assay_provenance_in_a_generic_oidc_ci(
+    instance: Instance, trusted_root: Path, tmp_path: Path
+) -> None:
+    """Our documented generic mode (docs/buildtypes/oidc-ci-v1.md): a CI system npm does not
+    know, which names its build through ASSAY_CI_* and hands over an OIDC token."""
+    package = copy_package("plain", tmp_path)
+    token = fetch_token(ci_job(instance, "github", "repository=acme/widget"))
+    job = {
+        "CI": "true",
+        "ASSAY_CI_NAME": "Buildkite",
+        "ASSAY_CI_BUILDER_ID": "https://buildkite.com/acme/agents/hosted",
+        "ASSAY_CI_SOURCE_REPOSITORY": "https://github.com/acme/widget",
+        "ASSAY_CI_SOURCE_COMMIT": "ab" * 20,
+        "ASSAY_CI_SOURCE_REF": "refs/heads/main",
+        "ASSAY_CI_BUILD_FILE": ".buildkite/pipeline.yml",
+        "ASSAY_CI_INVOCATION_ID": "https://buildkite.com/acme/widget/builds/42",
+        "SIGSTORE_ID_TOKEN": token,
+    }
+    done = assay(
+        "provenance", str(package), "--instance", instance.url,
+        env=job_env(job, tmp_path / "home"), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    output = tmp_path / "plain-1.0.0.sigstore"
+    san = js_verify(trusted_root, output, "-")["san"]
+    statement = both_verify(trusted_root, output, san, issuer(instance))
+    build = statement["predicate"]["buildDefinition"]
+    assert build["buildType"] == "https://assay.dev/buildtypes/oidc-ci/v1"
+    assert build["externalParameters"]["source"]["path"] == ".buildkite/pipeline.yml"
+    assert statement["subject"][0]["name"] == "pkg:npm/plain@1.0.0"
+
+
 def test_assay_provenance_refuses_as_npm_does(instance: Instance, tmp_path: Path) -> None:
     package = copy_package("plain", tmp_path)
     home = tmp_path / "home"
