@@ -47,7 +47,7 @@ from assay.registry.provenance import ProvenanceGate
 from assay.registry.service import RegistryService
 from assay.registry.signing import RegistryKeys
 from assay.settings import Settings
-from assay.storage.database import migrate, open_engine, sqlite_url
+from assay.storage.database import database_url, migrate, open_engine
 from assay.storage.tlog_store import TlogStore
 from assay.tlog.app import create_app as create_tlog_app
 from assay.tlog.sequencer import LogIdentity, Sequencer
@@ -73,7 +73,7 @@ def create_instance_app(settings: Settings) -> ASGIApp:
     data_dir = DataDir(settings.data_dir)
     material = InstanceMaterial.load(data_dir)
     origin = settings.origin
-    engine = open_engine(settings.database_url or sqlite_url(data_dir.database))
+    engine = open_engine(database_url(settings.database_url, settings.data_dir))
     migrate(engine)
 
     # Transparency log. Its checkpoint key name is the origin's host[:port]: sigstore-js only

@@ -79,10 +79,6 @@ class DataDir:
         return self.root / "admin.token"
 
     @property
-    def database(self) -> Path:
-        return self.root / "assay.db"
-
-    @property
     def blobs(self) -> Path:
         return self.root / "blobs"
 

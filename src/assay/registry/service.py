@@ -67,7 +67,7 @@ from assay.registry.versions import highest
 from assay.settings import Settings
 from assay.sign import SigningError, sign_dsse_with_key
 from assay.storage.blobs import BlobStore, open_blob_store
-from assay.storage.database import migrate, open_engine, sqlite_url
+from assay.storage.database import database_url, migrate, open_engine
 from assay.storage.registry_store import (
     PackageChange,
     PackageState,
@@ -159,9 +159,7 @@ class RegistryService:
         """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if engine is None:
-            engine = open_engine(
-                settings.database_url or sqlite_url(settings.data_dir / "assay.db")
-            )
+            engine = open_engine(database_url(settings.database_url, settings.data_dir))
             migrate(engine)
         blobs = open_blob_store(
             settings.blob_store,

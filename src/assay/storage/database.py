@@ -30,6 +30,11 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite+pysqlite:///{path}"
 
 
+def database_url(configured: str | None, data_dir: Path) -> str:
+    """The configured database, else the SQLite file every Assay data directory keeps."""
+    return configured or sqlite_url(data_dir / "assay.db")
+
+
 def open_engine(url: str) -> Engine:
     """An engine for ``url`` (``sqlite+pysqlite:///…`` or ``postgresql+psycopg://…``)."""
     try:
