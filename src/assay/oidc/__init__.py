@@ -2,6 +2,7 @@
 
 * :mod:`~assay.oidc.claims` — :class:`CIJob`: a GitHub Actions or GitLab CI job's token claims
   and the environment variables the job sees, derived from the same values;
+* :mod:`~assay.oidc.providers` — each provider's claim names, defaults and checks;
 * :mod:`~assay.oidc.issuer` — :class:`OIDCIssuer`: discovery, JWKS, ES256 tokens, CI request
   tokens traded for identity tokens;
 * :mod:`~assay.oidc.jobs` — where job registrations live (:class:`JobStore`);
@@ -10,7 +11,7 @@
 * :mod:`~assay.oidc.app` — the HTTP routes (imports FastAPI; import it explicitly).
 """
 
-from assay.oidc.claims import CIJob, Provider
+from assay.oidc.claims import CIJob
 from assay.oidc.issuer import OIDCIssuer
 from assay.oidc.jobs import (
     FileJobStore,
@@ -20,6 +21,7 @@ from assay.oidc.jobs import (
     ensure_registration_secret,
     read_registration_secret,
 )
+from assay.oidc.providers import Provider
 from assay.oidc.validation import (
     GITHUB_ACTIONS,
     GITLAB_COM,

@@ -31,7 +31,7 @@ from jwt.algorithms import ECAlgorithm
 
 from assay.errors import ConfigError
 from assay.keys import Signer
-from assay.oidc.claims import GITHUB_CLAIMS, GITLAB_CLAIMS, REGISTERED_CLAIMS, CIJob
+from assay.oidc.claims import CIJob
 from assay.oidc.jobs import (
     JOB_LIFETIME,
     JobRecord,
@@ -40,6 +40,7 @@ from assay.oidc.jobs import (
     find_job,
     register_job,
 )
+from assay.oidc.providers import GITHUB_CLAIMS, GITLAB_CLAIMS, REGISTERED_CLAIMS
 from assay.oidc.validation import Clock, TrustedIssuer, utc_now
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"

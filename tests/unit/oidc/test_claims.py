@@ -9,13 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assay.errors import ConfigError, FormatError
-from assay.oidc.claims import (
-    GITHUB_CLAIMS,
-    GITLAB_CLAIMS,
-    CIJob,
-    gitlab_config_path,
-    parse_assignment,
-)
+from assay.oidc.claims import CIJob, parse_assignment
+from assay.oidc.providers import GITHUB_CLAIMS, GITLAB_CLAIMS, gitlab_config_path
 from assay.provenance.ci import github as github_provenance
 from assay.provenance.ci import gitlab as gitlab_provenance
 from assay.provenance.statement import Subject
