@@ -63,14 +63,16 @@ from typing import Final, TypeAlias
 from assay.errors import BundleError, FormatError
 from assay.provenance.dsse import Envelope
 from assay.provenance.encoding import (
-    FRESH,
     JSONValue,
-    ObjectReader,
-    ObjectWriter,
-    WireForm,
     dump_json,
     invalid,
     load_json_object,
+)
+from assay.provenance.wire import (
+    FRESH,
+    ObjectReader,
+    ObjectWriter,
+    WireForm,
 )
 
 __all__ = [

@@ -25,15 +25,17 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from assay.errors import ConfigError, EnvelopeError, VerificationError
 from assay.provenance.encoding import (
-    FRESH,
     JSONValue,
-    ObjectReader,
-    ObjectWriter,
-    WireForm,
     dump_json,
     encode_base64,
     invalid,
     load_json_object,
+)
+from assay.provenance.wire import (
+    FRESH,
+    ObjectReader,
+    ObjectWriter,
+    WireForm,
 )
 
 __all__ = [

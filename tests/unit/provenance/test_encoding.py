@@ -12,13 +12,10 @@ from hypothesis import strategies as st
 
 from assay.errors import BundleError, EnvelopeError, FormatError
 from assay.provenance.encoding import (
-    FRESH,
     INT64_MAX,
     INT64_MIN,
     MAX_JSON_DEPTH,
     JSONValue,
-    ObjectReader,
-    ObjectWriter,
     copy_json,
     decode_base64,
     dump_json,
@@ -26,6 +23,11 @@ from assay.provenance.encoding import (
     format_int64,
     load_json_object,
     parse_int64,
+)
+from assay.provenance.wire import (
+    FRESH,
+    ObjectReader,
+    ObjectWriter,
 )
 
 # --- base64 -----------------------------------------------------------------------------------
