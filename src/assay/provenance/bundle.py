@@ -60,13 +60,21 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
-from assay.errors import BundleError, FormatError
+from assay.errors import BundleError
 from assay.provenance.dsse import Envelope
 from assay.provenance.encoding import (
     JSONValue,
     dump_json,
-    invalid,
     load_json_object,
+)
+from assay.provenance.log_entry import (
+    Checkpoint,
+    InclusionPromise,
+    InclusionProof,
+    KindVersion,
+    LogId,
+    TlogEntry,
+    field_error,
 )
 from assay.provenance.wire import (
     FRESH,
@@ -115,24 +123,6 @@ MEDIA_TYPES: Final[Mapping[str, tuple[int, int]]] = MappingProxyType(
 )
 """Each known bundle media type and the (major, minor) version it names."""
 
-# RFC 6962 merkle nodes and Rekor log ids are SHA-256 outputs.
-_SHA256_SIZE: Final = 32
-
-
-def _fail(field_path: str, reason: str) -> FormatError:
-    return invalid(BundleError, field_path, reason)
-
-
-def _check_size(field_path: str, value: bytes, size: int) -> None:
-    if len(value) != size:
-        raise _fail(field_path, f"must be {size} bytes, got {len(value)}")
-
-
-def _check_not_negative(field_path: str, value: int) -> None:
-    if value < 0:
-        raise _fail(field_path, f"must not be negative, got {value}")
-
-
 # --- verification material: keys and certificates (sigstore_common.proto) ---------------------
 
 
@@ -145,7 +135,7 @@ class X509Certificate:
 
     def __post_init__(self) -> None:
         if not self.raw_bytes:
-            raise _fail("rawBytes", "must not be empty")
+            raise field_error("rawBytes", "must not be empty")
 
     @classmethod
     def read(cls, reader: ObjectReader) -> X509Certificate:
@@ -169,7 +159,7 @@ class X509CertificateChain:
 
     def __post_init__(self) -> None:
         if not self.certificates:
-            raise _fail("certificates", "must hold at least the leaf certificate")
+            raise field_error("certificates", "must hold at least the leaf certificate")
 
     @classmethod
     def read(cls, reader: ObjectReader) -> X509CertificateChain:
@@ -212,216 +202,6 @@ KeyMaterial: TypeAlias = X509CertificateChain | X509Certificate | PublicKeyIdent
 """``VerificationMaterial.content``: the proto ``oneof`` as a union."""
 
 
-# --- transparency log entries (sigstore_rekor.proto) ------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LogId:
-    """``LogId``: the 32-byte identity of a transparency log (the hash of its key)."""
-
-    key_id: bytes
-    wire: WireForm = field(default=FRESH, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        _check_size("keyId", self.key_id, _SHA256_SIZE)
-
-    @classmethod
-    def read(cls, reader: ObjectReader) -> LogId:
-        """Parse from a reader positioned on this message."""
-        key_id = reader.binary("keyId")
-        return reader.build(lambda wire: cls(key_id=key_id, wire=wire))
-
-    def to_dict(self) -> dict[str, JSONValue]:
-        """The proto3 JSON object."""
-        writer = ObjectWriter(self.wire)
-        writer.binary("keyId", self.key_id)
-        return writer.result()
-
-
-@dataclass(frozen=True, slots=True)
-class KindVersion:
-    """``KindVersion``: the Rekor entry type, e.g. ``dsse``/``0.0.1`` or ``intoto``/``0.0.2``."""
-
-    kind: str
-    version: str
-    wire: WireForm = field(default=FRESH, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        # Both are REQUIRED in the proto; an empty one names no entry type a client can rebuild.
-        if not self.kind:
-            raise _fail("kind", "must not be empty")
-        if not self.version:
-            raise _fail("version", "must not be empty")
-
-    @classmethod
-    def read(cls, reader: ObjectReader) -> KindVersion:
-        """Parse from a reader positioned on this message."""
-        kind = reader.string("kind")
-        version = reader.string("version")
-        return reader.build(lambda wire: cls(kind=kind, version=version, wire=wire))
-
-    def to_dict(self) -> dict[str, JSONValue]:
-        """The proto3 JSON object."""
-        writer = ObjectWriter(self.wire)
-        writer.string("kind", self.kind)
-        writer.string("version", self.version)
-        return writer.result()
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """``Checkpoint``: the log's signed tree head as signed-note text (C2SP tlog-checkpoint)."""
-
-    envelope: str
-    wire: WireForm = field(default=FRESH, compare=False, repr=False)
-
-    @classmethod
-    def read(cls, reader: ObjectReader) -> Checkpoint:
-        """Parse from a reader positioned on this message."""
-        envelope = reader.string("envelope")
-        return reader.build(lambda wire: cls(envelope=envelope, wire=wire))
-
-    def to_dict(self) -> dict[str, JSONValue]:
-        """The proto3 JSON object."""
-        writer = ObjectWriter(self.wire)
-        writer.string("envelope", self.envelope)
-        return writer.result()
-
-
-@dataclass(frozen=True, slots=True)
-class InclusionProof:
-    """``InclusionProof``: an RFC 6962 audit path from the entry's leaf to ``root_hash``."""
-
-    log_index: int
-    root_hash: bytes
-    tree_size: int
-    hashes: tuple[bytes, ...]
-    checkpoint: Checkpoint | None = None
-    wire: WireForm = field(default=FRESH, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        _check_not_negative("logIndex", self.log_index)
-        # A leaf index must lie inside the tree (RFC 9162 §2.1.3.2 refuses index >= size).
-        if self.tree_size <= self.log_index:
-            raise _fail("treeSize", f"must exceed logIndex {self.log_index}, got {self.tree_size}")
-        _check_size("rootHash", self.root_hash, _SHA256_SIZE)
-        for index, node in enumerate(self.hashes):
-            _check_size(f"hashes[{index}]", node, _SHA256_SIZE)
-
-    @classmethod
-    def read(cls, reader: ObjectReader) -> InclusionProof:
-        """Parse from a reader positioned on this message."""
-        log_index = reader.int64("logIndex")
-        root_hash = reader.binary("rootHash")
-        tree_size = reader.int64("treeSize")
-        hashes = reader.repeated_binary("hashes")
-        checkpoint = reader.message("checkpoint", Checkpoint.read)
-        return reader.build(
-            lambda wire: cls(
-                log_index=log_index,
-                root_hash=root_hash,
-                tree_size=tree_size,
-                hashes=hashes,
-                checkpoint=checkpoint,
-                wire=wire,
-            )
-        )
-
-    def to_dict(self) -> dict[str, JSONValue]:
-        """The proto3 JSON object."""
-        writer = ObjectWriter(self.wire)
-        writer.int64("logIndex", self.log_index)
-        writer.binary("rootHash", self.root_hash)
-        writer.int64("treeSize", self.tree_size)
-        writer.repeated_binary("hashes", self.hashes)
-        writer.message("checkpoint", self.checkpoint)
-        return writer.result()
-
-
-@dataclass(frozen=True, slots=True)
-class InclusionPromise:
-    """``InclusionPromise``: the log's signed entry timestamp (SET) over the entry."""
-
-    signed_entry_timestamp: bytes
-    wire: WireForm = field(default=FRESH, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if not self.signed_entry_timestamp:
-            raise _fail("signedEntryTimestamp", "must not be empty")
-
-    @classmethod
-    def read(cls, reader: ObjectReader) -> InclusionPromise:
-        """Parse from a reader positioned on this message."""
-        signed_entry_timestamp = reader.binary("signedEntryTimestamp")
-        return reader.build(
-            lambda wire: cls(signed_entry_timestamp=signed_entry_timestamp, wire=wire)
-        )
-
-    def to_dict(self) -> dict[str, JSONValue]:
-        """The proto3 JSON object."""
-        writer = ObjectWriter(self.wire)
-        writer.binary("signedEntryTimestamp", self.signed_entry_timestamp)
-        return writer.result()
-
-
-@dataclass(frozen=True, slots=True)
-class TlogEntry:
-    """``TransparencyLogEntry``: where and when the signature was logged, and the proof of it."""
-
-    log_index: int
-    log_id: LogId
-    kind_version: KindVersion
-    integrated_time: int = 0
-    inclusion_promise: InclusionPromise | None = None
-    inclusion_proof: InclusionProof | None = None
-    canonicalized_body: bytes = b""
-    wire: WireForm = field(default=FRESH, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        _check_not_negative("logIndex", self.log_index)
-        _check_not_negative("integratedTime", self.integrated_time)
-
-    @property
-    def body(self) -> bytes:
-        """The canonicalized entry body (Rekor's ``body``), the leaf the log hashed."""
-        return self.canonicalized_body
-
-    @classmethod
-    def read(cls, reader: ObjectReader) -> TlogEntry:
-        """Parse from a reader positioned on this message."""
-        log_index = reader.int64("logIndex")
-        log_id = reader.required_message("logId", LogId.read)
-        kind_version = reader.required_message("kindVersion", KindVersion.read)
-        integrated_time = reader.int64("integratedTime")
-        inclusion_promise = reader.message("inclusionPromise", InclusionPromise.read)
-        inclusion_proof = reader.message("inclusionProof", InclusionProof.read)
-        canonicalized_body = reader.binary("canonicalizedBody")
-        return reader.build(
-            lambda wire: cls(
-                log_index=log_index,
-                log_id=log_id,
-                kind_version=kind_version,
-                integrated_time=integrated_time,
-                inclusion_promise=inclusion_promise,
-                inclusion_proof=inclusion_proof,
-                canonicalized_body=canonicalized_body,
-                wire=wire,
-            )
-        )
-
-    def to_dict(self) -> dict[str, JSONValue]:
-        """The proto3 JSON object."""
-        writer = ObjectWriter(self.wire)
-        writer.int64("logIndex", self.log_index)
-        writer.message("logId", self.log_id)
-        writer.message("kindVersion", self.kind_version)
-        writer.int64("integratedTime", self.integrated_time)
-        writer.message("inclusionPromise", self.inclusion_promise)
-        writer.message("inclusionProof", self.inclusion_proof)
-        writer.binary("canonicalizedBody", self.canonicalized_body)
-        return writer.result()
-
-
 # --- signed timestamps (sigstore_bundle.proto, sigstore_common.proto) --------------------------
 
 
@@ -434,7 +214,7 @@ class RFC3161SignedTimestamp:
 
     def __post_init__(self) -> None:
         if not self.signed_timestamp:
-            raise _fail("signedTimestamp", "must not be empty")
+            raise field_error("signedTimestamp", "must not be empty")
 
     @classmethod
     def read(cls, reader: ObjectReader) -> RFC3161SignedTimestamp:
@@ -585,9 +365,9 @@ class MessageSignature:
         # sigstore-js validateBundleBase: messageDigest present with a non-empty digest, and a
         # non-empty signature (REQUIRED in sigstore_common.proto).
         if not self.message_digest.digest:
-            raise _fail("messageDigest.digest", "must not be empty")
+            raise field_error("messageDigest.digest", "must not be empty")
         if not self.signature:
-            raise _fail("signature", "must not be empty")
+            raise field_error("signature", "must not be empty")
 
     @classmethod
     def read(cls, reader: ObjectReader) -> MessageSignature:
@@ -625,18 +405,18 @@ class Bundle:
     def __post_init__(self) -> None:
         version = MEDIA_TYPES.get(self.media_type)
         if version is None:
-            raise _fail(
+            raise field_error(
                 "mediaType", f"is not a known Sigstore bundle media type: {self.media_type!r}"
             )
         material = self.verification_material
         if version < (0, 3) and isinstance(material.content, X509Certificate):
-            raise _fail(
+            raise field_error(
                 "verificationMaterial.certificate",
                 f"is not allowed in a v0.{version[1]} bundle (added in v0.3); "
                 "use x509CertificateChain",
             )
         if version >= (0, 3) and isinstance(material.content, X509CertificateChain):
-            raise _fail(
+            raise field_error(
                 "verificationMaterial.x509CertificateChain",
                 "is not allowed in a v0.3 bundle; use certificate",
             )
@@ -644,24 +424,26 @@ class Bundle:
             path = f"verificationMaterial.tlogEntries[{index}]"
             if version == (0, 1):
                 if entry.inclusion_promise is None:
-                    raise _fail(f"{path}.inclusionPromise", "is required in a v0.1 bundle")
+                    raise field_error(f"{path}.inclusionPromise", "is required in a v0.1 bundle")
                 continue
             if entry.inclusion_proof is None:
-                raise _fail(f"{path}.inclusionProof", "is required from bundle v0.2 on")
+                raise field_error(f"{path}.inclusionProof", "is required from bundle v0.2 on")
             checkpoint = entry.inclusion_proof.checkpoint
             if checkpoint is None or not checkpoint.envelope:
-                raise _fail(f"{path}.inclusionProof.checkpoint", "is required from bundle v0.2 on")
+                raise field_error(
+                    f"{path}.inclusionProof.checkpoint", "is required from bundle v0.2 on"
+                )
         if isinstance(self.content, Envelope):
             envelope = self.content
             if not envelope.payload:
-                raise _fail("dsseEnvelope.payload", "must not be empty")
+                raise field_error("dsseEnvelope.payload", "must not be empty")
             if len(envelope.signatures) != 1:
-                raise _fail(
+                raise field_error(
                     "dsseEnvelope.signatures",
                     f"must hold exactly one signature in a bundle, got {len(envelope.signatures)}",
                 )
             if not envelope.signatures[0].sig:
-                raise _fail("dsseEnvelope.signatures[0].sig", "must not be empty")
+                raise field_error("dsseEnvelope.signatures[0].sig", "must not be empty")
 
     # -- parsing and printing
 
