@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from sigstore.verify import policy
 
 from assay.ca import CAError
-from assay.ca.extensions import (
-    GITHUB_ACTIONS_ISSUER,
-    GITLAB_ISSUER,
+from assay.ca.extensions import GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, IssuerProfile, map_identity
+from assay.errors import ConfigError
+from assay.keys import generate_ec
+from assay.provenance.fulcio import (
     OID_BUILD_SIGNER_URI,
     OID_DEPLOYMENT_ENVIRONMENT,
     OID_ISSUER,
@@ -24,12 +25,9 @@ from assay.ca.extensions import (
     OID_RUNNER_ENVIRONMENT,
     OID_SOURCE_REPOSITORY_REF,
     OID_TOKEN_SUBJECT,
-    IssuerProfile,
+    SIGSTORE_ARC,
     der_utf8_string,
-    map_identity,
 )
-from assay.errors import ConfigError
-from assay.keys import generate_ec
 from tests.unit.ca.identities import (
     EMAIL_CLAIMS,
     EMAIL_ISSUER,
@@ -43,7 +41,7 @@ from tests.unit.ca.identities import (
 
 GITHUB = IssuerProfile(GITHUB_ACTIONS_ISSUER, "github")
 GITLAB = IssuerProfile(GITLAB_ISSUER, "gitlab")
-ARC = "1.3.6.1.4.1.57264.1."
+ARC = SIGSTORE_ARC + "."
 
 
 def oid(number: int) -> ObjectIdentifier:
