@@ -9,8 +9,6 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat import asn1
 from cryptography.x509.oid import ObjectIdentifier
-from hypothesis import given
-from hypothesis import strategies as st
 from sigstore.verify import policy
 
 from assay.ca import CAError
@@ -401,18 +399,6 @@ def test_profile_defaults_and_validation() -> None:
         IssuerProfile("token.actions.githubusercontent.com", "github")
     with pytest.raises(ConfigError, match="not an http"):
         IssuerProfile(GITHUB_ACTIONS_ISSUER, "github", "ftp://github.com")
-
-
-@pytest.mark.parametrize("length", [0, 1, 127, 128, 255, 256, 65535, 65536])
-def test_der_utf8_string_lengths(length: int) -> None:
-    value = "a" * length
-    assert der_utf8_string(value) == asn1.encode_der(value)
-    assert asn1.decode_der(str, der_utf8_string(value)) == value
-
-
-@given(st.text(max_size=400))
-def test_der_utf8_string_matches_cryptography(value: str) -> None:
-    assert der_utf8_string(value) == asn1.encode_der(value)
 
 
 def test_build_signer_is_the_san() -> None:
