@@ -107,7 +107,7 @@ class CertificateView:
     serial: str
 
     def extension(self, arc: int) -> str | None:
-        """The shown value of Sigstore extension ``1.3.6.1.4.1.57264.1.<arc>``."""
+        """The shown value of the Sigstore extension numbered ``arc`` on Fulcio's OID arc."""
         return next((e.value for e in self.extensions if arc_number(e.oid) == arc), None)
 
 
