@@ -50,4 +50,4 @@ unit: $(STAMP) $(JS_STAMP) $(SYSTEM_STAMP)
 test: lint typecheck layers unit
 
 clean:
-	rm -rf $(VENV) $(JS)/node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(JS)/node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis .import_linter_cache
