@@ -11,7 +11,7 @@ JS_STAMP := $(JS)/node_modules/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
 PG_INITDB := /usr/lib/postgresql/15/bin/initdb
 
-.PHONY: up test lint typecheck unit clean
+.PHONY: up test lint typecheck layers unit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The dependency direction of DESIGN.md: the contracts are [tool.importlinter] in pyproject.toml.
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
 $(SYSTEM_STAMP): $(BIN)/python
 	command -v chromium || (apt-get install -y chromium || (apt-get update && apt-get install -y chromium))
 	test -x $(PG_INITDB) || (apt-get install -y postgresql || (apt-get update && apt-get install -y postgresql))
@@ -43,7 +47,7 @@ $(SYSTEM_STAMP): $(BIN)/python
 unit: $(STAMP) $(JS_STAMP) $(SYSTEM_STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck unit
+test: lint typecheck layers unit
 
 clean:
-	rm -rf $(VENV) $(JS)/node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(JS)/node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis .import_linter_cache

@@ -31,9 +31,9 @@ from sigstore.verify.policy import Identity
 from assay.ca.app import MAX_BODY_BYTES, create_app
 from assay.ca.authority import CertificateAuthority, TokenVerifier
 from assay.ca.chain import create_ca_chain
-from assay.ca.sct import verify_embedded_sct
 from assay.errors import VerificationError
 from assay.keys import generate_ec, spki_der
+from assay.transparency.sct import verify_embedded_sct
 from tests.unit.ca.identities import (
     EMAIL_CLAIMS,
     EMAIL_ISSUER,

@@ -21,15 +21,15 @@ from assay.keys import Signer, generate_ec, verify_signature
 from assay.storage.database import migrate, open_engine, sqlite_url
 from assay.storage.tlog_store import TlogStore
 from assay.tlog.app import create_app
-from assay.tlog.checkpoint import verify_checkpoint
-from assay.tlog.merkle import leaf_hash, verify_consistency
 from assay.tlog.sequencer import LogIdentity, Sequencer
 from assay.tlog.service import LogService
 from assay.tlog.tiles import split_tile
+from assay.transparency.checkpoint import verify_checkpoint
+from assay.transparency.merkle import leaf_hash, verify_consistency
 from tests.rekord import hashedrekord
 from tests.servers import serve_app
 from tests.services import Postgres
-from tests.unit.tlog.test_merkle import mth
+from tests.unit.transparency.test_merkle import mth
 
 TREE_ID = 1234567890123
 

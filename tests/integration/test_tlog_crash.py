@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from assay.tlog.checkpoint import parse_signed_note
-from assay.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
+from assay.transparency.checkpoint import parse_signed_note
+from assay.transparency.merkle import leaf_hash, verify_consistency, verify_inclusion
 from tests.assay_up import free_port, start, stop
 from tests.rekord import hashedrekord
 

@@ -25,14 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import ConfigError, VerificationError
-from assay.verify.policy import (
-    OID_SOURCE_REPOSITORY_URI,
-    Event,
-    Ref,
-    RunnerEnvironment,
-    Workflow,
-)
-from assay.verify.verifier import VerificationResult
+from assay.verify.policy import Event, Ref, RunnerEnvironment, Workflow
+from assay.verify.result import VerificationResult
 
 __all__ = [
     "PULL_REQUEST_TARGET",
@@ -43,9 +37,6 @@ __all__ = [
 ]
 
 PULL_REQUEST_TARGET = "pull_request_target"
-_OID_GITHUB_WORKFLOW_REPOSITORY = "1.3.6.1.4.1.57264.1.5"
-_OID_BUILD_TRIGGER = "1.3.6.1.4.1.57264.1.20"
-_OID_GITHUB_WORKFLOW_TRIGGER = "1.3.6.1.4.1.57264.1.2"
 _RULE_KEYS = frozenset({"repository", "workflow", "ref", "events", "runner"})
 
 
@@ -69,18 +60,14 @@ def source_repository(result: VerificationResult) -> str | None:
     signer = result.signer
     if signer is None:
         return None
-    uri = signer.extension(OID_SOURCE_REPOSITORY_URI)
-    if uri is None:
-        legacy = signer.extension(_OID_GITHUB_WORKFLOW_REPOSITORY)
-        uri = None if legacy is None else f"https://github.com/{legacy}"
-    return uri
+    return signer.source_repository_uri
 
 
 def _trigger(result: VerificationResult) -> str | None:
     signer = result.signer
     if signer is None:
         return None
-    return signer.extension(_OID_BUILD_TRIGGER) or signer.extension(_OID_GITHUB_WORKFLOW_TRIGGER)
+    return signer.build_trigger
 
 
 def _strings(value: object, where: str) -> tuple[str, ...]:

@@ -46,8 +46,9 @@ from assay.npmrc import NpmConfig
 from assay.registry.versions import Version
 from assay.verify.attestations import AttestationsResult, verify_attestations
 from assay.verify.registry_signatures import verify_registry_signatures
+from assay.verify.result import VerificationResult
 from assay.verify.trust import RegistryKeys, TrustedRoot, parse_time
-from assay.verify.verifier import VerificationResult, Verifier
+from assay.verify.verifier import Verifier
 
 __all__ = [
     "AuditResult",

@@ -3,9 +3,10 @@
 Modules (sigstore.md §1–§2; fulcio pkg/ca, pkg/certificate, pkg/server):
 
 * :mod:`assay.ca.chain` — the root and intermediate CA certificates (§1.5).
-* :mod:`assay.ca.extensions` — OIDC claims → SAN and Sigstore OID extensions (§1.4,
-  fulcio docs/oid-info.md), per issuer profile.
-* :mod:`assay.ca.sct` — the embedded SCT the CA signs with its CT key (§2.1, RFC 6962 §3.2).
+* :mod:`assay.ca.extensions` — OIDC claims → SAN and Sigstore OID extensions (§1.4), per
+  issuer profile; the OIDs and their encodings are :mod:`assay.provenance.fulcio`'s.
+* :mod:`assay.ca.sct` — the embedded SCT the CA signs with its CT key (§2.1, RFC 6962 §3.2); the
+  signed struct and its verification are :mod:`assay.transparency.sct`'s.
 * :mod:`assay.ca.authority` — proof of possession and leaf issuance (§1.1, §1.3).
 * :mod:`assay.ca.app` — the Fulcio v2 HTTP API (the only module that imports FastAPI).
 

@@ -4,13 +4,9 @@ Sources: fulcio docs/oid-info.md, pkg/certificate/extensions.go (``Extensions.Re
 config/identity/config.yaml (the ``ci-issuer-metadata`` templates), pkg/identity/{email,uri}
 and sigstore.md §1.4.
 
-Encodings (sigstore.md §1.4):
-
-* ``1.3.6.1.4.1.57264.1.1``–``.1.6`` (deprecated): the extnValue is the **raw UTF-8 bytes**
-  (Fulcio's historical mistake, kept because sigstore-python's ``OIDCIssuer`` policy reads .1.1).
-* ``.1.8``–``.1.24``: the extnValue is a DER UTF8String (X.690 §8.23, tag ``0x0C``).
-* All of them non-critical, emitted only when the value is non-empty, in OID order
-  (``Render``'s order).
+The OIDs and how each value is encoded (raw UTF-8 for ``.1``–``.6``, DER UTF8String from
+``.8`` on) are :mod:`assay.provenance.fulcio`'s; here they are all non-critical, emitted only when
+the value is non-empty, in OID order (``Render``'s order).
 
 Issuer kinds (an :class:`IssuerProfile` says which one an issuer is):
 
@@ -51,6 +47,33 @@ from cryptography.x509.oid import ObjectIdentifier
 
 from assay.ca import CAError
 from assay.errors import ConfigError
+from assay.provenance.fulcio import (
+    OID_BUILD_CONFIG_DIGEST,
+    OID_BUILD_CONFIG_URI,
+    OID_BUILD_SIGNER_DIGEST,
+    OID_BUILD_SIGNER_URI,
+    OID_BUILD_TRIGGER,
+    OID_DEPLOYMENT_ENVIRONMENT,
+    OID_GITHUB_WORKFLOW_NAME,
+    OID_GITHUB_WORKFLOW_REF,
+    OID_GITHUB_WORKFLOW_REPOSITORY,
+    OID_GITHUB_WORKFLOW_SHA,
+    OID_GITHUB_WORKFLOW_TRIGGER,
+    OID_ISSUER,
+    OID_ISSUER_V2,
+    OID_RUN_INVOCATION_URI,
+    OID_RUNNER_ENVIRONMENT,
+    OID_SOURCE_REPOSITORY_DIGEST,
+    OID_SOURCE_REPOSITORY_IDENTIFIER,
+    OID_SOURCE_REPOSITORY_OWNER_IDENTIFIER,
+    OID_SOURCE_REPOSITORY_OWNER_URI,
+    OID_SOURCE_REPOSITORY_REF,
+    OID_SOURCE_REPOSITORY_URI,
+    OID_SOURCE_REPOSITORY_VISIBILITY,
+    OID_TOKEN_SUBJECT,
+    arc_number,
+    encode_extension_value,
+)
 
 IssuerKind = Literal["github", "gitlab", "ci", "email", "uri"]
 """``ci``: an issuer that mints both GitHub- and GitLab-shaped tokens (our emulator)."""
@@ -62,62 +85,10 @@ _DEFAULT_BASE_URLS: dict[str, str] = {
     "gitlab": "https://gitlab.com",
 }
 
-_ARC = "1.3.6.1.4.1.57264.1"
-# fulcio docs/oid-info.md, in Render's order.
-OID_ISSUER = ObjectIdentifier(f"{_ARC}.1")  # raw, deprecated
-OID_GITHUB_WORKFLOW_TRIGGER = ObjectIdentifier(f"{_ARC}.2")  # raw, deprecated
-OID_GITHUB_WORKFLOW_SHA = ObjectIdentifier(f"{_ARC}.3")  # raw, deprecated
-OID_GITHUB_WORKFLOW_NAME = ObjectIdentifier(f"{_ARC}.4")  # raw, deprecated
-OID_GITHUB_WORKFLOW_REPOSITORY = ObjectIdentifier(f"{_ARC}.5")  # raw, deprecated
-OID_GITHUB_WORKFLOW_REF = ObjectIdentifier(f"{_ARC}.6")  # raw, deprecated
-OID_OTHER_NAME = ObjectIdentifier(f"{_ARC}.7")  # SAN OtherName type-id only
-OID_ISSUER_V2 = ObjectIdentifier(f"{_ARC}.8")
-OID_BUILD_SIGNER_URI = ObjectIdentifier(f"{_ARC}.9")
-OID_BUILD_SIGNER_DIGEST = ObjectIdentifier(f"{_ARC}.10")
-OID_RUNNER_ENVIRONMENT = ObjectIdentifier(f"{_ARC}.11")
-OID_SOURCE_REPOSITORY_URI = ObjectIdentifier(f"{_ARC}.12")
-OID_SOURCE_REPOSITORY_DIGEST = ObjectIdentifier(f"{_ARC}.13")
-OID_SOURCE_REPOSITORY_REF = ObjectIdentifier(f"{_ARC}.14")
-OID_SOURCE_REPOSITORY_IDENTIFIER = ObjectIdentifier(f"{_ARC}.15")
-OID_SOURCE_REPOSITORY_OWNER_URI = ObjectIdentifier(f"{_ARC}.16")
-OID_SOURCE_REPOSITORY_OWNER_IDENTIFIER = ObjectIdentifier(f"{_ARC}.17")
-OID_BUILD_CONFIG_URI = ObjectIdentifier(f"{_ARC}.18")
-OID_BUILD_CONFIG_DIGEST = ObjectIdentifier(f"{_ARC}.19")
-OID_BUILD_TRIGGER = ObjectIdentifier(f"{_ARC}.20")
-OID_RUN_INVOCATION_URI = ObjectIdentifier(f"{_ARC}.21")
-OID_SOURCE_REPOSITORY_VISIBILITY = ObjectIdentifier(f"{_ARC}.22")
-OID_DEPLOYMENT_ENVIRONMENT = ObjectIdentifier(f"{_ARC}.23")
-OID_TOKEN_SUBJECT = ObjectIdentifier(f"{_ARC}.24")
-
-_RAW_OIDS = frozenset(
-    {
-        OID_ISSUER,
-        OID_GITHUB_WORKFLOW_TRIGGER,
-        OID_GITHUB_WORKFLOW_SHA,
-        OID_GITHUB_WORKFLOW_NAME,
-        OID_GITHUB_WORKFLOW_REPOSITORY,
-        OID_GITHUB_WORKFLOW_REF,
-    }
-)
-
 # fulcio pkg/identity/email: `^.+@.+\..+$`.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # What may stand in an IA5String SAN (RFC 5280 §4.2.1.6): printable ASCII, no spaces.
 _IA5_URI = re.compile(r"^[\x21-\x7e]+$")
-
-
-def der_tlv(tag: int, content: bytes) -> bytes:
-    """One DER TLV with a single-octet tag (X.690 §8.1.2–§8.1.3, definite length)."""
-    length = len(content)
-    if length < 0x80:
-        return bytes([tag, length]) + content
-    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(octets)]) + octets + content
-
-
-def der_utf8_string(value: str) -> bytes:
-    """DER UTF8String (universal tag 12, X.690 §8.23)."""
-    return der_tlv(0x0C, value.encode("utf-8"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,12 +237,9 @@ class _Builder:
         self._values[oid] = value
 
     def build(self, san: x509.UniformResourceIdentifier | x509.RFC822Name) -> CertificateIdentity:
-        ordered = sorted(self._values.items(), key=lambda item: _arc_number(item[0]))
+        ordered = sorted(self._values.items(), key=lambda item: arc_number(item[0]) or 0)
         extensions = tuple(
-            x509.UnrecognizedExtension(
-                oid,
-                value.encode("utf-8") if oid in _RAW_OIDS else der_utf8_string(value),
-            )
+            x509.UnrecognizedExtension(oid, encode_extension_value(oid, value))
             for oid, value in ordered
             if value
         )
@@ -372,10 +340,6 @@ def _uri(profile: IssuerProfile, claims: _Claims) -> CertificateIdentity:
     out.set(OID_ISSUER, profile.issuer_url)
     out.set(OID_ISSUER_V2, profile.issuer_url)
     return out.build(_uri_san(subject))
-
-
-def _arc_number(oid: ObjectIdentifier) -> int:
-    return int(oid.dotted_string.rsplit(".", 1)[1])
 
 
 def _uri_san(value: str) -> x509.UniformResourceIdentifier:

@@ -25,10 +25,12 @@ from typing import Any
 
 from assay.errors import AssayError, VerificationError
 from assay.provenance.bundle import Bundle
+from assay.provenance.fulcio import OID_RUNNER_ENVIRONMENT
 from assay.provenance.subject import Digest
 from assay.registry.errors import Unprocessable
-from assay.verify.policy import OID_RUNNER_ENVIRONMENT, NpmProvenancePolicy
-from assay.verify.verifier import VerificationResult, Verifier
+from assay.verify.policy import NpmProvenancePolicy
+from assay.verify.result import VerificationResult
+from assay.verify.verifier import Verifier
 
 PREFIX = "Error verifying sigstore provenance bundle: "
 

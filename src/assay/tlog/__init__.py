@@ -1,3 +1,4 @@
-"""The transparency log's pure core: RFC 6962/9162 Merkle trees and proofs (``merkle``), signed
-checkpoints (``checkpoint``), C2SP tlog-tiles (``tiles``) and Rekor v1 entries (``entries``).
+"""The transparency log service: C2SP tlog-tiles (``tiles``), the sequencer, the service object
+and the Rekor v1 / tiles HTTP API (``app``). The pure math it shares with the verifier —
+Merkle proofs, checkpoints, entry bodies — lives in :mod:`assay.transparency`.
 """

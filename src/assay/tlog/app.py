@@ -32,10 +32,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay.errors import AssayError, FormatError, VerificationError
 from assay.request_body import BodyTooLarge, read_bounded
-from assay.tlog.entries import MAX_ENTRY_BYTES
 from assay.tlog.sequencer import DuplicateEntry, LogOverloaded
 from assay.tlog.service import LogService, NotFound
 from assay.tlog.tiles import Tile, parse_path
+from assay.transparency.rekor import MAX_ENTRY_BYTES
 
 MAX_RETRIEVE = 256  # Rekor caps retrieve requests (searchLogQuery maxItems 10/…); ours is looser
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from assay.errors import AssayError
 from assay.keys import Signer, key_id
 from assay.storage.tlog_store import SequencerConflict, StoredCheckpoint, StoredEntry, TlogStore
-from assay.tlog.checkpoint import Checkpoint, rekor_origin, sign_checkpoint
-from assay.tlog.entries import ProposedEntry, set_payload
-from assay.tlog.merkle import EMPTY_ROOT, HashReader, NodeId, append_leaves, inclusion_proof
+from assay.transparency.checkpoint import Checkpoint, rekor_origin, sign_checkpoint
+from assay.transparency.merkle import EMPTY_ROOT, HashReader, NodeId, append_leaves, inclusion_proof
+from assay.transparency.rekor import ProposedEntry, set_payload
 
 
 class LogOverloaded(AssayError):
@@ -92,7 +92,8 @@ class NodeCache:
 
 
 class StoreReader:
-    """A :class:`~assay.tlog.merkle.HashReader` over the store, through a :class:`NodeCache`."""
+    """A :class:`~assay.transparency.merkle.HashReader` over the store, through a
+    :class:`NodeCache`."""
 
     def __init__(self, store: TlogStore, cache: NodeCache | None = None) -> None:
         self._store = store

@@ -15,10 +15,10 @@ from typing import Any
 from assay.errors import AssayError, FormatError
 from assay.keys import spki_pem
 from assay.storage.tlog_store import StoredCheckpoint, StoredEntry, TlogStore
-from assay.tlog.entries import ProposedEntry
-from assay.tlog.merkle import consistency_proof, inclusion_proof, tree_root
 from assay.tlog.sequencer import Integrated, LogIdentity, Sequencer, StoreReader
 from assay.tlog.tiles import TILE_HEIGHT, TILE_WIDTH, EntryBundle, Tile, encode_entry_bundle
+from assay.transparency.merkle import consistency_proof, inclusion_proof, tree_root
+from assay.transparency.rekor import ProposedEntry
 
 _UUID = re.compile(r"(?:[0-9a-f]{16})?([0-9a-f]{64})")
 

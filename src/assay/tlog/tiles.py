@@ -2,7 +2,7 @@
 
 A tile (c2sp.org/tlog-tiles §"Merkle Tree") at level ``L`` and index ``N`` is the concatenation of
 up to 256 32-byte hashes, hash ``i`` being ``MTH(D[(N*256 + i) * 256**L : (N*256 + i + 1) *
-256**L])``. In the stored-hash scheme of :mod:`assay.tlog.merkle` that is exactly
+256**L])``. In the stored-hash scheme of :mod:`assay.transparency.merkle` that is exactly
 ``NodeId(8 * L, N * 256 + i)``: tiles hold the stored hashes of every eighth tree level, and the
 levels in between are recomputed from a tile's hashes (:func:`node_in_tile`).
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 from assay.errors import FormatError
-from assay.tlog.merkle import HASH_SIZE, MAX_TREE_SIZE, HashReader, NodeId, root_from_leaves
+from assay.transparency.merkle import HASH_SIZE, MAX_TREE_SIZE, HashReader, NodeId, root_from_leaves
 
 __all__ = [
     "TILE_HEIGHT",

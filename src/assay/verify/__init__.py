@@ -1,4 +1,5 @@
-"""The one verification path (DESIGN.md): trust material, the verifier, policies, npm checks.
+"""The one verification path (DESIGN.md): trust material, the verifier, its result, policies,
+npm checks.
 
 Everyone calls this: the registry at publish time, ``assay audit signatures``, ``assay verify``
 and the conformance CLI.
@@ -20,8 +21,9 @@ from assay.verify.policy import (
     Subject,
     Workflow,
 )
+from assay.verify.result import SignerIdentity, VerificationResult
 from assay.verify.trust import RegistryKey, RegistryKeys, TrustedRoot
-from assay.verify.verifier import Artifact, SignerIdentity, VerificationResult, Verifier
+from assay.verify.verifier import Artifact, Verifier
 
 __all__ = [
     "AllOf",

@@ -31,8 +31,9 @@ from assay.provenance.bundle import Bundle
 from assay.provenance.publish import PUBLISH_PREDICATE_TYPE, PublishPredicate
 from assay.provenance.subject import Digest, npm_purl
 from assay.verify.policy import SLSA_PREDICATE_TYPES, Policy, Subject
+from assay.verify.result import VerificationResult
 from assay.verify.trust import RegistryKey, RegistryKeys
-from assay.verify.verifier import VerificationResult, Verifier
+from assay.verify.verifier import Verifier
 
 __all__ = [
     "AttestationsResult",

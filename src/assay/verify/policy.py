@@ -4,8 +4,8 @@ A policy is anything with ``verify(result) -> None`` that raises
 :class:`~assay.errors.VerificationError` (``step`` = ``"policy"``) when the verified result does
 not satisfy it. Policies compose with :class:`AllOf` and :class:`AnyOf`, as in sigstore-python's
 ``verify/policy.py``. The identity facts come from the signing certificate's SAN and the Sigstore
-OID extensions (sigstore.md §1.4): ``.1.1``–``.1.6`` are raw UTF-8, ``.1.8`` onwards DER
-UTF8String; :class:`~assay.verify.verifier.SignerIdentity` has decoded both.
+OID extensions (sigstore.md §1.4), decoded by :class:`~assay.provenance.fulcio.SignerIdentity`,
+which also knows which legacy extension stands in for a newer one.
 
 A bundle signed with a bare public key (npm's publish attestation) has no identity: every
 identity policy refuses it.
@@ -16,22 +16,15 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from assay.errors import StatementError, VerificationError
+from assay.provenance.fulcio import OID_RUNNER_ENVIRONMENT, SignerIdentity
 from assay.provenance.subject import Digest, npm_purl
-
-if TYPE_CHECKING:
-    from assay.verify.verifier import SignerIdentity, VerificationResult
+from assay.verify.result import VerificationResult
 
 __all__ = [
-    "OID_BUILD_SIGNER_URI",
-    "OID_BUILD_TRIGGER",
-    "OID_ISSUER",
-    "OID_ISSUER_V2",
-    "OID_RUNNER_ENVIRONMENT",
-    "OID_SOURCE_REPOSITORY_REF",
-    "OID_SOURCE_REPOSITORY_URI",
+    "SLSA_PREDICATE_TYPES",
     "AllOf",
     "AnyOf",
     "Event",
@@ -45,19 +38,6 @@ __all__ = [
     "Subject",
     "Workflow",
 ]
-
-_ARC = "1.3.6.1.4.1.57264.1"
-OID_ISSUER = f"{_ARC}.1"
-OID_GITHUB_WORKFLOW_TRIGGER = f"{_ARC}.2"
-OID_GITHUB_WORKFLOW_REPOSITORY = f"{_ARC}.5"
-OID_GITHUB_WORKFLOW_REF = f"{_ARC}.6"
-OID_ISSUER_V2 = f"{_ARC}.8"
-OID_BUILD_SIGNER_URI = f"{_ARC}.9"
-OID_RUNNER_ENVIRONMENT = f"{_ARC}.11"
-OID_SOURCE_REPOSITORY_URI = f"{_ARC}.12"
-OID_SOURCE_REPOSITORY_REF = f"{_ARC}.14"
-OID_BUILD_CONFIG_URI = f"{_ARC}.18"
-OID_BUILD_TRIGGER = f"{_ARC}.20"
 
 SLSA_PREDICATE_TYPES = frozenset(
     {"https://slsa.dev/provenance/v1", "https://slsa.dev/provenance/v0.2"}
@@ -130,11 +110,7 @@ class Identity:
                 expected=self.san,
                 actual=", ".join(signer.sans),
             )
-        issuers = [
-            value
-            for value in (signer.extension(OID_ISSUER), signer.extension(OID_ISSUER_V2))
-            if value is not None
-        ]
+        issuers = signer.issuers
         if not issuers:
             raise _fail("certificate names no OIDC issuer")
         for value in issuers:
@@ -191,10 +167,7 @@ class SourceRepository:
 
     def verify(self, result: VerificationResult) -> None:
         signer = _signer(result, "a source repository policy")
-        actual = signer.extension(OID_SOURCE_REPOSITORY_URI)
-        if actual is None:
-            legacy = signer.extension(OID_GITHUB_WORKFLOW_REPOSITORY)
-            actual = None if legacy is None else f"https://github.com/{legacy}"
+        actual = signer.source_repository_uri
         if actual is None or _normalise_repository(actual) != _normalise_repository(
             self.repository
         ):
@@ -217,7 +190,7 @@ class Workflow:
 
     def verify(self, result: VerificationResult) -> None:
         signer = _signer(result, "a workflow policy")
-        uri = signer.extension(OID_BUILD_SIGNER_URI) or signer.san
+        uri = signer.build_signer_uri
         location = uri.rsplit("@", 1)[0]
         wanted = self.path.rsplit("@", 1)[0].lstrip("/")
         if not (location == wanted or location.endswith("/" + wanted)):
@@ -232,9 +205,7 @@ class Ref:
 
     def verify(self, result: VerificationResult) -> None:
         signer = _signer(result, "a ref policy")
-        ref = signer.extension(OID_SOURCE_REPOSITORY_REF) or signer.extension(
-            OID_GITHUB_WORKFLOW_REF
-        )
+        ref = signer.source_repository_ref
         if ref is None or not fnmatch.fnmatchcase(ref, self.pattern):
             raise _fail(f"built from ref {ref!r}, which does not match {self.pattern!r}")
 
@@ -259,9 +230,7 @@ class Event:
 
     def verify(self, result: VerificationResult) -> None:
         signer = _signer(result, "an event policy")
-        actual = signer.extension(OID_BUILD_TRIGGER) or signer.extension(
-            OID_GITHUB_WORKFLOW_TRIGGER
-        )
+        actual = signer.build_trigger
         if actual not in self.events:
             raise _fail(f"build trigger is {actual!r}, expected one of {list(self.events)}")
 

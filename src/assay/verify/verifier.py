@@ -52,7 +52,6 @@ import binascii
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final
@@ -71,25 +70,25 @@ from cryptography.x509.verification import (
 )
 from cryptography.x509.verification import VerificationError as X509VerificationError
 
-from assay.ca.sct import verify_embedded_sct
 from assay.errors import AssayError, FormatError, VerificationError
 from assay.keys import verify_signature
 from assay.provenance import dsse
 from assay.provenance.bundle import MEDIA_TYPES, Bundle, HashAlgorithm, TlogEntry
 from assay.provenance.dsse import Envelope, PublicKey
+from assay.provenance.fulcio import SignerIdentity
 from assay.provenance.statement import PAYLOAD_TYPE, Statement
 from assay.provenance.subject import Digest
-from assay.tlog.checkpoint import parse_signed_note, verify_checkpoint
-from assay.tlog.entries import set_payload
-from assay.tlog.merkle import leaf_hash, verify_inclusion
+from assay.transparency.checkpoint import parse_signed_note, verify_checkpoint
+from assay.transparency.merkle import leaf_hash, verify_inclusion
+from assay.transparency.rekor import set_payload
+from assay.transparency.sct import verify_embedded_sct
 from assay.verify.policy import Policy
+from assay.verify.result import VerificationResult
 from assay.verify.trust import CertificateAuthority, TransparencyLog, TrustedRoot
 
 __all__ = [
     "STEPS",
     "Artifact",
-    "SignerIdentity",
-    "VerificationResult",
     "Verifier",
 ]
 
@@ -120,8 +119,6 @@ STEPS: Final[Mapping[int | str, str]] = {
 }
 """Each step number of sigstore.md §6 and the short name errors carry as ``check``."""
 
-_SIGSTORE_ARC: Final = "1.3.6.1.4.1.57264.1."
-_OTHER_NAME_OID: Final = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
 _MESSAGE_HASHES: Final[Mapping[HashAlgorithm, str]] = {
     HashAlgorithm.SHA2_256: "sha256",
     HashAlgorithm.SHA2_384: "sha384",
@@ -151,114 +148,12 @@ def _fail(step: int, message: str, **details: object) -> VerificationError:
     return VerificationError(f"step {step} ({name}): {message}", step=step, check=name, **details)
 
 
-# --- results ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SignerIdentity:
-    """Who the signing certificate names: its SANs and its Sigstore OID extensions, decoded.
-
-    ``extensions`` maps dotted OIDs under 1.3.6.1.4.1.57264.1 to text: ``.1.1``–``.1.6`` raw UTF-8,
-    ``.1.8`` onwards DER UTF8String (sigstore.md §1.4).
-    """
-
-    certificate: x509.Certificate = field(repr=False)
-    sans: tuple[str, ...]
-    extensions: Mapping[str, str]
-
-    @property
-    def san(self) -> str:
-        """The first SAN (Fulcio certificates have exactly one)."""
-        return self.sans[0] if self.sans else ""
-
-    @property
-    def issuer(self) -> str | None:
-        """The OIDC issuer: ``.1.8`` if present, else the legacy ``.1.1`` (sigstore-js's order)."""
-        return self.extensions.get(_SIGSTORE_ARC + "8") or self.extensions.get(_SIGSTORE_ARC + "1")
-
-    def extension(self, oid: str) -> str | None:
-        return self.extensions.get(oid)
-
-
-@dataclass(frozen=True, slots=True)
-class VerificationResult:
-    """A bundle that verified: what was signed, by whom, and where and when it was logged."""
-
-    bundle: Bundle = field(repr=False)
-    kind: str
-    kind_version: str
-    log_entry: TlogEntry = field(repr=False)
-    log_index: int
-    integrated_time: datetime | None
-    verified_times: tuple[datetime, ...]
-    signer: SignerIdentity | None
-    public_key_hint: str | None
-    payload_type: str | None = None
-    payload: bytes | None = field(default=None, repr=False)
-    statement: Statement | None = field(default=None, repr=False)
-
-    @property
-    def keyless(self) -> bool:
-        """Signed with a CA certificate (rather than a bare key named by a hint)."""
-        return self.signer is not None
-
-
 # --- small decoders -----------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=4096)
 def _certificate(der: bytes) -> x509.Certificate:
     return x509.load_der_x509_certificate(der)
-
-
-def _der_utf8(value: bytes) -> str | None:
-    """The text of a DER UTF8String (X.690 §8.23), or None if ``value`` is not exactly one."""
-    if len(value) < 2 or value[0] != 0x0C:
-        return None
-    length, offset = value[1], 2
-    if length & 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 4 or len(value) < 2 + count:
-            return None
-        length = int.from_bytes(value[2 : 2 + count], "big")
-        offset = 2 + count
-    if len(value) != offset + length:
-        return None
-    try:
-        return value[offset:].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _identity(leaf: x509.Certificate) -> SignerIdentity:
-    sans: list[str] = []
-    try:
-        names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        names = None
-    if names is not None:
-        sans.extend(names.get_values_for_type(x509.UniformResourceIdentifier))
-        sans.extend(names.get_values_for_type(x509.RFC822Name))
-        for other in names.get_values_for_type(x509.OtherName):
-            if other.type_id == _OTHER_NAME_OID and (text := _der_utf8(other.value)) is not None:
-                sans.append(text)
-    extensions: dict[str, str] = {}
-    for extension in leaf.extensions:
-        oid = extension.oid.dotted_string
-        if not oid.startswith(_SIGSTORE_ARC) or not isinstance(
-            extension.value, x509.UnrecognizedExtension
-        ):
-            continue
-        raw = extension.value.value
-        arc = int(oid[len(_SIGSTORE_ARC) :].split(".", 1)[0])
-        if arc <= 6:
-            try:
-                extensions[oid] = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-        elif (text := _der_utf8(raw)) is not None:
-            extensions[oid] = text
-    return SignerIdentity(certificate=leaf, sans=tuple(sans), extensions=extensions)
 
 
 def _spki(key: PublicKey) -> bytes:
@@ -429,7 +324,7 @@ class Verifier:
                         f"{leaf.not_valid_before_utc.isoformat()} to "
                         f"{leaf.not_valid_after_utc.isoformat()})",
                     )
-            signer = _identity(leaf)
+            signer = SignerIdentity.from_certificate(leaf)
         # 15 and 16. Inclusion proof and checkpoint.
         if proof is not None:
             try:

@@ -17,7 +17,7 @@ from typing import Any
 
 from assay.errors import AssayError, VerificationError
 from assay.storage.tlog_store import StoredCheckpoint, StoredEntry
-from assay.tlog.checkpoint import Checkpoint, parse_signed_note
+from assay.transparency.checkpoint import Checkpoint, parse_signed_note
 from assay.web import markdown
 from assay.web.provenance_view import (
     AttestationsView,

@@ -27,7 +27,7 @@ from urllib.parse import quote, urlsplit
 
 from cryptography import x509
 
-from assay.errors import AssayError, VerificationError
+from assay.errors import AssayError, FormatError, VerificationError
 from assay.provenance.bundle import (
     Bundle,
     TlogEntry,
@@ -35,41 +35,19 @@ from assay.provenance.bundle import (
     X509CertificateChain,
 )
 from assay.provenance.dsse import Envelope
+from assay.provenance.fulcio import (
+    EXTENSION_NAMES,
+    RAW_OIDS,
+    SignerIdentity,
+    arc_number,
+    decode_extension_value,
+    sigstore_extensions,
+)
 from assay.provenance.publish import PUBLISH_PREDICATE_TYPE, PublishPredicate
 from assay.provenance.slsa import SLSA_V02, SLSA_V1, BuildSummary, summarize
 from assay.provenance.statement import Statement
-from assay.tlog.merkle import leaf_hash, verify_inclusion
+from assay.transparency.merkle import leaf_hash, verify_inclusion
 
-SIGSTORE_ARC: Final = "1.3.6.1.4.1.57264.1."
-# fulcio docs/oid-info.md, the names Fulcio gives its extensions.
-EXTENSION_NAMES: Final[Mapping[int, str]] = {
-    1: "Issuer (deprecated)",
-    2: "GitHub Workflow Trigger (deprecated)",
-    3: "GitHub Workflow SHA (deprecated)",
-    4: "GitHub Workflow Name (deprecated)",
-    5: "GitHub Workflow Repository (deprecated)",
-    6: "GitHub Workflow Ref (deprecated)",
-    7: "OtherName SAN",
-    8: "Issuer",
-    9: "Build Signer URI",
-    10: "Build Signer Digest",
-    11: "Runner Environment",
-    12: "Source Repository URI",
-    13: "Source Repository Digest",
-    14: "Source Repository Ref",
-    15: "Source Repository Identifier",
-    16: "Source Repository Owner URI",
-    17: "Source Repository Owner Identifier",
-    18: "Build Config URI",
-    19: "Build Config Digest",
-    20: "Build Trigger",
-    21: "Run Invocation URI",
-    22: "Source Repository Visibility At Signing",
-    23: "Deployment Environment",
-    24: "Token Subject",
-}
-# .1–.6 hold raw UTF-8 (Fulcio's historical encoding); from .8 on a DER UTF8String.
-_RAW_ARCS: Final = frozenset(range(1, 7))
 # The public-good Rekor's log id (SHA-256 of its key), whose entries search.sigstore.dev shows.
 PUBLIC_GOOD_REKOR_LOG_ID: Final = "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
 PUBLIC_GOOD_SEARCH: Final = "https://search.sigstore.dev/?logIndex="
@@ -129,26 +107,8 @@ class CertificateView:
     serial: str
 
     def extension(self, arc: int) -> str | None:
-        oid = f"{SIGSTORE_ARC}{arc}"
-        return next((e.value for e in self.extensions if e.oid == oid), None)
-
-
-def _der_utf8(value: bytes) -> str | None:
-    """The text of one DER UTF8String (X.690 §8.23), or None."""
-    if len(value) < 2 or value[0] != 0x0C:
-        return None
-    length, offset = value[1], 2
-    if length & 0x80:
-        count = length & 0x7F
-        if not 0 < count <= 4 or len(value) < 2 + count:
-            return None
-        length, offset = int.from_bytes(value[2 : 2 + count], "big"), 2 + count
-    if len(value) != offset + length:
-        return None
-    try:
-        return value[offset:].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+        """The shown value of the Sigstore extension numbered ``arc`` on Fulcio's OID arc."""
+        return next((e.value for e in self.extensions if arc_number(e.oid) == arc), None)
 
 
 def certificate_view(der: bytes) -> CertificateView:
@@ -157,44 +117,27 @@ def certificate_view(der: bytes) -> CertificateView:
         certificate = x509.load_der_x509_certificate(der)
     except ValueError as exc:
         raise VerificationError(f"the signing certificate is not DER X.509: {exc}") from exc
-    sans: list[str] = []
     try:
-        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
-        names = None
-    if names is not None:
-        sans.extend(names.get_values_for_type(x509.UniformResourceIdentifier))
-        sans.extend(names.get_values_for_type(x509.RFC822Name))
-        for other in names.get_values_for_type(x509.OtherName):
-            if other.type_id.dotted_string == f"{SIGSTORE_ARC}7":
-                other_text = _der_utf8(other.value)
-                if other_text is not None:
-                    sans.append(other_text)
+        identity = SignerIdentity.from_certificate(certificate)
+        present = list(sigstore_extensions(certificate))
+    except FormatError as exc:
+        raise VerificationError(exc.message) from exc
     extensions: list[CertificateExtension] = []
-    try:
-        present = list(certificate.extensions)
-    except ValueError as exc:
-        raise VerificationError(f"the signing certificate has malformed extensions: {exc}") from exc
-    for extension in present:
-        oid = extension.oid.dotted_string
-        if not oid.startswith(SIGSTORE_ARC) or not isinstance(
-            extension.value, x509.UnrecognizedExtension
-        ):
-            continue
-        tail = oid[len(SIGSTORE_ARC) :]
-        arc = int(tail) if tail.isdigit() else -1
-        raw = extension.value.value
-        if arc in _RAW_ARCS:
-            text = raw.decode("utf-8", errors="replace")
-        else:
-            text = _der_utf8(raw) or "(not a UTF-8 string: " + raw.hex() + ")"
-        name = EXTENSION_NAMES.get(arc, f"Sigstore extension {oid}")
-        extensions.append(CertificateExtension(oid, name, text))
+    for oid, raw in present:
+        # Show a value even when it is not encoded as its OID requires (the verifier ignores it).
+        text = decode_extension_value(oid, raw)
+        if text is None:
+            text = (
+                raw.decode("utf-8", errors="replace")
+                if oid in RAW_OIDS
+                else "(not a UTF-8 string: " + raw.hex() + ")"
+            )
+        name = EXTENSION_NAMES.get(oid, f"Sigstore extension {oid.dotted_string}")
+        extensions.append(CertificateExtension(oid.dotted_string, name, text))
     extensions.sort(key=lambda e: [int(p) for p in e.oid.split(".")])
-    by_oid = {e.oid: e.value for e in extensions}
     return CertificateView(
-        san=sans[0] if sans else "",
-        issuer=by_oid.get(f"{SIGSTORE_ARC}8") or by_oid.get(f"{SIGSTORE_ARC}1"),
+        san=identity.san,
+        issuer=identity.issuer,
         extensions=tuple(extensions),
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,

@@ -9,14 +9,13 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat import asn1
 from cryptography.x509.oid import ObjectIdentifier
-from hypothesis import given
-from hypothesis import strategies as st
 from sigstore.verify import policy
 
 from assay.ca import CAError
-from assay.ca.extensions import (
-    GITHUB_ACTIONS_ISSUER,
-    GITLAB_ISSUER,
+from assay.ca.extensions import GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, IssuerProfile, map_identity
+from assay.errors import ConfigError
+from assay.keys import generate_ec
+from assay.provenance.fulcio import (
     OID_BUILD_SIGNER_URI,
     OID_DEPLOYMENT_ENVIRONMENT,
     OID_ISSUER,
@@ -24,12 +23,9 @@ from assay.ca.extensions import (
     OID_RUNNER_ENVIRONMENT,
     OID_SOURCE_REPOSITORY_REF,
     OID_TOKEN_SUBJECT,
-    IssuerProfile,
+    SIGSTORE_ARC,
     der_utf8_string,
-    map_identity,
 )
-from assay.errors import ConfigError
-from assay.keys import generate_ec
 from tests.unit.ca.identities import (
     EMAIL_CLAIMS,
     EMAIL_ISSUER,
@@ -43,7 +39,7 @@ from tests.unit.ca.identities import (
 
 GITHUB = IssuerProfile(GITHUB_ACTIONS_ISSUER, "github")
 GITLAB = IssuerProfile(GITLAB_ISSUER, "gitlab")
-ARC = "1.3.6.1.4.1.57264.1."
+ARC = SIGSTORE_ARC + "."
 
 
 def oid(number: int) -> ObjectIdentifier:
@@ -403,18 +399,6 @@ def test_profile_defaults_and_validation() -> None:
         IssuerProfile("token.actions.githubusercontent.com", "github")
     with pytest.raises(ConfigError, match="not an http"):
         IssuerProfile(GITHUB_ACTIONS_ISSUER, "github", "ftp://github.com")
-
-
-@pytest.mark.parametrize("length", [0, 1, 127, 128, 255, 256, 65535, 65536])
-def test_der_utf8_string_lengths(length: int) -> None:
-    value = "a" * length
-    assert der_utf8_string(value) == asn1.encode_der(value)
-    assert asn1.decode_der(str, der_utf8_string(value)) == value
-
-
-@given(st.text(max_size=400))
-def test_der_utf8_string_matches_cryptography(value: str) -> None:
-    assert der_utf8_string(value) == asn1.encode_der(value)
 
 
 def test_build_signer_is_the_san() -> None:

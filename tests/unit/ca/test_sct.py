@@ -13,16 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore._internal.sct import verify_sct
 from sigstore.errors import VerificationError as SigstoreVerificationError
 
-from assay.ca.sct import (
-    SCT_LIST_OID,
-    SignedCertificateTimestamp,
-    digitally_signed,
-    sct_list_extension,
-    timestamp_ms,
-    verify_embedded_sct,
-)
+from assay.ca.sct import SCT_LIST_OID, SignedCertificateTimestamp, sct_list_extension
 from assay.errors import VerificationError
 from assay.keys import generate_ec, key_id, spki_der
+from assay.transparency.sct import digitally_signed, timestamp_ms, verify_embedded_sct
 from tests.unit.ca.identities import (
     GITHUB_CLAIMS,
     NOW,

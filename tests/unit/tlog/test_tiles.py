@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assay.errors import FormatError
-from assay.tlog.merkle import MemoryTree, NodeId, leaf_hash, root_from_leaves, tree_root
 from assay.tlog.tiles import (
     TILE_WIDTH,
     EntryBundle,
@@ -25,6 +24,7 @@ from assay.tlog.tiles import (
     tile_slot,
     tiles_for_size,
 )
+from assay.transparency.merkle import MemoryTree, NodeId, leaf_hash, root_from_leaves, tree_root
 
 # --- paths ------------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from assay.errors import AssayError, FormatError, VerificationError
 from assay.keys import generate_ec, key_id, spki_der
 from assay.provenance.bundle import Bundle
 from assay.verify import Identity, RegistryKeys, TrustedRoot, Verifier
-from assay.verify.verifier import VerificationResult
+from assay.verify.result import VerificationResult
 from tests.unit.verify.fixtures import SYNTHETIC, TRUSTED_ROOT, RealBundle, bundles
 
 REAL = bundles()

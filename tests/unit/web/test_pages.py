@@ -9,8 +9,8 @@ import pytest
 
 from assay.keys import Signer, generate_ec
 from assay.storage.tlog_store import StoredCheckpoint, StoredEntry
-from assay.tlog.checkpoint import Checkpoint, sign_checkpoint
-from assay.tlog.merkle import MemoryTree, inclusion_proof, leaf_hash
+from assay.transparency.checkpoint import Checkpoint, sign_checkpoint
+from assay.transparency.merkle import MemoryTree, inclusion_proof, leaf_hash
 from assay.web.pages import (
     PackageSummary,
     PageNotFound,

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assay.errors import VerificationError
-from assay.tlog.merkle import (
+from assay.transparency.merkle import (
     EMPTY_ROOT,
     HashReader,
     MemoryTree,

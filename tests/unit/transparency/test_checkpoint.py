@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from assay.errors import FormatError, VerificationError
 from assay.keys import PublicKey, Signer, generate_ec, generate_ed25519, key_id, spki_der
-from assay.tlog.checkpoint import (
+from assay.transparency.checkpoint import (
     Checkpoint,
     NoteSignature,
     SignedNote,

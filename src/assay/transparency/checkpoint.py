@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from assay.errors import FormatError, VerificationError
 from assay.keys import PublicKey, spki_der, verify_signature
-from assay.tlog.merkle import HASH_SIZE, MAX_TREE_SIZE
+from assay.transparency.merkle import HASH_SIZE, MAX_TREE_SIZE
 
 __all__ = [
     "Checkpoint",

@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from assay.errors import EnvelopeError, FormatError, VerificationError
 from assay.keys import verify_signature
 from assay.provenance import dsse
-from assay.tlog.entries import MAX_ENTRY_BYTES, ProposedEntry, entry_uuid, set_payload
-from assay.tlog.merkle import leaf_hash
+from assay.transparency.merkle import leaf_hash
+from assay.transparency.rekor import MAX_ENTRY_BYTES, ProposedEntry, entry_uuid, set_payload
 from tests.npm_real import ROOT, attestation_files, attestations
 
 IN_TOTO = "application/vnd.in-toto+json"

@@ -62,7 +62,7 @@ from assay.errors import FormatError, VerificationError
 from assay.provenance import dsse
 from assay.provenance.dsse import Envelope, PublicKey
 from assay.provenance.encoding import JSONValue, load_json_object
-from assay.tlog.merkle import leaf_hash
+from assay.transparency.merkle import leaf_hash
 
 __all__ = [
     "MAX_ENTRY_BYTES",
