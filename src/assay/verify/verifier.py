@@ -43,22 +43,22 @@ both accept):
 20. the log entry's body says the same as the bundle (CVE-2022-36056): same signature, same
     certificate or key, same digest / payload hash;
 21. with an artifact, a DSSE statement has a subject with the artifact's digest.
+
+The step names and the error each failure raises are in :mod:`assay.verify.steps`; the checks of
+what the log recorded (steps 16, 17 and 20) in :mod:`assay.verify.log_entry`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Final
+from typing import Final
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -71,20 +71,27 @@ from cryptography.x509.verification import (
 from cryptography.x509.verification import VerificationError as X509VerificationError
 
 from assay.errors import AssayError, FormatError, VerificationError
-from assay.keys import verify_signature
 from assay.provenance import dsse
-from assay.provenance.bundle import MEDIA_TYPES, Bundle, HashAlgorithm, TlogEntry
+from assay.provenance.bundle import MEDIA_TYPES, Bundle
 from assay.provenance.dsse import Envelope, PublicKey
 from assay.provenance.fulcio import SignerIdentity
 from assay.provenance.statement import PAYLOAD_TYPE, Statement
 from assay.provenance.subject import Digest
-from assay.transparency.checkpoint import parse_signed_note, verify_checkpoint
 from assay.transparency.merkle import leaf_hash, verify_inclusion
-from assay.transparency.rekor import set_payload
 from assay.transparency.sct import verify_embedded_sct
+from assay.verify.log_entry import (
+    MESSAGE_HASHES,
+    check_dsse_body,
+    check_hashedrekord_body,
+    check_intoto_body,
+    entry_body,
+    verify_checkpoint_note,
+    verify_promise,
+)
 from assay.verify.policy import Policy
 from assay.verify.result import VerificationResult
-from assay.verify.trust import CertificateAuthority, TransparencyLog, TrustedRoot
+from assay.verify.steps import STEPS, fail
+from assay.verify.trust import CertificateAuthority, TrustedRoot
 
 __all__ = [
     "STEPS",
@@ -95,35 +102,6 @@ __all__ = [
 Artifact = bytes | Digest
 """The signed file's bytes, or its digest (``sha256:<hex>`` on the conformance command line)."""
 
-STEPS: Final[Mapping[int | str, str]] = {
-    1: "media type",
-    2: "tlog entries",
-    3: "key material",
-    4: "entry kind",
-    5: "inclusion proof",
-    6: "time source",
-    7: "DSSE signatures",
-    8: "RFC 3161 timestamps",
-    9: "integrated time",
-    10: "verified time",
-    11: "certificate chain",
-    12: "SCT",
-    13: "key usage",
-    15: "inclusion proof",
-    16: "checkpoint",
-    17: "inclusion promise",
-    18: "certificate validity",
-    19: "signature",
-    20: "log entry body",
-    21: "subject",
-}
-"""Each step number of sigstore.md §6 and the short name errors carry as ``check``."""
-
-_MESSAGE_HASHES: Final[Mapping[HashAlgorithm, str]] = {
-    HashAlgorithm.SHA2_256: "sha256",
-    HashAlgorithm.SHA2_384: "sha384",
-    HashAlgorithm.SHA2_512: "sha512",
-}
 _PREHASH: Final[Mapping[str, type[hashes.HashAlgorithm]]] = {
     "sha256": hashes.SHA256,
     "sha384": hashes.SHA384,
@@ -143,56 +121,12 @@ _EE_POLICY: Final = ExtensionPolicy.webpki_defaults_ee().may_be_present(
 )
 
 
-def _fail(step: int, message: str, **details: object) -> VerificationError:
-    name = STEPS.get(step, "")
-    return VerificationError(f"step {step} ({name}): {message}", step=step, check=name, **details)
-
-
 # --- small decoders -----------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=4096)
 def _certificate(der: bytes) -> x509.Certificate:
     return x509.load_der_x509_certificate(der)
-
-
-def _spki(key: PublicKey) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-def _get(obj: object, *path: str) -> Any:
-    for name in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(name)
-    return obj
-
-
-def _b64(value: object) -> bytes | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _same_signer(value: object, leaf: x509.Certificate | None, key: PublicKey) -> bool:
-    """Whether a body's base64 PEM names the bundle's certificate (or, keyed, its public key)."""
-    pem = _b64(value)
-    if pem is None:
-        return False
-    try:
-        if leaf is not None:
-            return x509.load_pem_x509_certificate(pem) == leaf
-        if b"CERTIFICATE" in pem:
-            return False
-        loaded = serialization.load_pem_public_key(pem)
-    except (ValueError, TypeError):
-        return False
-    return _spki(loaded) == _spki(key)  # type: ignore[arg-type]
 
 
 # --- the verifier -------------------------------------------------------------------------------
@@ -247,50 +181,50 @@ class Verifier:
     ) -> VerificationResult:
         # 1. A known media type (Bundle refuses others when parsed; re-checked for fresh ones).
         if bundle.media_type not in MEDIA_TYPES:
-            raise _fail(1, f"unknown bundle media type {bundle.media_type!r}")
+            raise fail(1, f"unknown bundle media type {bundle.media_type!r}")
         # 2. Exactly one log entry (sigstore-python Bundle._verify).
         entries = bundle.tlog_entries
         if len(entries) != 1:
-            raise _fail(2, f"expected exactly one transparency log entry, found {len(entries)}")
+            raise fail(2, f"expected exactly one transparency log entry, found {len(entries)}")
         entry = entries[0]
         # 3. The key material.
         leaf, key = self._key_material(bundle, public_key)
         # 4. The entry kind/version, and that it fits the content.
         kind = (entry.kind_version.kind, entry.kind_version.version)
         if kind in _REKOR_V2_KINDS:
-            raise _fail(
+            raise fail(
                 4,
                 f"Rekor v2 entries ({kind[0]} {kind[1]}) are not supported yet: they need RFC "
                 "3161 timestamps",
             )
         if kind not in _SUPPORTED_KINDS:
-            raise _fail(4, f"unsupported log entry kind {kind[0]!r} version {kind[1]!r}")
+            raise fail(4, f"unsupported log entry kind {kind[0]!r} version {kind[1]!r}")
         envelope = bundle.dsse_envelope
         if (kind[0] == "hashedrekord") != (envelope is None):
             content = "a DSSE envelope" if envelope is not None else "a message signature"
-            raise _fail(4, f"a {kind[0]} log entry cannot record {content}")
+            raise fail(4, f"a {kind[0]} log entry cannot record {content}")
         # 5. Proof of inclusion.
         proof, promise = entry.inclusion_proof, entry.inclusion_promise
         if proof is None and promise is None:
-            raise _fail(5, "the log entry has neither an inclusion proof nor an inclusion promise")
+            raise fail(5, "the log entry has neither an inclusion proof nor an inclusion promise")
         if proof is not None and (proof.checkpoint is None or not proof.checkpoint.envelope):
-            raise _fail(5, "the inclusion proof has no checkpoint")
+            raise fail(5, "the inclusion proof has no checkpoint")
         if proof is None and bundle.version >= (0, 2):
-            raise _fail(5, "bundles from v0.2 on must carry an inclusion proof")
+            raise fail(5, "bundles from v0.2 on must carry an inclusion proof")
         # 6. A source of time.
         data = bundle.verification_material.timestamp_verification_data
         timestamps = data.rfc3161_timestamps if data is not None else ()
         if bundle.version >= (0, 2) and promise is None and not timestamps:
-            raise _fail(6, "no inclusion promise and no RFC 3161 timestamp to establish time")
+            raise fail(6, "no inclusion promise and no RFC 3161 timestamp to establish time")
         # 7. DSSE: exactly one signature (also a Bundle invariant).
         if envelope is not None and len(envelope.signatures) != 1:
-            raise _fail(7, f"expected one DSSE signature, found {len(envelope.signatures)}")
+            raise fail(7, f"expected one DSSE signature, found {len(envelope.signatures)}")
         # 8. RFC 3161 timestamps: fail closed until we verify them.
         if timestamps:
-            raise _fail(8, "RFC 3161 timestamps are not supported yet; refusing the bundle")
+            raise fail(8, "RFC 3161 timestamps are not supported yet; refusing the bundle")
         logs = self.trusted_root.tlog(entry.log_id.key_id)
         if not logs:
-            raise _fail(
+            raise fail(
                 17 if promise is not None else 16,
                 f"the entry is from a log not in the trusted root (logId "
                 f"{entry.log_id.key_id.hex()})",
@@ -300,13 +234,13 @@ class Verifier:
         integrated_time: datetime | None = None
         if promise is not None:
             if entry.integrated_time == 0:
-                raise _fail(9, "the inclusion promise has no integrated time")
+                raise fail(9, "the inclusion promise has no integrated time")
             integrated_time = datetime.fromtimestamp(entry.integrated_time, UTC)
-            self._verify_promise(entry, promise.signed_entry_timestamp, logs, integrated_time)
+            verify_promise(entry, promise.signed_entry_timestamp, logs, integrated_time)
             verified_times.append(integrated_time)
         # 10. At least one verified time.
         if not verified_times:
-            raise _fail(10, "no verified time for the signature")
+            raise fail(10, "no verified time for the signature")
         signer: SignerIdentity | None = None
         if leaf is not None:
             # 11. The chain, at every verified time.
@@ -318,7 +252,7 @@ class Verifier:
             # 18. Every verified time within the leaf's validity (inclusive).
             for moment in verified_times:
                 if not leaf.not_valid_before_utc <= moment <= leaf.not_valid_after_utc:
-                    raise _fail(
+                    raise fail(
                         18,
                         f"the certificate was not valid at {moment.isoformat()} (valid "
                         f"{leaf.not_valid_before_utc.isoformat()} to "
@@ -336,9 +270,9 @@ class Verifier:
                     proof.root_hash,
                 )
             except VerificationError as exc:
-                raise _fail(15, f"the inclusion proof does not verify: {exc.message}") from exc
+                raise fail(15, f"the inclusion proof does not verify: {exc.message}") from exc
             note = proof.checkpoint.envelope if proof.checkpoint is not None else ""
-            self._verify_checkpoint(note, proof.root_hash, proof.tree_size, entry, logs)
+            verify_checkpoint_note(note, proof.root_hash, proof.tree_size, entry, logs)
         # 19. The signature.
         payload: bytes | None = None
         if envelope is not None:
@@ -346,13 +280,13 @@ class Verifier:
         else:
             self._verify_message(bundle, key, artifact)
         # 20. The body says what the bundle says.
-        body = self._body(entry, kind)
+        body = entry_body(entry, kind)
         if envelope is not None and kind == ("dsse", "0.0.1"):
-            self._check_dsse_body(body, envelope, leaf, key)
+            check_dsse_body(body, envelope, leaf, key)
         elif envelope is not None:
-            self._check_intoto_body(body, envelope, leaf, key)
+            check_intoto_body(body, envelope, leaf, key)
         else:
-            self._check_hashedrekord_body(body, bundle, leaf, key)
+            check_hashedrekord_body(body, bundle, leaf, key)
         # 21. The statement and its subject.
         statement: Statement | None = None
         if envelope is not None:
@@ -380,20 +314,20 @@ class Verifier:
         hint = bundle.public_key_hint
         if hint is not None:
             if public_key is None:
-                raise _fail(3, f"the bundle is signed by key {hint!r}, and no key was given")
+                raise fail(3, f"the bundle is signed by key {hint!r}, and no key was given")
             return None, public_key
         chain: list[x509.Certificate] = []
         for index, der in enumerate(bundle.chain_der):
             try:
                 chain.append(_certificate(der))
             except ValueError as exc:
-                raise _fail(3, f"certificate {index} of the bundle does not parse: {exc}") from None
+                raise fail(3, f"certificate {index} of the bundle does not parse: {exc}") from None
         leaf = chain[0]
         try:
             if leaf.version != x509.Version.v3:
-                raise _fail(3, "the signing certificate is not an X.509 v3 certificate")
+                raise fail(3, "the signing certificate is not an X.509 v3 certificate")
             if _is_ca(leaf):
-                raise _fail(3, "the signing certificate is a CA certificate, not a leaf")
+                raise fail(3, "the signing certificate is a CA certificate, not a leaf")
             # The other certificates of a v0.1/v0.2 chain are untrusted and never used: paths
             # are built from the trusted root alone. (npm's 2023 bundles carry the root too,
             # which sigstore-python only warns about.)
@@ -402,18 +336,18 @@ class Verifier:
                 usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
                 extended = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
             except x509.ExtensionNotFound as exc:
-                raise _fail(13, f"the signing certificate lacks {exc.oid.dotted_string}") from None
+                raise fail(13, f"the signing certificate lacks {exc.oid.dotted_string}") from None
             if not usage.digital_signature:
-                raise _fail(13, "the signing certificate's key usage lacks digitalSignature")
+                raise fail(13, "the signing certificate's key usage lacks digitalSignature")
             if ExtendedKeyUsageOID.CODE_SIGNING not in extended:
-                raise _fail(13, "the signing certificate's extended key usage lacks codeSigning")
+                raise fail(13, "the signing certificate's extended key usage lacks codeSigning")
             key = leaf.public_key()
         except (ValueError, x509.DuplicateExtension, UnsupportedAlgorithm) as exc:
-            raise _fail(3, f"the signing certificate is malformed: {exc}") from None
+            raise fail(3, f"the signing certificate is malformed: {exc}") from None
         if not isinstance(
             key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
         ):
-            raise _fail(3, f"unsupported signing key type {type(key).__name__}")
+            raise fail(3, f"unsupported signing key type {type(key).__name__}")
         return leaf, key
 
     # -- steps 11, 12
@@ -436,10 +370,10 @@ class Verifier:
             except (X509VerificationError, x509.UnsupportedGeneralNameType, ValueError) as exc:
                 reasons.append(f"{authority.uri or 'CA'}: {exc}")
         if not reasons:
-            raise _fail(
+            raise fail(
                 11, f"no certificate authority of the trusted root is valid at {moment.isoformat()}"
             )
-        raise _fail(
+        raise fail(
             11,
             f"the signing certificate does not chain to a trusted CA at {moment.isoformat()}: "
             + "; ".join(reasons),
@@ -453,21 +387,17 @@ class Verifier:
                 ).value
             )
         except x509.ExtensionNotFound:
-            raise _fail(12, "the signing certificate has no embedded SCT") from None
+            raise fail(12, "the signing certificate has no embedded SCT") from None
         if len(scts) != 1:
-            raise _fail(12, f"expected exactly one embedded SCT, found {len(scts)}")
+            raise fail(12, f"expected exactly one embedded SCT, found {len(scts)}")
         sct = scts[0]
         logs = self.trusted_root.ctlog(sct.log_id)
         if not logs:
-            raise _fail(
-                12, f"the SCT is from a CT log not in the trusted root ({sct.log_id.hex()})"
-            )
+            raise fail(12, f"the SCT is from a CT log not in the trusted root ({sct.log_id.hex()})")
         moment = sct.timestamp.replace(tzinfo=UTC)
         candidates = [log for log in logs if log.valid_for.contains(moment)]
         if not candidates:
-            raise _fail(
-                12, f"the CT log's key was not valid at the SCT's time {moment.isoformat()}"
-            )
+            raise fail(12, f"the CT log's key was not valid at the SCT's time {moment.isoformat()}")
         failures: list[str] = []
         for log in candidates:
             if not isinstance(log.public_key, ec.EllipticCurvePublicKey):
@@ -479,73 +409,7 @@ class Verifier:
                 failures.append(exc.message)
             else:
                 return
-        raise _fail(12, "the SCT does not verify: " + "; ".join(failures))
-
-    # -- steps 16, 17
-
-    def _verify_promise(
-        self,
-        entry: TlogEntry,
-        signed_entry_timestamp: bytes,
-        logs: tuple[TransparencyLog, ...],
-        moment: datetime,
-    ) -> None:
-        try:
-            message = set_payload(
-                base64.b64encode(entry.canonicalized_body).decode("ascii"),
-                entry.integrated_time,
-                entry.log_id.key_id.hex(),
-                entry.log_index,
-            )
-        except ValueError as exc:
-            raise _fail(17, f"the entry cannot be canonicalized: {exc}") from None
-        valid = [log for log in logs if log.valid_for.contains(moment)]
-        if not valid:
-            raise _fail(
-                17, f"the log's key was not valid at the integrated time {moment.isoformat()}"
-            )
-        for log in valid:
-            if _verifies(log.public_key, signed_entry_timestamp, message):
-                return
-        raise _fail(17, "the signed entry timestamp does not verify with the log's key")
-
-    def _verify_checkpoint(
-        self,
-        note: str,
-        root_hash: bytes,
-        tree_size: int,
-        entry: TlogEntry,
-        logs: tuple[TransparencyLog, ...],
-    ) -> None:
-        try:
-            _, signatures = parse_signed_note(note)
-        except FormatError as exc:
-            raise _fail(16, f"the checkpoint is malformed: {exc.message}") from None
-        hint = entry.log_id.key_id[:4]
-        errors: list[str] = []
-        for log in logs:
-            # sigstore-js: key hint == logId[:4] and the key name inside the log's baseUrl.
-            names = {s.name for s in signatures if s.key_id == hint and s.name in log.base_url}
-            if isinstance(log.public_key, rsa.RSAPublicKey):
-                continue  # signed notes use ECDSA or Ed25519 keys (C2SP signed-note)
-            for name in sorted(names):
-                try:
-                    checkpoint = verify_checkpoint(note, name, log.public_key)
-                except (VerificationError, FormatError, TypeError) as exc:
-                    errors.append(str(exc))
-                    continue
-                if checkpoint.root_hash != root_hash:
-                    raise _fail(16, "the checkpoint's root hash differs from the inclusion proof's")
-                if checkpoint.size != tree_size:
-                    raise _fail(
-                        16,
-                        f"the checkpoint's tree size {checkpoint.size} differs from the inclusion "
-                        f"proof's {tree_size}",
-                    )
-                return
-        if errors:
-            raise _fail(16, "the checkpoint signature does not verify: " + "; ".join(errors))
-        raise _fail(16, "the checkpoint is not signed by the entry's log")
+        raise fail(12, "the SCT does not verify: " + "; ".join(failures))
 
     # -- step 19
 
@@ -553,27 +417,27 @@ class Verifier:
         try:
             return dsse.verify(envelope, key)
         except VerificationError as exc:
-            raise _fail(19, "the DSSE signature does not verify with the signer's key") from exc
+            raise fail(19, "the DSSE signature does not verify with the signer's key") from exc
 
     def _verify_message(self, bundle: Bundle, key: PublicKey, artifact: Artifact | None) -> None:
         message = bundle.message_signature
         if message is None:  # step 4 matched hashedrekord to a message signature
-            raise _fail(19, "the bundle has no message signature")
-        algorithm = _MESSAGE_HASHES.get(message.message_digest.algorithm)
+            raise fail(19, "the bundle has no message signature")
+        algorithm = MESSAGE_HASHES.get(message.message_digest.algorithm)
         if algorithm is None:
-            raise _fail(19, f"unsupported message digest {message.message_digest.algorithm.value}")
+            raise fail(19, f"unsupported message digest {message.message_digest.algorithm.value}")
         if artifact is None:
-            raise _fail(19, "a message signature can only be verified against the artifact")
+            raise fail(19, "a message signature can only be verified against the artifact")
         if isinstance(artifact, Digest):
             if artifact.algorithm != algorithm:
-                raise _fail(
+                raise fail(
                     19, f"the artifact digest is {artifact.algorithm}; the bundle signs {algorithm}"
                 )
             digest = artifact.value
         else:
             digest = hashlib.new(algorithm, artifact).digest()
         if message.message_digest.digest != digest:
-            raise _fail(19, "the bundle's message digest does not match the artifact")
+            raise fail(19, "the bundle's message digest does not match the artifact")
         prehashed = Prehashed(_PREHASH[algorithm]())
         try:
             if isinstance(key, ec.EllipticCurvePublicKey):
@@ -581,97 +445,9 @@ class Verifier:
             elif isinstance(key, rsa.RSAPublicKey):
                 key.verify(message.signature, digest, padding.PKCS1v15(), prehashed)
             else:
-                raise _fail(19, "Ed25519 message signatures are not supported")
+                raise fail(19, "Ed25519 message signatures are not supported")
         except (InvalidSignature, ValueError):
-            raise _fail(19, "the message signature does not verify over the artifact") from None
-
-    # -- step 20
-
-    def _body(self, entry: TlogEntry, kind: tuple[str, str]) -> dict[str, Any]:
-        try:
-            body = json.loads(entry.canonicalized_body)
-        except (ValueError, UnicodeDecodeError):
-            raise _fail(20, "the log entry body is not JSON") from None
-        if not isinstance(body, dict):
-            raise _fail(20, "the log entry body is not a JSON object")
-        if (body.get("kind"), body.get("apiVersion")) != kind:
-            raise _fail(
-                20,
-                f"the log entry body is {body.get('kind')!r} {body.get('apiVersion')!r}, "
-                f"but kindVersion says {kind[0]} {kind[1]}",
-            )
-        return body
-
-    def _check_hashedrekord_body(
-        self, body: dict[str, Any], bundle: Bundle, leaf: x509.Certificate | None, key: PublicKey
-    ) -> None:
-        message = bundle.message_signature
-        if message is None:
-            raise _fail(20, "the bundle has no message signature")
-        algorithm = _MESSAGE_HASHES[message.message_digest.algorithm]
-        spec = body.get("spec")
-        if (
-            _get(spec, "data", "hash", "algorithm") != algorithm
-            or _get(spec, "data", "hash", "value") != message.message_digest.digest.hex()
-        ):
-            raise _fail(20, "the log entry records a different artifact digest")
-        if _b64(_get(spec, "signature", "content")) != message.signature:
-            raise _fail(20, "the log entry records a different signature")
-        if not _same_signer(_get(spec, "signature", "publicKey", "content"), leaf, key):
-            raise _fail(20, "the log entry records a different certificate or key")
-
-    def _check_dsse_body(
-        self,
-        body: dict[str, Any],
-        envelope: Envelope,
-        leaf: x509.Certificate | None,
-        key: PublicKey,
-    ) -> None:
-        spec = body.get("spec")
-        payload_hash = _get(spec, "payloadHash")
-        if payload_hash != {
-            "algorithm": "sha256",
-            "value": hashlib.sha256(envelope.payload).hexdigest(),
-        }:
-            raise _fail(20, "the log entry's payload hash does not match the DSSE payload")
-        signatures = _get(spec, "signatures")
-        if not isinstance(signatures, list) or len(signatures) != 1:
-            raise _fail(20, "the log entry must record exactly one DSSE signature")
-        if _b64(_get(signatures[0], "signature")) != envelope.signatures[0].sig:
-            raise _fail(20, "the log entry records a different DSSE signature")
-        if not _same_signer(_get(signatures[0], "verifier"), leaf, key):
-            raise _fail(20, "the log entry records a different certificate or key")
-
-    def _check_intoto_body(
-        self,
-        body: dict[str, Any],
-        envelope: Envelope,
-        leaf: x509.Certificate | None,
-        key: PublicKey,
-    ) -> None:
-        content = _get(body, "spec", "content")
-        payload_hash = _get(content, "payloadHash")
-        if payload_hash != {
-            "algorithm": "sha256",
-            "value": hashlib.sha256(envelope.payload).hexdigest(),
-        }:
-            raise _fail(20, "the log entry's payload hash does not match the DSSE payload")
-        recorded = _get(content, "envelope")
-        if _get(recorded, "payloadType") != envelope.payload_type:
-            raise _fail(20, "the log entry records a different payload type")
-        if _get(recorded, "payload") is not None:
-            inner = _b64(_get(recorded, "payload"))
-            if inner is None or _b64(inner.decode("ascii", "replace")) != envelope.payload:
-                raise _fail(20, "the log entry records a different payload")
-        signatures = _get(recorded, "signatures")
-        if not isinstance(signatures, list) or len(signatures) != 1:
-            raise _fail(20, "the log entry must record exactly one DSSE signature")
-        # intoto 0.0.2 stores the envelope's base64 text base64-encoded again (sigstore.md §3.2).
-        outer = _b64(_get(signatures[0], "sig"))
-        if outer is None or _b64(outer.decode("ascii", "replace")) != envelope.signatures[0].sig:
-            raise _fail(20, "the log entry records a different DSSE signature")
-        if not _same_signer(_get(signatures[0], "publicKey"), leaf, key):
-            raise _fail(20, "the log entry records a different certificate or key")
+            raise fail(19, "the message signature does not verify over the artifact") from None
 
     # -- step 21
 
@@ -681,14 +457,14 @@ class Verifier:
             try:
                 statement = Statement.from_json(envelope.payload)
             except FormatError as exc:
-                raise _fail(21, f"the payload is not an in-toto statement: {exc.message}") from None
+                raise fail(21, f"the payload is not an in-toto statement: {exc.message}") from None
         if artifact is None:
             return statement
         if statement is None:
-            raise _fail(21, f"payload type {envelope.payload_type!r} has no subjects to match")
+            raise fail(21, f"payload type {envelope.payload_type!r} has no subjects to match")
         digest = artifact if isinstance(artifact, Digest) else Digest.of(artifact, "sha256")
         if not any(subject.matches(digest) for subject in statement.subjects):
-            raise _fail(
+            raise fail(
                 21, f"no subject of the statement has the artifact's {digest.algorithm} digest"
             )
         return statement
@@ -699,17 +475,3 @@ def _is_ca(certificate: x509.Certificate) -> bool:
         return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
         return False
-
-
-def _verifies(key: PublicKey, signature: bytes, message: bytes) -> bool:
-    if isinstance(key, rsa.RSAPublicKey):
-        try:
-            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
-        except (InvalidSignature, ValueError):
-            return False
-        return True
-    try:
-        verify_signature(key, signature, message)
-    except VerificationError:
-        return False
-    return True
