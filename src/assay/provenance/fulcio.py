@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Final
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
@@ -292,12 +293,28 @@ class SignerIdentity:
     @property
     def source_repository_uri(self) -> str | None:
         """Source Repository URI (``.1.12``), else the legacy GitHub repository (``.1.5``), as a
-        URL."""
+        URL on the SAN's origin (the forge the CA prefixed: github.com, or a GitHub Enterprise
+        host), github.com when the SAN has none."""
         uri = self.extension(OID_SOURCE_REPOSITORY_URI)
         if uri is None:
             legacy = self.extension(OID_GITHUB_WORKFLOW_REPOSITORY)
-            uri = None if legacy is None else f"https://github.com/{legacy}"
+            if legacy is None:
+                return None
+            parts = urlsplit(self.san)
+            origin = (
+                f"{parts.scheme}://{parts.netloc}"
+                if parts.scheme in ("http", "https") and parts.netloc
+                else "https://github.com"
+            )
+            uri = f"{origin}/{legacy}"
         return uri
+
+    @property
+    def source_repository_digest(self) -> str | None:
+        """Source Repository Digest (``.1.13``), else the legacy GitHub Workflow SHA (``.1.3``)."""
+        return self.extension(OID_SOURCE_REPOSITORY_DIGEST) or self.extension(
+            OID_GITHUB_WORKFLOW_SHA
+        )
 
     @property
     def source_repository_ref(self) -> str | None:

@@ -31,7 +31,7 @@ use the same two shapes: ``Failed to validate <field> information: provenance st
 bundle:`` prefix is the registry's (``assay.registry.provenance.refuse``).
 
 Pure: no I/O. The Sigstore OIDs are read by their dotted numbers from the verified signer's
-``extensions`` mapping (:class:`~assay.verify.verifier.SignerIdentity`), so this module does not
+``extensions`` mapping (:class:`~assay.provenance.fulcio.SignerIdentity`), so this module does not
 depend on which module defines the OID constants.
 """
 
@@ -40,10 +40,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from assay.errors import FormatError, VerificationError
+from assay.provenance.fulcio import (
+    OID_BUILD_CONFIG_DIGEST,
+    OID_BUILD_CONFIG_URI,
+    OID_BUILD_SIGNER_DIGEST,
+    OID_BUILD_SIGNER_URI,
+    OID_RUN_INVOCATION_URI,
+    OID_RUNNER_ENVIRONMENT,
+    SignerIdentity,
+)
 from assay.provenance.slsa import (
     GITHUB_RUNNER_BUILDER,
     GITHUB_WORKFLOW_V1,
@@ -55,7 +64,7 @@ from assay.provenance.slsa import (
 
 if TYPE_CHECKING:
     from assay.provenance.statement import Statement
-    from assay.verify.verifier import VerificationResult
+    from assay.verify.result import VerificationResult
 
 __all__ = [
     "EMULATED_CI",
@@ -65,7 +74,6 @@ __all__ = [
     "GITLAB_CI",
     "GITLAB_ISSUER",
     "ProvenanceMismatch",
-    "Signer",
     "StatementCheck",
     "VerifiedFacts",
     "check_statement",
@@ -80,15 +88,6 @@ GITLAB_ISSUER: Final = "https://gitlab.com"
 GITHUB_ACTIONS: Final = "GitHub Actions"
 GITLAB_CI: Final = "GitLab CI/CD"
 EMULATED_CI: Final = "emulated CI of this instance"
-
-# Fulcio's OID arc 1.3.6.1.4.1.57264.1 (fulcio docs/oid-info.md, sigstore.md §1.4), by number.
-_ARC: Final = "1.3.6.1.4.1.57264.1."
-_ISSUER_V1, _TRIGGER_V1, _SHA_V1, _REPOSITORY_V1, _REF_V1 = (_ARC + n for n in "12356")
-_ISSUER = _ARC + "8"
-_BUILD_SIGNER_URI, _BUILD_SIGNER_DIGEST, _RUNNER_ENVIRONMENT = (_ARC + n for n in ("9", "10", "11"))
-_SOURCE_URI, _SOURCE_DIGEST, _SOURCE_REF = (_ARC + n for n in ("12", "13", "14"))
-_BUILD_CONFIG_URI, _BUILD_CONFIG_DIGEST = _ARC + "18", _ARC + "19"
-_BUILD_TRIGGER, _RUN_INVOCATION_URI = _ARC + "20", _ARC + "21"
 
 # What each comparable fact is called in Fulcio (pkg/certificate/extensions.go): npm names the
 # missing extension this way ("Missing SourceRepositoryRef in signing certificate").
@@ -109,16 +108,6 @@ FIELDS: Final = tuple(_FULCIO_NAMES)
 """The compared fields, in the order :func:`check_statement` reports the first disagreement."""
 
 _GITHUB_RUN = re.compile(r"/actions/runs/(\d+)/attempts/(\d+)$")
-
-
-class Signer(Protocol):
-    """What a verified certificate says (:class:`~assay.verify.verifier.SignerIdentity`)."""
-
-    @property
-    def sans(self) -> tuple[str, ...]: ...
-
-    @property
-    def extensions(self) -> Mapping[str, str]: ...
 
 
 class ProvenanceMismatch(VerificationError):
@@ -162,13 +151,6 @@ def _without_ref(uri: str) -> str:
     return _split_ref(uri)[0]
 
 
-def _origin(uri: str) -> str | None:
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 @dataclass(frozen=True, slots=True)
 class VerifiedFacts:
     """Where and how a version was built, as its verified signing certificate states it.
@@ -204,7 +186,9 @@ class VerifiedFacts:
     # -- construction ----------------------------------------------------------------------
 
     @classmethod
-    def from_signer(cls, signer: Signer, *, instance_issuer: str | None = None) -> VerifiedFacts:
+    def from_signer(
+        cls, signer: SignerIdentity, *, instance_issuer: str | None = None
+    ) -> VerifiedFacts:
         """The facts of a verified certificate. Raises VerificationError without an issuer.
 
         Current Fulcio certificates carry ``.8``–``.22``; those issued before 2023-03 only the
@@ -212,9 +196,8 @@ class VerifiedFacts:
         which are used when the new ones are absent, as sigstore-js and our policies do. The
         legacy repository is ``owner/repo`` on the SAN's origin (the forge the CA prefixed).
         """
-        ext = signer.extensions
-        san = signer.sans[0] if signer.sans else ""
-        issuer = ext.get(_ISSUER) or ext.get(_ISSUER_V1)
+        san = signer.san
+        issuer = signer.issuer
         if not issuer:
             raise VerificationError(
                 "Missing Issuer in signing certificate", step="facts", field="issuer"
@@ -223,24 +206,20 @@ class VerifiedFacts:
             raise VerificationError(
                 "Missing SubjectAlternativeName in signing certificate", step="facts"
             )
-        repository = ext.get(_SOURCE_URI)
-        if repository is None and (legacy := ext.get(_REPOSITORY_V1)):
-            origin = _origin(san)
-            repository = f"{origin}/{legacy}" if origin else None
         return cls(
             issuer=issuer,
             ci=ci_label(issuer, instance_issuer),
             signer_identity=san,
-            source_repository_uri=repository,
-            source_repository_digest=ext.get(_SOURCE_DIGEST) or ext.get(_SHA_V1),
-            source_repository_ref=ext.get(_SOURCE_REF) or ext.get(_REF_V1),
-            build_config_uri=ext.get(_BUILD_CONFIG_URI),
-            build_config_digest=ext.get(_BUILD_CONFIG_DIGEST),
-            build_signer_uri=ext.get(_BUILD_SIGNER_URI),
-            build_signer_digest=ext.get(_BUILD_SIGNER_DIGEST),
-            run_invocation_uri=ext.get(_RUN_INVOCATION_URI),
-            runner_environment=ext.get(_RUNNER_ENVIRONMENT),
-            build_trigger=ext.get(_BUILD_TRIGGER) or ext.get(_TRIGGER_V1),
+            source_repository_uri=signer.source_repository_uri,
+            source_repository_digest=signer.source_repository_digest,
+            source_repository_ref=signer.source_repository_ref,
+            build_config_uri=signer.extension(OID_BUILD_CONFIG_URI),
+            build_config_digest=signer.extension(OID_BUILD_CONFIG_DIGEST),
+            build_signer_uri=signer.extension(OID_BUILD_SIGNER_URI),
+            build_signer_digest=signer.extension(OID_BUILD_SIGNER_DIGEST),
+            run_invocation_uri=signer.extension(OID_RUN_INVOCATION_URI),
+            runner_environment=signer.extension(OID_RUNNER_ENVIRONMENT),
+            build_trigger=signer.build_trigger,
         )
 
     @classmethod

@@ -30,7 +30,7 @@ from assay.verify.facts import (
     check_statement,
     ci_label,
 )
-from assay.verify.verifier import VerificationResult
+from assay.verify.result import VerificationResult
 from tests.unit.verify.fixtures import RealBundle, bundles
 
 VERIFIER = Verifier(TrustedRoot.public_good())
