@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from assay.cli.main import main
-from assay.provenance.pack import pack_directory
+from assay.publish.pack import pack_directory
 from assay.provenance.tarball import read_tarball
 from tests.unit.provenance.test_pack import CHECKED_IN, GENERATED, build
 

@@ -32,7 +32,7 @@ from starlette.types import Receive, Scope, Send
 
 from assay.provenance.bundle import Bundle
 from assay.provenance.ci import build_provenance
-from assay.provenance.pack import pack_directory
+from assay.publish.pack import pack_directory
 from assay.provenance.statement import Statement, Subject
 from assay.provenance.subject import npm_purl
 from assay.sign import SigningConfig, SigningError, TokenError, sign_statement

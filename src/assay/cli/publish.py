@@ -25,7 +25,7 @@ import httpx
 from assay.npmrc import NpmConfig
 from assay.provenance.bundle import Bundle
 from assay.provenance.ci import detect
-from assay.provenance.pack import tarball_filename
+from assay.publish.pack import tarball_filename
 from assay.publish.body import Package, PublishError, check_publishable, load_package, publish_body
 from assay.publish.client import RegistryClient
 from assay.publish.provenance import ensure_provenance_environment, generate_provenance
