@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from assay.cli.main import main
-from assay.publish.pack import pack_directory
 from assay.provenance.tarball import read_tarball
-from tests.unit.provenance.test_pack import CHECKED_IN, GENERATED, build
+from assay.publish.pack import pack_directory
+from tests.unit.publish.test_pack import CHECKED_IN, GENERATED, build
 
 pytestmark = pytest.mark.npm
 
