@@ -56,7 +56,8 @@ from assay.provenance.bundle import Bundle
 from assay.provenance.ci import build_provenance
 from assay.provenance.statement import Subject
 from assay.publish.body import load_package, publish_body
-from assay.sign import SigningConfig, sign_statement
+from assay.sign.config import SigningConfig
+from assay.sign.signer import sign_statement
 from assay.verify import TrustedRoot, Verifier
 
 REPOSITORY = "acme/bench"

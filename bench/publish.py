@@ -35,7 +35,8 @@ from assay.provenance.statement import Subject
 from assay.provenance.subject import Digest
 from assay.publish.body import load_package, publish_body
 from assay.registry.provenance import ProvenanceGate
-from assay.sign import SigningConfig, sign_statement
+from assay.sign.config import SigningConfig
+from assay.sign.signer import sign_statement
 from assay.verify.trust import TrustedRoot
 from assay.verify.verifier import Verifier
 

@@ -1,6 +1,6 @@
 """The real npm client is the oracle for `assay pack`.
 
-Every fixture of `tests/unit/provenance/test_pack.py` is packed by `npm pack` (npm 11, with
+Every fixture of `tests/unit/publish/test_pack.py` is packed by `npm pack` (npm 11, with
 `--ignore-scripts` and a throw-away cache and config, so nothing of the user's setup is read) and
 by us. We require the same report (files with sizes and modes, in npm's listing order; name,
 version, filename, counts, bundled packages) and a byte-identical tar inside the gzip.
@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from assay.cli.main import main
-from assay.provenance.pack import pack_directory
 from assay.provenance.tarball import read_tarball
-from tests.unit.provenance.test_pack import CHECKED_IN, GENERATED, build
+from assay.publish.pack import pack_directory
+from tests.unit.publish.test_pack import CHECKED_IN, GENERATED, build
 
 pytestmark = pytest.mark.npm
 

@@ -17,7 +17,8 @@ from assay.provenance.ci import build_provenance
 from assay.provenance.publish import PUBLISH_PREDICATE_TYPE
 from assay.provenance.statement import Subject
 from assay.publish.body import Package, load_package, publish_body
-from assay.sign import SigningConfig, sign_statement
+from assay.sign.config import SigningConfig
+from assay.sign.signer import sign_statement
 from tests.assay_up import Instance, running_instance
 from tests.interop.test_sign import assay, both_verify, job_env
 from tests.interop.test_sigstore_clients import ci_job, fetch_token

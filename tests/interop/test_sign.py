@@ -32,10 +32,12 @@ from starlette.types import Receive, Scope, Send
 
 from assay.provenance.bundle import Bundle
 from assay.provenance.ci import build_provenance
-from assay.provenance.pack import pack_directory
 from assay.provenance.statement import Statement, Subject
 from assay.provenance.subject import npm_purl
-from assay.sign import SigningConfig, SigningError, TokenError, sign_statement
+from assay.publish.pack import pack_directory
+from assay.sign.config import SigningConfig
+from assay.sign.errors import SigningError, TokenError
+from assay.sign.signer import sign_statement
 from tests.assay_up import Instance, running_instance
 from tests.interop.test_sigstore_clients import GITHUB_SAN, ci_job, fetch_token, js_verify
 from tests.servers import serve_app

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from assay.keys import generate_ec, key_id, spki_der
+from assay.sign.identity import github_actions_token
 from tests.assay_up import Instance, running_instance
 
 JS = Path(__file__).parent / "js"
@@ -58,13 +59,9 @@ def ci_job(instance: Instance, provider: str, *claims: str) -> dict[str, str]:
 
 
 def fetch_token(env: dict[str, str], audience: str = "sigstore") -> str:
-    response = httpx.get(
-        f"{env['ACTIONS_ID_TOKEN_REQUEST_URL']}&audience={audience}",
-        headers={"Authorization": f"bearer {env['ACTIONS_ID_TOKEN_REQUEST_TOKEN']}"},
-    )
-    response.raise_for_status()
-    token: str = response.json()["value"]
-    return token
+    """The job's ambient credential traded for a token with ``audience`` (assay.sign.identity)."""
+    url, token = env["ACTIONS_ID_TOKEN_REQUEST_URL"], env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
+    return github_actions_token(url, token, audience=audience)
 
 
 def sigstore(

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from assay.sign import IdentityToken, SigningConfig, SigningError, TokenError
+from assay.sign.config import SigningConfig
+from assay.sign.errors import SigningError, TokenError
+from assay.sign.identity import IdentityToken
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 

@@ -19,7 +19,6 @@ import re
 import shlex
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import quote
 
 import click
 import httpx
@@ -28,6 +27,8 @@ from assay.errors import ConfigError
 from assay.oidc.claims import CIJob, parse_assignment
 from assay.oidc.jobs import read_registration_secret
 from assay.settings import load_settings
+from assay.sign.errors import TokenError
+from assay.sign.identity import github_actions_token
 
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _GITLAB_ID_TOKENS = ("SIGSTORE_ID_TOKEN=sigstore",)
@@ -60,21 +61,13 @@ def _register(client: httpx.Client, url: str, secret: str, body: dict[str, Any])
 
 
 def _mint(client: httpx.Client, request_url: str, request_token: str, audience: str) -> str:
-    # Appended to the query string the request URL already has, as npm does.
-    url = f"{request_url}&audience={quote(audience, safe='')}"
+    # The job's ambient credential traded as every client trades it (assay.sign.identity).
     try:
-        response = client.get(url, headers={"Authorization": f"Bearer {request_token}"})
-    except httpx.HTTPError as exc:
-        raise ConfigError(f"cannot reach the OIDC issuer at {request_url}: {exc}") from exc
-    if response.status_code != 200:
+        return github_actions_token(request_url, request_token, audience=audience, client=client)
+    except TokenError as exc:
         raise ConfigError(
-            f"the OIDC issuer refused a token for audience {audience!r} "
-            f"({response.status_code}): {_error_message(response)}"
-        )
-    value = response.json().get("value")
-    if not isinstance(value, str):
-        raise ConfigError("the OIDC issuer answered without a token")
-    return value
+            f"the OIDC issuer refused a token for audience {audience!r}: {exc.message}"
+        ) from exc
 
 
 @click.command("ci-job")

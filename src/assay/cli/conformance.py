@@ -30,7 +30,8 @@ from assay.provenance.dsse import PublicKey
 from assay.provenance.statement import PAYLOAD_TYPE, Statement
 from assay.provenance.subject import Digest
 from assay.settings import load_settings
-from assay.sign import SigningConfig, sign_artifact, sign_dsse
+from assay.sign.config import SigningConfig
+from assay.sign.signer import sign_artifact, sign_dsse
 from assay.verify import Identity, TrustedRoot, Verifier
 from assay.verify.verifier import Artifact
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from assay.provenance.pack import PackResult, pack_directory
+from assay.publish.pack import PackResult, pack_directory
 
 
 @click.command("pack")

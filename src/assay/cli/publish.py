@@ -25,11 +25,13 @@ import httpx
 from assay.npmrc import NpmConfig
 from assay.provenance.bundle import Bundle
 from assay.provenance.ci import detect
-from assay.provenance.pack import tarball_filename
 from assay.publish.body import Package, PublishError, check_publishable, load_package, publish_body
 from assay.publish.client import RegistryClient
+from assay.publish.pack import tarball_filename
 from assay.publish.provenance import ensure_provenance_environment, generate_provenance
-from assay.sign import DEFAULT_TIMEOUT, SigningConfig, SigningError
+from assay.sign.clients import DEFAULT_TIMEOUT
+from assay.sign.config import SigningConfig
+from assay.sign.errors import SigningError
 
 __all__ = ["provenance_command", "publish_command"]
 

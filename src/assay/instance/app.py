@@ -47,6 +47,7 @@ from assay.registry.provenance import ProvenanceGate
 from assay.registry.service import RegistryService
 from assay.registry.signing import RegistryKeys
 from assay.settings import Settings
+from assay.sign.log import InProcessLog
 from assay.storage.database import database_url, migrate, open_engine
 from assay.storage.tlog_store import TlogStore
 from assay.tlog.app import create_app as create_tlog_app
@@ -145,7 +146,12 @@ def create_instance_app(settings: Settings) -> ASGIApp:
     app.mount("/-/ca", ca_app)
     app.mount("/-/tlog", create_tlog_app(log_service))
     # The registry takes every other path: packages live at the root (npm's protocol).
-    registry = RegistryService.open(settings, engine, provenance_gate(settings, material))
+    # It logs its publish attestations in the log above, in process: no HTTP request to itself
+    # (unless the operator named another log, which it reaches over HTTP).
+    attestation_log = None if settings.publish_attestation_tlog_url else InProcessLog(log_service)
+    registry = RegistryService.open(
+        settings, engine, provenance_gate(settings, material), log=attestation_log
+    )
     # The web pages, under /-/web so that no page can take a package's path (assay.web.app).
     app.mount("/-/web", create_web_app(registry, log_service, registry_attestations(registry)))
     # A browser asking for / or a package's path is sent to its page; npm gets JSON as ever.

@@ -18,7 +18,10 @@ from assay.provenance.bundle import Bundle
 from assay.provenance.ci import CIProvider, build_provenance, detect
 from assay.provenance.statement import Statement, Subject
 from assay.publish.body import Package, PublishError
-from assay.sign import SigningConfig, TokenError, ci_identity_token, sign_statement
+from assay.sign.config import SigningConfig
+from assay.sign.errors import TokenError
+from assay.sign.identity import ci_identity_token
+from assay.sign.signer import sign_statement
 
 __all__ = [
     "GITHUB_OIDC_REFUSAL",

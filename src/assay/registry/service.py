@@ -65,7 +65,10 @@ from assay.registry.users import (
 )
 from assay.registry.versions import highest
 from assay.settings import Settings
-from assay.sign import SigningError, sign_dsse_with_key
+from assay.sign.clients import HttpLog
+from assay.sign.errors import SigningError
+from assay.sign.log import LogWriter
+from assay.sign.signer import sign_dsse_with_key
 from assay.storage.blobs import BlobStore, open_blob_store
 from assay.storage.database import database_url, migrate, open_engine
 from assay.storage.registry_store import (
@@ -125,6 +128,8 @@ class RegistryService:
         settings: Settings,
         keys: RegistryKeys,
         provenance: ProvenanceGate | None = None,
+        *,
+        log: LogWriter | None = None,
     ) -> None:
         self.store = store
         self.blobs = blobs
@@ -133,6 +138,9 @@ class RegistryService:
         # None: this registry has no trusted roots, so it refuses every provenance bundle.
         self.provenance = provenance
         self.origin = settings.origin
+        # Where publish attestations are logged: the log the settings name, over HTTP, unless
+        # the caller hands over a writer (the all-in-one instance: its own log, in process).
+        self.log = log or HttpLog(settings.publish_attestation_tlog_url or f"{self.origin}/-/tlog")
         self._limits = PublishLimits(
             max_tarball_bytes=settings.registry_max_tarball_bytes,
             tarball=TarballLimits(
@@ -151,11 +159,14 @@ class RegistryService:
         settings: Settings,
         engine: Engine | None = None,
         provenance: ProvenanceGate | None = None,
+        *,
+        log: LogWriter | None = None,
     ) -> RegistryService:
         """The service over the database and blob store `settings` name (migrated).
 
         ``engine``: an already open and migrated engine to share (the all-in-one instance opens
-        one for every service).
+        one for every service). ``log``: where publish attestations are logged (default: over
+        HTTP, see ``__init__``).
         """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if engine is None:
@@ -172,7 +183,7 @@ class RegistryService:
             prefix=settings.s3_prefix,
         )
         keys = RegistryKeys.load_or_create(settings.data_dir / "keys")
-        return cls(RegistryStore(engine), blobs, settings, keys, provenance)
+        return cls(RegistryStore(engine), blobs, settings, keys, provenance, log=log)
 
     def close(self) -> None:
         self.blobs.close()
@@ -291,10 +302,9 @@ class RegistryService:
         (npm/attestation publish v0.1), signed with the registry key and logged — as
         npmjs.org does for every publish with provenance (npm-registry spec §3.5)."""
         statement = publish_statement(name.name, published.version, self.origin, published.sha512)
-        tlog = self.settings.publish_attestation_tlog_url or f"{self.origin}/-/tlog"
         try:
             bundle = sign_dsse_with_key(
-                statement.to_json(), PAYLOAD_TYPE, self.keys.private_key, self.keys.keyid, tlog
+                statement.to_json(), PAYLOAD_TYPE, self.keys.private_key, self.keys.keyid, self.log
             )
         except SigningError as exc:
             raise Unavailable(f"The transparency log is unavailable: {exc.message}") from exc

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assay.errors import TarballError
-from assay.provenance.pack import pack_directory
 from assay.provenance.tarball import TarballContents, TarballLimits, read_tarball
+from assay.publish.pack import pack_directory
 
 PACKAGE_JSON = json.dumps({"name": "x", "version": "1.0.0"}).encode()
 Member = tuple[tarfile.TarInfo, bytes]
