@@ -29,9 +29,9 @@ from assay.publish.body import Package, PublishError, check_publishable, load_pa
 from assay.publish.client import RegistryClient
 from assay.publish.pack import tarball_filename
 from assay.publish.provenance import ensure_provenance_environment, generate_provenance
-from assay.sign.clients import DEFAULT_TIMEOUT
 from assay.sign.config import SigningConfig
 from assay.sign.errors import SigningError
+from assay.sign.http import DEFAULT_TIMEOUT
 
 __all__ = ["provenance_command", "publish_command"]
 

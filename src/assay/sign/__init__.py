@@ -27,6 +27,6 @@ signature and verifier; the envelope hash). Chains, SCTs, SETs and inclusion pro
 verifier's job; a bundle is verified by whoever relies on it (the registry, before it stores it).
 
 Modules: :mod:`.config` (signing config / client trust config), :mod:`.identity` (identity
-tokens), :mod:`.clients` (the CA and log over HTTP), :mod:`.log` (the log-writer seam),
-:mod:`.signer` (keys, envelopes, bundles), :mod:`.errors`.
+tokens), :mod:`.http` (requests and error bodies), :mod:`.clients` (the CA and log over HTTP),
+:mod:`.log` (the log-writer seam), :mod:`.signer` (keys, envelopes, bundles), :mod:`.errors`.
 """

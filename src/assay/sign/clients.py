@@ -1,89 +1,30 @@
 """The certificate authority and the transparency log over HTTP, as @sigstore/sign calls them.
 
-One attempt per request with a generous timeout (:data:`DEFAULT_TIMEOUT`); every failure —
+One attempt per request (:mod:`assay.sign.http`); every failure —
 unreachable, slow, refused, odd answer — becomes a :class:`~assay.sign.errors.SigningError`
 naming the service and, where there is one, its own message.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from assay import __version__
 from assay.keys import spki_der, spki_pem
 from assay.provenance.encoding import encode_base64
 from assay.sign.errors import SigningError
+from assay.sign.http import http_session, json_object, reason, request
 from assay.sign.log import bundle_entry
 
-if TYPE_CHECKING:  # identity fetches tokens through this module's HTTP helpers
+if TYPE_CHECKING:
     from assay.sign.identity import IdentityToken
 
-__all__ = ["DEFAULT_TIMEOUT", "HttpLog", "http_session", "json_object", "reason", "request"]
-
-# @sigstore/sign's default per-request timeout is 5 s with retries; we make one attempt with a
-# longer budget, so a slow log answers instead of being asked twice.
-DEFAULT_TIMEOUT: Final = 30.0
-_USER_AGENT: Final = f"assay/{__version__}"
-
-
-class http_session:
-    """Use the caller's client, or a fresh one closed on exit."""
-
-    def __init__(self, client: httpx.Client | None) -> None:
-        self._given = client
-        self._own: httpx.Client | None = None
-
-    def __enter__(self) -> httpx.Client:
-        if self._given is not None:
-            return self._given
-        self._own = httpx.Client(timeout=DEFAULT_TIMEOUT, headers={"User-Agent": _USER_AGENT})
-        return self._own
-
-    def __exit__(self, *_: object) -> None:
-        if self._own is not None:
-            self._own.close()
-
-
-def reason(response: httpx.Response) -> str:
-    """The message of a Fulcio/Rekor/npm error body, or the start of the text."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300] or response.reason_phrase
-    if isinstance(body, dict):
-        for key in ("message", "error", "detail"):
-            if isinstance(body.get(key), str):
-                return str(body[key])
-    return json.dumps(body)[:300]
-
-
-def request(
-    client: httpx.Client, method: str, url: str, *, what: str, json_body: object = None
-) -> httpx.Response:
-    try:
-        return client.request(method, url, json=json_body)
-    except httpx.TimeoutException as exc:
-        raise SigningError(f"{what} at {url} did not answer in time", url=url) from exc
-    except httpx.HTTPError as exc:
-        raise SigningError(f"cannot reach {what} at {url}: {exc}", url=url) from exc
-
-
-def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise SigningError(f"{what} answered with something that is not JSON") from exc
-    if not isinstance(body, dict):
-        raise SigningError(f"{what} answered with JSON that is not an object")
-    return body
-
+__all__ = ["HttpLog", "request_certificate"]
 
 # --- the CA -------------------------------------------------------------------------------------
 

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from assay.sign.clients import http_session, reason, request
 from assay.sign.errors import SigningError
+from assay.sign.http import http_session, reason, request
 
 __all__ = ["CLIENT_TRUST_CONFIG_MEDIA_TYPE", "SIGNING_CONFIG_MEDIA_TYPE", "SigningConfig"]
 

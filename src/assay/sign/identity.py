@@ -19,8 +19,8 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from assay.sign.clients import http_session, reason
 from assay.sign.errors import TokenError
+from assay.sign.http import http_session, reason
 
 __all__ = ["SIGSTORE_AUDIENCE", "IdentityToken", "ci_identity_token", "github_actions_token"]
 

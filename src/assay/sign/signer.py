@@ -24,9 +24,10 @@ from assay.provenance.bundle import MEDIA_TYPE_V0_2, MEDIA_TYPE_V0_3, Bundle
 from assay.provenance.dsse import Envelope, pae
 from assay.provenance.encoding import encode_base64
 from assay.provenance.statement import PAYLOAD_TYPE, Statement
-from assay.sign.clients import HttpLog, http_session, request_certificate
+from assay.sign.clients import HttpLog, request_certificate
 from assay.sign.config import SigningConfig
 from assay.sign.errors import SigningError
+from assay.sign.http import http_session
 from assay.sign.identity import IdentityToken
 from assay.sign.log import LogWriter, logged_body
 
