@@ -10,29 +10,31 @@ Modules (sigstore.md §1–§2; fulcio pkg/ca, pkg/certificate, pkg/server):
 * :mod:`assay.ca.authority` — proof of possession and leaf issuance (§1.1, §1.3).
 * :mod:`assay.ca.app` — the Fulcio v2 HTTP API (the only module that imports FastAPI).
 
-Every error the CA raises on purpose is a :class:`CAError` carrying the HTTP status it maps to,
-so the HTTP layer never parses messages.
+Every error the CA raises on purpose is a :class:`CAError`; its subclass says what kind of refusal
+it is, and :mod:`assay.ca.app` alone maps each kind to an HTTP status and Fulcio's gRPC code.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from assay.errors import AssayError
 
 
 class CAError(AssayError):
-    """A signing-certificate request the CA refuses; ``details["http_status"]`` says how.
+    """A signing-certificate request the CA refuses as malformed: a bad CSR, key, proof of
+    possession or unusable claims (Fulcio's InvalidArgument)."""
 
-    400 malformed request, bad CSR/key/proof or unusable claims; 401 missing or invalid token,
-    or an issuer the CA does not serve; 403 a valid token whose identity may not be certified;
-    413 a request body over the limit; 500 a fault of the CA itself.
-    """
 
-    def __init__(self, message: str, *, http_status: int = 400, **details: Any) -> None:
-        super().__init__(message, http_status=http_status, **details)
+class CAUnauthenticated(CAError):
+    """A missing or invalid identity token, or an issuer the CA does not serve."""
 
-    @property
-    def http_status(self) -> int:
-        status: int = self.details["http_status"]
-        return status
+
+class CAPermissionDenied(CAError):
+    """A valid token whose identity may not be certified (an unverified e-mail, say)."""
+
+
+class CARequestTooLarge(CAError):
+    """A request body over the CA's limit."""
+
+
+class CAFault(CAError):
+    """A fault of the CA itself (its clock, its keys, a certificate it cannot build)."""

@@ -8,14 +8,15 @@ Routes, relative to the mount point (the all-in-one instance mounts this at ``/-
 
 Errors have grpc-gateway's shape, ``{"code": <gRPC status code>, "message": "…"}``, with the
 HTTP status grpc-gateway would use for that code (sigstore-python shows ``message``). The
-mapping from :class:`assay.ca.CAError`'s HTTP status to the gRPC code lives here, once.
+mapping from each kind of :class:`assay.ca.CAError` to its HTTP status and gRPC code lives here,
+once.
 
 Handlers are thin: bounded read → :meth:`SigningRequest.from_json` → the authority → PEM.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -24,7 +25,13 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assay.ca import CAError
+from assay.ca import (
+    CAError,
+    CAFault,
+    CAPermissionDenied,
+    CARequestTooLarge,
+    CAUnauthenticated,
+)
 from assay.ca.authority import (
     CertificateAuthority,
     SigningRequest,
@@ -46,6 +53,23 @@ _GRPC_CODES = {
     413: 8,  # RESOURCE_EXHAUSTED (what gRPC reports for an oversized message)
     500: 13,  # INTERNAL
 }
+
+
+# Each kind of refusal and its HTTP status; the most specific class wins.
+_STATUSES: Final[tuple[tuple[type[CAError], int], ...]] = (
+    (CAUnauthenticated, 401),
+    (CAPermissionDenied, 403),
+    (CARequestTooLarge, 413),
+    (CAFault, 500),
+)
+
+
+def http_status(error: CAError) -> int:
+    """The HTTP status the CA answers ``error`` with (400 for a plain refusal)."""
+    for kind, status in _STATUSES:
+        if isinstance(error, kind):
+            return status
+    return 400
 
 
 def error_response(status: int, message: str) -> JSONResponse:
@@ -70,7 +94,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     try:
         return await read_bounded(request.stream(), request.headers.get("content-length"), limit)
     except BodyTooLarge as exc:
-        raise CAError(exc.message, http_status=413) from exc
+        raise CARequestTooLarge(exc.message) from exc
 
 
 def create_app(
@@ -84,7 +108,7 @@ def create_app(
 
     @app.exception_handler(CAError)
     async def ca_error(_: Request, exc: CAError) -> JSONResponse:
-        return error_response(exc.http_status, exc.message)
+        return error_response(http_status(exc), exc.message)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -105,7 +129,7 @@ def create_app(
         except CAError:
             raise
         except AssayError as exc:
-            raise CAError(exc.message, http_status=500) from exc
+            raise CAFault(exc.message) from exc
         return JSONResponse(
             {
                 "signedCertificateEmbeddedSct": {

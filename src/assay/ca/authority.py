@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from assay.ca import CAError
+from assay.ca import CAError, CAFault, CAPermissionDenied, CAUnauthenticated
 from assay.ca.chain import ca_signature_hash, serial_number
 from assay.ca.extensions import IssuerProfile, map_identity
 from assay.ca.sct import sign_with_embedded_sct
@@ -83,7 +83,7 @@ def challenge(claims: Mapping[str, Any]) -> str:
         if not isinstance(email, str) or not email:
             raise CAError("identity token claim 'email' must be a non-empty string")
         if claims.get("email_verified") is not True:
-            raise CAError("the identity token's email is not verified", http_status=403)
+            raise CAPermissionDenied("the identity token's email is not verified")
         return email
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
@@ -301,9 +301,8 @@ class CertificateAuthority:
         try:
             return self._profiles[issuer_url]
         except KeyError:
-            raise CAError(
+            raise CAUnauthenticated(
                 f"the CA does not issue certificates for tokens from {issuer_url!r}",
-                http_status=401,
                 issuer=issuer_url,
             ) from None
 
@@ -321,7 +320,7 @@ class CertificateAuthority:
         key = check_leaf_key(public_key)
         now = self._clock()
         if now.tzinfo is None:
-            raise CAError("the CA clock must be timezone-aware", http_status=500)
+            raise CAFault("the CA clock must be timezone-aware")
         not_before = now.astimezone(UTC).replace(microsecond=0)
         issuer_ski = self._intermediate.extensions.get_extension_for_class(
             x509.SubjectKeyIdentifier
@@ -375,18 +374,18 @@ def create_signing_certificate(
     """Fulcio ``CreateSigningCertificate``: token → claims → proof of possession → chain."""
     token = request.token or bearer_token
     if not token:
-        raise CAError("no OIDC identity token in the request", http_status=401)
+        raise CAUnauthenticated("no OIDC identity token in the request")
     try:
         claims = verify_token(token)
     except CAError:
         raise
     except AssayError as exc:
-        raise CAError(
-            f"There was an error processing the identity token: {exc.message}", http_status=401
+        raise CAUnauthenticated(
+            f"There was an error processing the identity token: {exc.message}"
         ) from exc
     issuer = claims.get("iss")
     if not isinstance(issuer, str):
-        raise CAError("the identity token has no issuer", http_status=401)
+        raise CAUnauthenticated("the identity token has no issuer")
     authority.profile(issuer)
     public_key = request.key_request.public_key(claims)
     return authority.issue(claims, public_key, issuer)

@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
-from assay.ca import CAError
+from assay.ca import CAError, CAPermissionDenied, CAUnauthenticated
 from assay.errors import ConfigError
 from assay.provenance.fulcio import (
     OID_BUILD_CONFIG_DIGEST,
@@ -161,9 +161,8 @@ def map_identity(profile: IssuerProfile, claims: Mapping[str, Any]) -> Certifica
     reader = _Claims(claims, profile)
     issuer = reader.get("iss")
     if issuer != profile.issuer_url:
-        raise CAError(
+        raise CAUnauthenticated(
             f"token issuer {issuer!r} does not match the issuer profile {profile.issuer_url!r}",
-            http_status=401,
             issuer=issuer,
         )
     if profile.kind == "ci":
@@ -315,7 +314,7 @@ def _email(claims: _Claims) -> CertificateIdentity:
     """fulcio pkg/identity/email: a verified email as rfc822Name; only the issuer extensions."""
     email = claims.part("email")
     if claims.raw("email_verified") is not True:
-        raise CAError("the identity token's email is not verified", http_status=403)
+        raise CAPermissionDenied("the identity token's email is not verified")
     if not _EMAIL.match(email) or not email.isascii():
         raise CAError(f"the identity token's email {email!r} is not a valid address")
     out = _Builder()
@@ -332,9 +331,8 @@ def _uri(profile: IssuerProfile, claims: _Claims) -> CertificateIdentity:
         raise CAError("a uri issuer's subject must be a URI, not an email address")
     parts, domain = urlsplit(subject), urlsplit(profile.base_url)
     if (parts.scheme, parts.hostname) != (domain.scheme, domain.hostname):
-        raise CAError(
-            f"subject {subject!r} is outside the issuer's subject domain {profile.base_url!r}",
-            http_status=403,
+        raise CAPermissionDenied(
+            f"subject {subject!r} is outside the issuer's subject domain {profile.base_url!r}"
         )
     out = _Builder()
     out.set(OID_ISSUER, profile.issuer_url)

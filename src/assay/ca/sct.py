@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtensionOID
 
-from assay.ca import CAError
+from assay.ca import CAFault
 from assay.ca.chain import ca_signature_hash
 from assay.keys import PrivateKey, Signer, key_id
 from assay.provenance.fulcio import der_tlv
@@ -39,7 +39,7 @@ def _opaque16(data: bytes) -> bytes:
     try:
         return opaque16(data)
     except ValueError as exc:
-        raise CAError(str(exc), http_status=500) from exc
+        raise CAFault(str(exc)) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,19 +86,19 @@ def sign_with_embedded_sct(
     ``digitally-signed`` struct with the CT key; append the SCT list; sign the final certificate.
     """
     if not isinstance(ct_key, ec.EllipticCurvePrivateKey) or ct_key.curve.name != "secp256r1":
-        raise CAError("the CT key must be ECDSA P-256 (SCT hash is SHA-256)", http_status=500)
+        raise CAFault("the CT key must be ECDSA P-256 (SCT hash is SHA-256)")
     algorithm = ca_signature_hash(issuer_key)
     tbs_no_sct = builder.sign(issuer_key, algorithm).tbs_certificate_bytes
     moment = timestamp_ms(timestamp)
     try:
         signed = digitally_signed(moment, issuer_key_hash(issuer), tbs_no_sct)
     except ValueError as exc:
-        raise CAError(str(exc), http_status=500) from exc
+        raise CAFault(str(exc)) from exc
     signature = Signer(ct_key).sign(signed)
     sct = SignedCertificateTimestamp(log_id=key_id(ct_key), timestamp=moment, signature=signature)
     final = builder.add_extension(sct_list_extension([sct]), critical=False).sign(
         issuer_key, algorithm
     )
     if final.tbs_precertificate_bytes != tbs_no_sct:
-        raise CAError("the final certificate's precertificate TBS differs", http_status=500)
+        raise CAFault("the final certificate's precertificate TBS differs")
     return final

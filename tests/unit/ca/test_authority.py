@@ -16,7 +16,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 from sigstore.errors import VerificationError as SigstoreVerificationError
 from sigstore.verify.policy import Identity
 
-from assay.ca import CAError
+from assay.ca import CAError, CAFault
+from assay.ca.app import http_status
 from assay.ca.authority import (
     LEAF_LIFETIME,
     CertificateAuthority,
@@ -169,14 +170,14 @@ def test_accepted_leaf_keys(key: PrivateKey) -> None:
 def test_refused_leaf_keys(key: object, message: str) -> None:
     with pytest.raises(CAError, match=message) as caught:
         check_leaf_key(key)
-    assert caught.value.http_status == 400
+    assert http_status(caught.value) == 400
 
 
 def test_unknown_issuer_is_refused_before_any_issuance() -> None:
     ca = make_ca(profiles=[IssuerProfile(EMAIL_ISSUER, "email")])
     with pytest.raises(CAError, match="does not issue") as caught:
         ca.authority.issue(GITHUB_CLAIMS, generate_ec().public_key(), GITHUB_ISSUER)
-    assert caught.value.http_status == 401
+    assert http_status(caught.value) == 401
     assert ca.clock.reads == 0
 
 
@@ -218,7 +219,7 @@ def test_naive_clock_is_a_ca_fault() -> None:
     ca = make_ca(clock=lambda: NOW.replace(tzinfo=None))
     with pytest.raises(CAError, match="timezone") as caught:
         ca.authority.issue(GITHUB_CLAIMS, generate_ec().public_key(), GITHUB_ISSUER)
-    assert caught.value.http_status == 500
+    assert http_status(caught.value) == 500
 
 
 # --- proof of possession ------------------------------------------------------------------------
@@ -272,7 +273,7 @@ def test_proof_over_email_when_the_token_has_one() -> None:
         PublicKeyRequest(pem(key), proof(key, "dev@example.com")).public_key(
             EMAIL_CLAIMS | {"email_verified": False}
         )
-    assert caught.value.http_status == 403
+    assert http_status(caught.value) == 403
 
 
 def test_wrong_proof_is_refused() -> None:
@@ -399,7 +400,7 @@ def test_base64_variants_of_proto3_json() -> None:
 def test_malformed_requests(raw: bytes, message: str) -> None:
     with pytest.raises(CAError, match=message) as caught:
         SigningRequest.from_json(raw)
-    assert caught.value.http_status == 400
+    assert http_status(caught.value) == 400
 
 
 # --- the whole request --------------------------------------------------------------------------
@@ -455,7 +456,7 @@ def test_refusals_issue_nothing(
     ca: TestCA = make_ca()
     with pytest.raises(CAError, match=message) as caught:
         create_signing_certificate(ca.authority, Tokens(**tokens), csr_request(), token)
-    assert caught.value.http_status == status
+    assert http_status(caught.value) == status
     assert ca.clock.reads == 0
 
 
@@ -470,8 +471,8 @@ def test_bad_proof_issues_nothing() -> None:
 
 def test_ca_errors_from_the_verifier_keep_their_status() -> None:
     def verifier(token: str) -> Mapping[str, Any]:
-        raise CAError("token issuer is down", http_status=500)
+        raise CAFault("token issuer is down")
 
     with pytest.raises(CAError, match="down") as caught:
         create_signing_certificate(make_ca().authority, verifier, csr_request("t"), None)
-    assert caught.value.http_status == 500
+    assert http_status(caught.value) == 500

@@ -12,6 +12,7 @@ from cryptography.x509.oid import ObjectIdentifier
 from sigstore.verify import policy
 
 from assay.ca import CAError
+from assay.ca.app import http_status
 from assay.ca.extensions import GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, IssuerProfile, map_identity
 from assay.errors import ConfigError
 from assay.keys import generate_ec
@@ -215,7 +216,7 @@ def test_github_missing_claim_is_refused(claim: str) -> None:
     claims = {name: value for name, value in GITHUB_CLAIMS.items() if name != claim}
     with pytest.raises(CAError, match=claim) as caught:
         map_identity(GITHUB, claims)
-    assert caught.value.http_status == 400
+    assert http_status(caught.value) == 400
     assert caught.value.details["claim"] == claim
 
 
@@ -242,7 +243,7 @@ def test_integer_claims_are_spelled_in_decimal() -> None:
 def test_token_from_another_issuer_is_refused() -> None:
     with pytest.raises(CAError, match="does not match") as caught:
         map_identity(GITHUB, GITHUB_CLAIMS | {"iss": "https://evil.example"})
-    assert caught.value.http_status == 401
+    assert http_status(caught.value) == 401
 
 
 def test_non_ascii_san_is_refused() -> None:
@@ -344,7 +345,7 @@ def test_email_issuer_certifies_a_verified_email() -> None:
 def test_email_issuer_refusals(change: dict[str, Any], status: int, message: str) -> None:
     with pytest.raises(CAError, match=message) as caught:
         map_identity(IssuerProfile(EMAIL_ISSUER, "email"), EMAIL_CLAIMS | change)
-    assert caught.value.http_status == status
+    assert http_status(caught.value) == status
 
 
 def test_email_issuer_without_email_is_refused() -> None:
@@ -373,7 +374,7 @@ def test_uri_issuer_refuses_subjects_outside_its_domain(subject: str, status: in
     profile = IssuerProfile(URI_ISSUER, "uri", "https://example.com")
     with pytest.raises(CAError) as caught:
         map_identity(profile, URI_CLAIMS | {"sub": subject})
-    assert caught.value.http_status == status
+    assert http_status(caught.value) == status
 
 
 def test_uri_issuer_domain_defaults_to_the_issuer_origin() -> None:
