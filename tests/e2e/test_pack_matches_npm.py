@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from assay.cli.main import main
+from assay.npm.tarball import read_tarball
 from assay.provenance.pack import pack_directory
-from assay.provenance.tarball import read_tarball
 from tests.unit.provenance.test_pack import CHECKED_IN, GENERATED, build
 
 pytestmark = pytest.mark.npm

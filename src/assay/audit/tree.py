@@ -25,7 +25,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from assay.errors import ConfigError
-from assay.registry.versions import Version
+from assay.npm.versions import Version
 
 __all__ = ["InstalledPackage", "Tree", "load_tree"]
 

@@ -42,8 +42,8 @@ from assay.audit.fetch import (
 from assay.audit.policy import AuditPolicy, normalise_repository, source_repository
 from assay.audit.tree import InstalledPackage
 from assay.errors import ConfigError, VerificationError
+from assay.npm.versions import Version
 from assay.npmrc import NpmConfig
-from assay.registry.versions import Version
 from assay.verify.attestations import AttestationsResult, verify_attestations
 from assay.verify.registry_signatures import verify_registry_signatures
 from assay.verify.trust import RegistryKeys, TrustedRoot, parse_time

@@ -30,10 +30,10 @@ from typing import Any
 from urllib.parse import urljoin
 
 from assay.errors import AssayError, PackError, TarballError
+from assay.npm.tarball import read_tarball
 from assay.provenance.bundle import Bundle
 from assay.provenance.pack import pack_directory
 from assay.provenance.subject import Digest, npm_purl
-from assay.provenance.tarball import read_tarball
 from assay.publish.manifest import prepare_manifest
 
 __all__ = [

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from assay.errors import PackError
-from assay.publish.hosted import from_url
+from assay.npm.hosted import from_url
 
 __all__ = ["prepare_manifest", "read_package_json"]
 

@@ -41,6 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay.errors import AssayError
+from assay.npm.names import PackageName, parse_package_path
 from assay.registry.errors import (
     BadRequest,
     Conflict,
@@ -52,7 +53,6 @@ from assay.registry.errors import (
     Unavailable,
     Unprocessable,
 )
-from assay.registry.names import PackageName, parse_package_path
 from assay.registry.packuments import CORGI_TYPE, Packument
 from assay.registry.search import SearchQuery
 from assay.registry.service import Principal, RegistryService

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from assay.registry.names import PackageName
-from assay.registry.versions import Version, highest
+from assay.npm.names import PackageName
+from assay.npm.versions import Version, highest
 from assay.storage.registry_store import Maintainer, PackageState, StoredVersion
 
 CORGI_TYPE = "application/vnd.npm.install-v1+json"

@@ -4,7 +4,7 @@ libnpmpublish ``lib/publish.js`` builds the body (specs/npm-registry.md §1.3): 
 ``versions``, its tarball base64-encoded under ``_attachments["<name>-<version>.tgz"]``, and
 ``dist.integrity`` (sha512 SRI) and ``dist.shasum`` (sha1 hex) of those bytes. Everything the
 client claims is re-derived here from the bytes: both digests are recomputed and must match,
-the tarball is read safely (assay.provenance.tarball) and its ``package.json`` must name the
+the tarball is read safely (assay.npm.tarball) and its ``package.json`` must name the
 same package and version. Nothing the client says about ``dist.tarball`` is kept; the registry
 serves the tarball from its own URL.
 """
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.errors import StatementError, TarballError
+from assay.npm.names import PackageName
+from assay.npm.tarball import TarballContents, TarballLimits, read_tarball
+from assay.npm.versions import Version, looks_like_range
 from assay.provenance.subject import Digest
-from assay.provenance.tarball import TarballContents, TarballLimits, read_tarball
 from assay.registry.errors import BadRequest, PayloadTooLarge, Unprocessable
-from assay.registry.names import PackageName
-from assay.registry.versions import Version, looks_like_range
 
 # Version-object fields the registry owns or that only make sense on a client; dropped from what
 # the client sends (npmjs.org rewrites `_npmUser`, `dist`, `_id` the same way).

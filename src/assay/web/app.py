@@ -44,9 +44,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assay.errors import AssayError, FormatError
+from assay.npm.names import PackageName, parse_package_path
 from assay.registry.errors import BadRequest, RegistryError
 from assay.registry.errors import NotFound as RegistryNotFound
-from assay.registry.names import PackageName, parse_package_path
 from assay.registry.search import MAX_SIZE, SearchQuery
 from assay.registry.service import RegistryService
 from assay.tlog.service import LogService

@@ -27,6 +27,7 @@ import pytest
 from assay.cli.main import main
 from assay.cli.pack import format_bytes
 from assay.errors import PackError
+from assay.npm.tarball import read_tarball
 from assay.provenance import pack as pack_module
 from assay.provenance.pack import (
     PackResult,
@@ -34,7 +35,6 @@ from assay.provenance.pack import (
     pack_directory,
     tarball_filename,
 )
-from assay.provenance.tarball import read_tarball
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "packages"
 CHECKED_IN = ("plain", "files-field", "npmignore", "nested-ignores", "scoped", "always")

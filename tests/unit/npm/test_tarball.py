@@ -1,4 +1,4 @@
-"""`assay.provenance.tarball`: reading npm tarballs, and refusing hostile or malformed ones.
+"""`assay.npm.tarball`: reading npm tarballs, and refusing hostile or malformed ones.
 
 Hostile archives are built here with :mod:`tarfile`, or byte by byte when tarfile cannot write
 the trick (signed checksums, GNU headers with a prefix, smuggled entries after a zero block).
@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assay.errors import TarballError
+from assay.npm.tarball import TarballContents, TarballLimits, read_tarball
 from assay.provenance.pack import pack_directory
-from assay.provenance.tarball import TarballContents, TarballLimits, read_tarball
 
 PACKAGE_JSON = json.dumps({"name": "x", "version": "1.0.0"}).encode()
 Member = tuple[tarfile.TarInfo, bytes]
