@@ -434,7 +434,7 @@ def _earlier_with_provenance(packument: Mapping[str, Any], version: str) -> list
         return []
     time_value = packument.get("time")
     times: dict[str, Any] = time_value if isinstance(time_value, dict) else {}
-    current = Version.parse(version)
+    current = Version.parse_or_none(version)
 
     def moment(text: str) -> float | None:
         value = times.get(text)
@@ -454,7 +454,7 @@ def _earlier_with_provenance(packument: Mapping[str, Any], version: str) -> list
         attestations = dist.get("attestations") if isinstance(dist, dict) else None
         if not isinstance(attestations, dict) or "provenance" not in attestations:
             continue
-        parsed = Version.parse(other)
+        parsed = Version.parse_or_none(other)
         when = moment(other)
         if now is not None and when is not None:
             is_earlier = when < now

@@ -1,27 +1,49 @@
-"""Package names and the request paths that carry them.
+"""The one package-name validator, and the request paths that carry names.
 
-Names follow validate-npm-package-name's rules for *new* packages (the only kind this registry
-accepts): at most 214 characters, lower case, no leading ``.`` or ``_``, no spaces, only
-URL-safe characters (``encodeURIComponent(name) === name``, and none of ``~'!()*``), not a Node
-core module, not ``node_modules`` or ``favicon.ico``; a scoped name is ``@scope/name`` with both
-parts URL-safe. We are stricter in one place: neither part of a scoped name may start with ``.``
-or ``_`` either, so no name can ever read as a path segment like ``..``.
+Names follow validate-npm-package-name@6 (what npm-package-arg, and so ``npm publish``, checks):
+
+* errors (invalid even for old packages): empty, a leading ``.`` or ``_``, leading or trailing
+  spaces, ``node_modules`` or ``favicon.ico``, and any character ``encodeURIComponent`` would
+  escape — except the one ``/`` of ``@scope/name``, whose two parts must be URL-safe;
+* warnings (old packages have them, new ones may not): a Node core module's name, more than 214
+  characters, capital letters, and ``~'!()*`` in the last part.
+
+The registry accepts *new* packages only, and is stricter in one place: neither part of a scoped
+name may start with ``.`` or ``_`` either, so no name can ever read as a path segment like
+``..`` (:meth:`PackageName.parse`). Purls and publishers accept anything valid for old packages.
 
 Paths: npm asks for ``/<name>`` and ``/@scope%2fname`` (npm-package-arg ``escapedName``), and
 for tarballs ``/<name>/-/<file>.tgz`` and ``/@scope/name/-/<file>.tgz``. The ASGI server decodes
 ``%2f`` before routing, so both scoped forms arrive as ``@scope/name``; traversal attempts such
 as ``..%2f`` or ``%2e%2e`` arrive as ``..`` and fail the name rules.
+
+Every refusal is a :class:`~assay.errors.ManifestError`; the registry answers it with a 400.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import quote
 
-from assay.registry.errors import BadRequest
+from assay.errors import ManifestError
+
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "NameValidity",
+    "PackageName",
+    "PackagePath",
+    "escaped_name",
+    "name_problem",
+    "parse_package_path",
+    "validate",
+]
 
 MAX_NAME_LENGTH = 214
+# The registry's stricter rule for each part of a scoped name: what a new unscoped name may be.
 _PART = re.compile(r"[a-z0-9-][a-z0-9._-]*")
+_SCOPED = re.compile(r"@([^/]+?)/([^/]+?)")  # validate-npm-package-name scopedPackagePattern
+_SPECIAL = re.compile(r"[~'!()*]")
 # `module.builtinModules` of Node 20 (validate-npm-package-name refuses them as names).
 _CORE_MODULES = frozenset(
     [
@@ -80,9 +102,10 @@ class PackageName:
 
     @classmethod
     def parse(cls, text: str) -> PackageName:
+        """A name valid for a new package, or :class:`~assay.errors.ManifestError`."""
         problem = name_problem(text)
         if problem is not None:
-            raise BadRequest(f"Invalid package name {text!r}: {problem}", name=text)
+            raise ManifestError(f"Invalid package name {text!r}: {problem}", name=text)
         return cls(text)
 
     @property
@@ -97,7 +120,7 @@ class PackageName:
     @property
     def escaped(self) -> str:
         """``@scope%2fpkg``, as npm puts a scoped name into a URL path."""
-        return self.name.replace("/", "%2f")
+        return escaped_name(self.name)
 
     def tarball_filename(self, version: str) -> str:
         """npmjs.org's file name: ``pkg-1.0.0.tgz`` (no scope) under ``/@scope/pkg/-/``."""
@@ -111,32 +134,77 @@ class PackageName:
         return self.name
 
 
-def name_problem(text: str) -> str | None:
-    """Why `text` is not a valid new package name, or None if it is."""
+@dataclass(frozen=True, slots=True)
+class NameValidity:
+    """validate-npm-package-name's verdict: ``errors`` refuse the name outright, ``warnings``
+    only for new packages."""
+
+    errors: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def valid_for_new_packages(self) -> bool:
+        return not self.errors and not self.warnings
+
+    @property
+    def valid_for_old_packages(self) -> bool:
+        return not self.errors
+
+
+def validate(text: object) -> NameValidity:
+    """validate-npm-package-name ``validate(name)``, its checks in its order and wording."""
+    if text is None:
+        return NameValidity(errors=("name cannot be null",))
+    if not isinstance(text, str):
+        return NameValidity(errors=("name must be a string",))
+    errors: list[str] = []
+    warnings: list[str] = []
     if not text:
-        return "name length must be greater than zero"
-    if len(text) > MAX_NAME_LENGTH:
-        return "name can no longer contain more than 214 characters"
-    if text != text.strip():
-        return "name cannot contain leading or trailing spaces"
+        errors.append("name length must be greater than zero")
     if text.startswith("."):
-        return "name cannot start with a period"
+        errors.append("name cannot start with a period")
     if text.startswith("_"):
-        return "name cannot start with an underscore"
-    if text != text.lower():
-        return "name can no longer contain capital letters"
+        errors.append("name cannot start with an underscore")
+    if text.strip() != text:
+        errors.append("name cannot contain leading or trailing spaces")
     if text.lower() in _BLOCKED:
-        return f"{text} is not a valid package name"
-    if text in _CORE_MODULES:
-        return f"{text} is a core module name"
+        errors.append(f"{text.lower()} is not a valid package name")
+    if text.lower() in _CORE_MODULES:
+        warnings.append(f"{text} is a core module name")
+    if len(text) > MAX_NAME_LENGTH:
+        warnings.append(f"name can no longer contain more than {MAX_NAME_LENGTH} characters")
+    if text.lower() != text:
+        warnings.append("name can no longer contain capital letters")
+    if _SPECIAL.search(text.split("/")[-1]):
+        warnings.append('name can no longer contain special characters ("~\'!()*")')
+    if _encode_uri_component(text) != text:
+        scoped = _SCOPED.fullmatch(text)
+        if not scoped or any(_encode_uri_component(part) != part for part in scoped.groups()):
+            errors.append("name can only contain URL-friendly characters")
+    return NameValidity(tuple(errors), tuple(warnings))
+
+
+def name_problem(text: str) -> str | None:
+    """Why `text` may not name a new package on this registry, or None if it may."""
+    validity = validate(text)
+    problems = validity.errors + validity.warnings
+    if problems:
+        return problems[0]
     if text.startswith("@"):
-        scope, sep, rest = text[1:].partition("/")
-        if not sep or not _PART.fullmatch(scope) or not _PART.fullmatch(rest):
+        scope, _, rest = text[1:].partition("/")
+        if not _PART.fullmatch(scope) or not _PART.fullmatch(rest):
             return "scoped name must be @scope/name, both parts url-safe"
-        return None
-    if not _PART.fullmatch(text):
-        return "name can only contain URL-friendly characters"
     return None
+
+
+def escaped_name(name: str) -> str:
+    """npm-package-arg ``escapedName``: ``@scope/pkg`` → ``@scope%2fpkg``."""
+    return name.replace("/", "%2f")
+
+
+def _encode_uri_component(text: str) -> str:
+    """JavaScript's ``encodeURIComponent`` (leaves ``A-Za-z0-9-_.!~*'()``)."""
+    return quote(text, safe="-_.!~*'()")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +224,14 @@ class PackagePath:
 
 def parse_package_path(path: str) -> PackagePath:
     """Split a decoded request path (without the leading ``/``) into a :class:`PackagePath`;
-    :class:`BadRequest` for names that break the rules, including any traversal attempt."""
+    :class:`~assay.errors.ManifestError` for names that break the rules, including any
+    traversal attempt."""
     if "\\" in path or "\0" in path:
-        raise BadRequest("Invalid package name: backslashes and NUL are not allowed")
+        raise ManifestError("Invalid package name: backslashes and NUL are not allowed")
     segments = path.split("/")
     if segments and segments[0].startswith("@"):
         if len(segments) < 2:
-            raise BadRequest(f"Invalid package name {segments[0]!r}: missing the name after @")
+            raise ManifestError(f"Invalid package name {segments[0]!r}: missing the name after @")
         name_text, rest = segments[0] + "/" + segments[1], segments[2:]
     else:
         name_text, rest = segments[0], segments[1:]
@@ -178,7 +247,7 @@ def parse_package_path(path: str) -> PackagePath:
             return PackagePath(name, "tarball", filename=rest[1], rev=rest[3])
     if len(rest) == 1 and rest[0] and rest[0] not in {"-", "-rev"}:
         return PackagePath(name, "version", version=rest[0])
-    raise BadRequest(f"Unsupported path below {name.name}: /{'/'.join(rest)}")
+    raise ManifestError(f"Unsupported path below {name.name}: /{'/'.join(rest)}")
 
 
 def _safe_filename(text: str) -> bool:

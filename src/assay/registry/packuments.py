@@ -182,7 +182,7 @@ def build(state: PackageState, origin: str) -> Packument | None:
 
 
 def _version_order(row: StoredVersion) -> tuple[int, Version | None, str]:
-    parsed = Version.parse(row.version)
+    parsed = Version.parse_or_none(row.version)
     return (0, parsed, "") if parsed is not None else (1, None, row.version)
 
 

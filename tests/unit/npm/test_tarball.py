@@ -136,6 +136,21 @@ def test_package_json_is_read_only() -> None:
         contents.package_json["name"] = "y"  # type: ignore[index]
 
 
+def test_readme_is_read_in_the_same_pass() -> None:
+    # npm's preference (readme.md first), case-insensitive, top level only, truncated.
+    contents = read_tarball(
+        package(
+            member("package/README.txt", b"text"),
+            member("package/docs/README.md", b"nested"),
+            member("package/ReadMe.md", b"markdown " * 10),
+        ),
+        TarballLimits(max_readme_bytes=12),
+    )
+    assert contents.readme == "markdown mar"
+    assert read_tarball(package(member("package/README", b"\xff!"))).readme == "\ufffd!"
+    assert read_tarball(package(member("package/docs/README.md", b"x"))).readme is None
+
+
 def test_any_single_prefix_is_accepted() -> None:
     # npm strips the first segment whatever it is (pacote: tar strip: 1)
     contents = read_tarball(package(member("node/index.js", b"1"), prefix="node"))
