@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from assay.errors import StatementError, VerificationError
+from assay.npm.hosted import normalise_repository
 from assay.provenance.subject import Digest, npm_purl
 
 if TYPE_CHECKING:
@@ -162,22 +163,6 @@ class OIDCExtension:
             )
 
 
-def _normalise_repository(value: str) -> str:
-    """``github.com/o/r``, ``https://github.com/o/r.git``, ``git+https://…`` → ``https://github.com/o/r``."""
-    text = value.strip()
-    for prefix in ("git+", "git://"):
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-    if text.startswith("github:"):
-        text = "github.com/" + text[len("github:") :]
-    if "://" not in text:
-        text = "https://" + text
-    text = text.rstrip("/")
-    if text.endswith(".git"):
-        text = text[: -len(".git")]
-    return text.replace("http://", "https://", 1).lower()
-
-
 @dataclass(frozen=True, slots=True)
 class SourceRepository:
     """The certificate's Source Repository URI (``.1.12``, else ``.1.5``) is ``repository``.
@@ -195,8 +180,9 @@ class SourceRepository:
         if actual is None:
             legacy = signer.extension(OID_GITHUB_WORKFLOW_REPOSITORY)
             actual = None if legacy is None else f"https://github.com/{legacy}"
-        if actual is None or _normalise_repository(actual) != _normalise_repository(
-            self.repository
+        if (
+            actual is None
+            or normalise_repository(actual).lower() != normalise_repository(self.repository).lower()
         ):
             raise _fail(
                 f"built from repository {actual!r}, expected {self.repository!r}",
