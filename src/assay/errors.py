@@ -12,7 +12,8 @@ The hierarchy::
     │   ├── StatementError      in-toto statements, SLSA and npm publish predicates
     │   ├── EnvelopeError       DSSE envelopes
     │   ├── BundleError         Sigstore bundles
-    │   └── TarballError        npm tarballs (unsafe or malformed archives)
+    │   ├── TarballError        npm tarballs (unsafe or malformed archives)
+    │   └── ManifestError       npm names, versions and package.json fields that break npm's rules
     ├── PackError               a package directory that cannot be packed
     ├── CIEnvironmentError      a CI environment missing what a builder needs
     └── VerificationError       a signature or digest that does not verify
@@ -66,6 +67,10 @@ class BundleError(FormatError):
 
 class TarballError(FormatError):
     """An npm tarball that is malformed or unsafe to unpack."""
+
+
+class ManifestError(FormatError):
+    """A package name, version or package.json field that npm's rules refuse."""
 
 
 class PackError(AssayError):

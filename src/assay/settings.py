@@ -29,7 +29,7 @@ class Settings(BaseSettings):
         default=None, description="the origin clients use; defaults to http://host:port"
     )
 
-    # Limits on npm tarballs (assay.provenance.tarball); see TarballLimits for what each means.
+    # Limits on npm tarballs (assay.npm.tarball); see TarballLimits for what each means.
     tarball_max_entries: int = Field(default=10_000, gt=0)
     tarball_max_unpacked_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     tarball_max_ratio: int = Field(default=200, gt=0)

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from assay.cli.main import main
-from assay.provenance.tarball import read_tarball
+from assay.npm.tarball import read_tarball
 from assay.publish.pack import pack_directory
 from tests.unit.publish.test_pack import CHECKED_IN, GENERATED, build
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import ConfigError, VerificationError
+from assay.npm import hosted
 from assay.verify.policy import Event, Ref, RunnerEnvironment, Workflow
 from assay.verify.result import VerificationResult
 
@@ -43,15 +44,7 @@ _RULE_KEYS = frozenset({"repository", "workflow", "ref", "events", "runner"})
 def normalise_repository(value: str) -> str:
     """``github.com/o/r``, ``git+https://github.com/o/r.git``, ``github:o/r`` →
     ``https://github.com/o/r`` (lower case: GitHub and GitLab paths are case-insensitive)."""
-    text = value.strip()
-    for prefix in ("git+", "git://"):
-        text = text.removeprefix(prefix)
-    if text.startswith("github:"):
-        text = "github.com/" + text[len("github:") :]
-    if "://" not in text:
-        text = "https://" + text
-    text = text.rstrip("/").removesuffix(".git")
-    return text.replace("http://", "https://", 1).lower()
+    return hosted.normalise_repository(value).lower()
 
 
 def source_repository(result: VerificationResult) -> str | None:

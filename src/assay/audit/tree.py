@@ -25,7 +25,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from assay.errors import ConfigError
-from assay.registry.versions import Version
+from assay.npm.versions import Version
 
 __all__ = ["InstalledPackage", "Tree", "load_tree"]
 
@@ -104,7 +104,7 @@ def _root_types(root: Path) -> dict[str, str]:
 def _from_registry(version: str, resolved: str | None) -> bool:
     """Whether an entry was installed from a registry (npm-package-arg type ``version``/
     ``range``/``tag``/``alias``), not git, a directory, a link or a remote tarball URL."""
-    if Version.parse(version) is None:
+    if Version.parse_or_none(version) is None:
         return False
     if resolved is None:
         return True

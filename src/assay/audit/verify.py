@@ -42,8 +42,8 @@ from assay.audit.fetch import (
 from assay.audit.policy import AuditPolicy, normalise_repository, source_repository
 from assay.audit.tree import InstalledPackage
 from assay.errors import ConfigError, VerificationError
+from assay.npm.versions import Version
 from assay.npmrc import NpmConfig
-from assay.registry.versions import Version
 from assay.verify.attestations import AttestationsResult, verify_attestations
 from assay.verify.registry_signatures import verify_registry_signatures
 from assay.verify.result import VerificationResult
@@ -435,7 +435,7 @@ def _earlier_with_provenance(packument: Mapping[str, Any], version: str) -> list
         return []
     time_value = packument.get("time")
     times: dict[str, Any] = time_value if isinstance(time_value, dict) else {}
-    current = Version.parse(version)
+    current = Version.parse_or_none(version)
 
     def moment(text: str) -> float | None:
         value = times.get(text)
@@ -455,7 +455,7 @@ def _earlier_with_provenance(packument: Mapping[str, Any], version: str) -> list
         attestations = dist.get("attestations") if isinstance(dist, dict) else None
         if not isinstance(attestations, dict) or "provenance" not in attestations:
             continue
-        parsed = Version.parse(other)
+        parsed = Version.parse_or_none(other)
         when = moment(other)
         if now is not None and when is not None:
             is_earlier = when < now

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 
 from assay.errors import StatementError
+from assay.npm.names import validate
+from assay.npm.versions import is_version
 
 PURL_PREFIX = "pkg:npm/"
 
@@ -25,21 +27,14 @@ PURL_PREFIX = "pkg:npm/"
 DIGEST_SIZES = {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}
 _STRENGTH = ("sha1", "sha256", "sha384", "sha512")
 
-# npm's valid-npm-package-name for new packages: lower case, url-safe, at most 214 characters;
-# a scope is `@scope/`. Purls only need the name's shape, the registry enforces the full rules.
-_NAME = re.compile(r"^(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9._~-][a-z0-9._~-]*$", re.IGNORECASE)
-# semver 2.0.0 §2, §9, §10: MAJOR.MINOR.PATCH[-pre][+build].
-_VERSION = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
-)
-
 
 def npm_purl(name: str, version: str) -> str:
     """The purl npm writes for ``name@version``: ``pkg:npm/%40scope/pkg@1.0.0``."""
-    if not _NAME.match(name) or len(name) > 214:
+    # npm-package-arg, which npm's toPurl goes through, takes any name valid for old packages
+    # (capitals and all); the version must be exact (assay.npm holds both rules).
+    if not validate(name).valid_for_old_packages:
         raise StatementError(f"not an npm package name: {name!r}", name=name)
-    if not _VERSION.match(version):
+    if not is_version(version):
         raise StatementError(f"not an exact semver version: {version!r}", version=version)
     encoded = "%40" + name[1:] if name.startswith("@") else name
     return f"{PURL_PREFIX}{encoded}@{version}"

@@ -30,9 +30,10 @@ from typing import Any
 from urllib.parse import urljoin
 
 from assay.errors import AssayError, PackError, TarballError
+from assay.npm.names import escaped_name
+from assay.npm.tarball import read_tarball
 from assay.provenance.bundle import Bundle
 from assay.provenance.subject import Digest, npm_purl
-from assay.provenance.tarball import read_tarball
 from assay.publish.manifest import prepare_manifest
 from assay.publish.pack import pack_directory
 
@@ -73,11 +74,6 @@ class Package:
     @property
     def sha512(self) -> Digest:
         return Digest.of(self.tarball, "sha512")
-
-
-def escaped_name(name: str) -> str:
-    """npm-package-arg ``escapedName``: ``@scope/pkg`` → ``@scope%2fpkg``."""
-    return name.replace("/", "%2f")
 
 
 def tarball_url(registry: str, name: str, version: str) -> str:

@@ -40,7 +40,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assay.errors import AssayError
+from assay.errors import AssayError, ManifestError
+from assay.npm.names import PackageName, parse_package_path
 from assay.registry.errors import (
     BadRequest,
     Conflict,
@@ -52,7 +53,6 @@ from assay.registry.errors import (
     Unavailable,
     Unprocessable,
 )
-from assay.registry.names import PackageName, parse_package_path
 from assay.registry.packuments import CORGI_TYPE, Packument
 from assay.registry.search import SearchQuery
 from assay.registry.service import Principal, RegistryService
@@ -83,6 +83,11 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
     @app.exception_handler(RegistryError)
     async def registry_error(_request: Request, exc: RegistryError) -> Response:
         return error_response(exc)
+
+    @app.exception_handler(ManifestError)
+    async def npm_rule_error(_request: Request, exc: ManifestError) -> Response:
+        # A name, version or path that breaks npm's rules (assay.npm) is the client's mistake.
+        return error_response(BadRequest(exc.message))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from assay.registry.names import PackageName
-from assay.registry.versions import Version, highest
+from assay.npm.names import PackageName
+from assay.npm.versions import Version, highest
 from assay.storage.registry_store import Maintainer, PackageState, StoredVersion
 
 CORGI_TYPE = "application/vnd.npm.install-v1+json"
@@ -182,7 +182,7 @@ def build(state: PackageState, origin: str) -> Packument | None:
 
 
 def _version_order(row: StoredVersion) -> tuple[int, Version | None, str]:
-    parsed = Version.parse(row.version)
+    parsed = Version.parse_or_none(row.version)
     return (0, parsed, "") if parsed is not None else (1, None, row.version)
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.errors import AssayError, VerificationError
+from assay.npm.hosted import repository_field
 from assay.provenance.bundle import Bundle
 from assay.provenance.fulcio import OID_RUNNER_ENVIRONMENT
 from assay.provenance.subject import Digest
@@ -41,23 +42,11 @@ def refuse(reason: str) -> Unprocessable:
 
 
 def repository_url(manifest: Mapping[str, Any]) -> str | None:
-    """``repository`` of a package.json as a URL npm would link to (None when absent).
-
-    npm accepts a string (``git+https://…``, ``github:o/r``, the ``o/r`` shorthand) or an object
-    with ``url`` (normalize-package-data); the policy normalizes the forms further.
-    """
-    value = manifest.get("repository")
-    if isinstance(value, Mapping):
-        value = value.get("url")
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.count("/") == 1 and ":" not in text and not text.startswith("."):
-        return f"https://github.com/{text}"  # the npm shorthand
-    for host, prefix in (("github.com", "github:"), ("gitlab.com", "gitlab:")):
-        if text.startswith(prefix):
-            return f"https://{host}/{text[len(prefix) :]}"
-    return text
+    """``repository`` of a package.json as written (a string, or an object's ``url``), None
+    when absent; the policy compares it with the certificate's repository through the one
+    repository normaliser (:func:`assay.npm.hosted.normalise_repository`), which reads every
+    form npm accepts (``git+…``, ``.git``, ``github:o/r``, the ``o/r`` shorthand)."""
+    return repository_field(manifest.get("repository"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,28 +4,26 @@ libnpmpublish ``lib/publish.js`` builds the body (specs/npm-registry.md §1.3): 
 ``versions``, its tarball base64-encoded under ``_attachments["<name>-<version>.tgz"]``, and
 ``dist.integrity`` (sha512 SRI) and ``dist.shasum`` (sha1 hex) of those bytes. Everything the
 client claims is re-derived here from the bytes: both digests are recomputed and must match,
-the tarball is read safely (assay.provenance.tarball) and its ``package.json`` must name the
-same package and version. Nothing the client says about ``dist.tarball`` is kept; the registry
-serves the tarball from its own URL.
+the tarball is read safely and once (assay.npm.tarball: files, ``package.json`` and README in
+one pass, passed along as :attr:`PublishedVersion.contents`) and its ``package.json`` must name
+the same package and version. Nothing the client says about ``dist.tarball`` is kept; the
+registry serves the tarball from its own URL.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import gzip
-import io
-import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from assay.errors import StatementError, TarballError
+from assay.npm.names import PackageName
+from assay.npm.tarball import TarballContents, TarballLimits, read_tarball
+from assay.npm.versions import is_version, looks_like_range
 from assay.provenance.subject import Digest
-from assay.provenance.tarball import TarballContents, TarballLimits, read_tarball
 from assay.registry.errors import BadRequest, PayloadTooLarge, Unprocessable
-from assay.registry.names import PackageName
-from assay.registry.versions import Version, looks_like_range
 
 # Version-object fields the registry owns or that only make sense on a client; dropped from what
 # the client sends (npmjs.org rewrites `_npmUser`, `dist`, `_id` the same way).
@@ -54,8 +52,6 @@ _CLIENT_ONLY = frozenset(
         "readmeFilename",
     }
 )
-# README files npm shows, in the order it prefers them (read-package-json `readme` step).
-_README_NAMES = ("readme.md", "readme", "readme.markdown", "readme.txt", "readme.rst")
 MAX_README_BYTES = 64 * 1024  # npmjs.org truncates stored READMEs at 64 KiB as well
 
 
@@ -74,6 +70,8 @@ class PublishedVersion:
     manifest: dict[str, Any]
     """The version object as stored: client-only fields gone, ``dist`` without the URL."""
     tarball: bytes
+    contents: TarballContents
+    """The tarball as read (once) by :func:`~assay.npm.tarball.read_tarball`."""
     sha512: Digest
     sha1: Digest
     readme: str | None
@@ -103,7 +101,7 @@ def parse_publish(
     ((version, manifest),) = versions.items()
     if not isinstance(manifest, dict):
         raise BadRequest(f"versions[{version!r}] must be an object")
-    if Version.parse(version) is None:
+    if not is_version(version):
         raise BadRequest(f"Invalid version {version!r}: not a valid semver version")
     if manifest.get("name") != name.name:
         raise BadRequest(f"versions[{version!r}].name must be {name.name!r}")
@@ -157,12 +155,13 @@ def parse_publish(
     }
     readme = manifest.get("readme") if isinstance(manifest.get("readme"), str) else None
     if not readme:
-        readme = _readme_from_tarball(tarball, contents)
+        readme = contents.readme
     return PublishedVersion(
         name=name,
         version=version,
         manifest=stored,
         tarball=tarball,
+        contents=contents,
         sha512=sha512,
         sha1=sha1,
         readme=readme[:MAX_README_BYTES] if readme else None,
@@ -269,25 +268,3 @@ def _access(body: Mapping[str, Any]) -> str | None:
         # to keep private, so refuse plainly instead.
         raise BadRequest("This registry hosts public packages only; publish with --access public")
     raise BadRequest(f"Invalid access {access!r}")
-
-
-def _readme_from_tarball(tarball: bytes, contents: TarballContents) -> str | None:
-    """The top-level README's text. The archive has already passed read_tarball, so reading
-    one member of bounded size from it with tarfile is safe."""
-    by_name = {entry.path.lower(): entry for entry in contents.files if "/" not in entry.path}
-    entry = next((by_name[n] for n in _README_NAMES if n in by_name), None)
-    if entry is None:
-        return None
-    wanted = f"{contents.prefix}/{entry.path}"
-    with (
-        gzip.GzipFile(fileobj=io.BytesIO(tarball)) as stream,
-        tarfile.open(fileobj=stream, mode="r|") as archive,
-    ):
-        for member in archive:
-            if member.name == wanted and member.isfile():
-                handle = archive.extractfile(member)
-                if handle is None:
-                    return None
-                data = handle.read(MAX_README_BYTES)
-                return data.decode("utf-8", errors="replace")
-    return None

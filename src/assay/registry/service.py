@@ -32,9 +32,11 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from assay.npm.names import PackageName
+from assay.npm.tarball import TarballLimits
+from assay.npm.versions import highest
 from assay.provenance.publish import PUBLISH_PREDICATE_TYPE, publish_statement
 from assay.provenance.statement import PAYLOAD_TYPE
-from assay.provenance.tarball import TarballLimits
 from assay.registry import tokens as token_rules
 from assay.registry.errors import (
     BadRequest,
@@ -44,7 +46,6 @@ from assay.registry.errors import (
     Unauthorized,
     Unavailable,
 )
-from assay.registry.names import PackageName
 from assay.registry.packuments import Packument, build, iso
 from assay.registry.provenance import ProvenanceGate, refuse
 from assay.registry.publish import (
@@ -63,7 +64,6 @@ from assay.registry.users import (
     hash_password,
     verify_password,
 )
-from assay.registry.versions import highest
 from assay.settings import Settings
 from assay.sign.clients import HttpLog
 from assay.sign.errors import SigningError

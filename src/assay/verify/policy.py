@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from assay.errors import StatementError, VerificationError
+from assay.npm.hosted import normalise_repository
 from assay.provenance.fulcio import OID_RUNNER_ENVIRONMENT, SignerIdentity
 from assay.provenance.subject import Digest, npm_purl
 from assay.verify.result import VerificationResult
@@ -138,22 +139,6 @@ class OIDCExtension:
             )
 
 
-def _normalise_repository(value: str) -> str:
-    """``github.com/o/r``, ``https://github.com/o/r.git``, ``git+https://…`` → ``https://github.com/o/r``."""
-    text = value.strip()
-    for prefix in ("git+", "git://"):
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-    if text.startswith("github:"):
-        text = "github.com/" + text[len("github:") :]
-    if "://" not in text:
-        text = "https://" + text
-    text = text.rstrip("/")
-    if text.endswith(".git"):
-        text = text[: -len(".git")]
-    return text.replace("http://", "https://", 1).lower()
-
-
 @dataclass(frozen=True, slots=True)
 class SourceRepository:
     """The certificate's Source Repository URI (``.1.12``, else ``.1.5``) is ``repository``.
@@ -168,8 +153,9 @@ class SourceRepository:
     def verify(self, result: VerificationResult) -> None:
         signer = _signer(result, "a source repository policy")
         actual = signer.source_repository_uri
-        if actual is None or _normalise_repository(actual) != _normalise_repository(
-            self.repository
+        if (
+            actual is None
+            or normalise_repository(actual).lower() != normalise_repository(self.repository).lower()
         ):
             raise _fail(
                 f"built from repository {actual!r}, expected {self.repository!r}",

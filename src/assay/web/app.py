@@ -43,10 +43,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from assay.errors import AssayError, FormatError
+from assay.errors import AssayError, FormatError, ManifestError
+from assay.npm.names import PackageName, parse_package_path
 from assay.registry.errors import BadRequest, RegistryError
 from assay.registry.errors import NotFound as RegistryNotFound
-from assay.registry.names import PackageName, parse_package_path
 from assay.registry.search import MAX_SIZE, SearchQuery
 from assay.registry.service import RegistryService
 from assay.tlog.service import LogService
@@ -363,7 +363,7 @@ def browser_target(path: str, accept: str | None, base: str = PREFIX) -> str | N
         return None
     try:
         target = parse_package_path(text)
-    except RegistryError:
+    except ManifestError:
         return None
     if target.rev is not None:
         return None

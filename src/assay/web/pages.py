@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from assay.errors import AssayError, VerificationError
+from assay.npm.hosted import normalise_repository, repository_field
 from assay.storage.tlog_store import StoredCheckpoint, StoredEntry
 from assay.transparency.checkpoint import Checkpoint, parse_signed_note
 from assay.web import markdown
@@ -228,20 +229,10 @@ def version_rows(packument: Mapping[str, Any]) -> list[VersionRow]:
 
 
 def _repository(manifest: Mapping[str, Any]) -> Link | None:
-    value = manifest.get("repository")
-    url = value.get("url") if isinstance(value, Mapping) else value
-    if not isinstance(url, str) or not url.strip():
+    text = repository_field(manifest.get("repository"))
+    if text is None:
         return None
-    text = url.strip()
-    href = text.removeprefix("git+").removesuffix(".git")
-    if href.startswith("git://"):
-        href = "https://" + href[len("git://") :]
-    if text.count("/") == 1 and ":" not in text:
-        href = f"https://github.com/{text}"  # npm's owner/repo shorthand
-    for prefix, host in (("github:", "github.com"), ("gitlab:", "gitlab.com")):
-        if text.startswith(prefix):
-            href = f"https://{host}/{text[len(prefix) :]}"
-    link = web_url(href)
+    link = web_url(normalise_repository(text))
     return Link(link.split("://", 1)[1] if link else text, link)
 
 

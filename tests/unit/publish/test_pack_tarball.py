@@ -17,7 +17,7 @@ import pytest
 from assay.cli.main import main
 from assay.cli.pack import format_bytes
 from assay.errors import PackError
-from assay.provenance.tarball import read_tarball
+from assay.npm.tarball import read_tarball
 from assay.publish.pack import PackResult, pack_directory, tarball_filename
 from assay.publish.pack.tar import read_regular_file
 from tests.unit.publish.test_pack import CHECKED_IN, GENERATED, build

@@ -1,4 +1,4 @@
-"""`assay.provenance.tarball`: reading npm tarballs, and refusing hostile or malformed ones.
+"""`assay.npm.tarball`: reading npm tarballs, and refusing hostile or malformed ones.
 
 Hostile archives are built here with :mod:`tarfile`, or byte by byte when tarfile cannot write
 the trick (signed checksums, GNU headers with a prefix, smuggled entries after a zero block).
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assay.errors import TarballError
-from assay.provenance.tarball import TarballContents, TarballLimits, read_tarball
+from assay.npm.tarball import TarballContents, TarballLimits, read_tarball
 from assay.publish.pack import pack_directory
 
 PACKAGE_JSON = json.dumps({"name": "x", "version": "1.0.0"}).encode()
@@ -134,6 +134,21 @@ def test_package_json_is_read_only() -> None:
     contents = read_tarball(package())
     with pytest.raises(TypeError):
         contents.package_json["name"] = "y"  # type: ignore[index]
+
+
+def test_readme_is_read_in_the_same_pass() -> None:
+    # npm's preference (readme.md first), case-insensitive, top level only, truncated.
+    contents = read_tarball(
+        package(
+            member("package/README.txt", b"text"),
+            member("package/docs/README.md", b"nested"),
+            member("package/ReadMe.md", b"markdown " * 10),
+        ),
+        TarballLimits(max_readme_bytes=12),
+    )
+    assert contents.readme == "markdown mar"
+    assert read_tarball(package(member("package/README", b"\xff!"))).readme == "\ufffd!"
+    assert read_tarball(package(member("package/docs/README.md", b"x"))).readme is None
 
 
 def test_any_single_prefix_is_accepted() -> None:

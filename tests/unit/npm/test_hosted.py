@@ -1,4 +1,4 @@
-"""`assay.publish.hosted` against hosted-git-info itself (the copy bundled with npm)."""
+"""`assay.npm.hosted` against hosted-git-info itself (the copy bundled with npm)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.publish.hosted import from_url
+from assay.npm.hosted import from_url
 
 pytestmark = pytest.mark.npm
 

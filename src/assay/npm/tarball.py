@@ -38,7 +38,14 @@ from typing import IO, Any, cast
 
 from assay.errors import TarballError
 
-__all__ = ["DEFAULT_LIMITS", "TarballContents", "TarballEntry", "TarballLimits", "read_tarball"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "README_NAMES",
+    "TarballContents",
+    "TarballEntry",
+    "TarballLimits",
+    "read_tarball",
+]
 
 _MiB = 1024 * 1024
 _BLOCK = 512
@@ -59,6 +66,8 @@ _REFUSED_PAX_KEYS = frozenset({"linkpath", "mode", "hdrcharset"})
 _STRICT_OCTAL = re.compile(rb" *([0-7]*) *[ \0]*")
 _PAX_DECIMAL = re.compile(r"[0-9]+")
 _DRIVE = re.compile(r"[A-Za-z]:")
+# README files npm shows, in the order it prefers them (read-package-json `readme` step).
+README_NAMES = ("readme.md", "readme", "readme.markdown", "readme.txt", "readme.rst")
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,8 @@ class TarballLimits:
     padding, which legitimately compresses far better than 200:1."""
     max_package_json_bytes: int = 1 * _MiB
     """Size of ``package.json``."""
+    max_readme_bytes: int = 64 * 1024
+    """Bytes of the README kept (npmjs.org truncates stored READMEs at 64 KiB as well)."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -83,6 +94,7 @@ class TarballLimits:
             "max_unpacked_bytes",
             "max_ratio",
             "max_package_json_bytes",
+            "max_readme_bytes",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"TarballLimits.{name} must be positive")
@@ -118,6 +130,10 @@ class TarballContents:
     unpacked_size: int
     """Sum of the file sizes (``unpackedSize``)."""
     compressed_size: int = field(repr=False)
+    readme: str | None = field(default=None, repr=False)
+    """The top-level README npm shows (:data:`README_NAMES` order), at most
+    ``max_readme_bytes`` of it, decoded as UTF-8; read in the same pass, so a caller never
+    inflates the archive again for it."""
 
     def file(self, path: str) -> TarballEntry | None:
         """The entry at `path` (without prefix), if any."""
@@ -299,6 +315,7 @@ class _TarballReader:
         self._entries = 0
         self._unpacked = 0
         self._package_json: bytes | None = None
+        self._readmes: dict[str, bytes] = {}  # lower-case name -> the last such file's start
         self._expected = 0  # where the next member's header chain must start
 
     def read(self) -> TarballContents:
@@ -314,6 +331,7 @@ class _TarballReader:
         if self._package_json is None:
             raise TarballError("tarball has no package.json", path=f"{self._prefix}/package.json")
         manifest = _parse_package_json(self._package_json, f"{self._prefix}/package.json")
+        readme = next((self._readmes[n] for n in README_NAMES if n in self._readmes), None)
         return TarballContents(
             prefix=self._prefix,
             package_json=MappingProxyType(manifest),
@@ -322,6 +340,7 @@ class _TarballReader:
             entry_count=self._entries,
             unpacked_size=self._unpacked,
             compressed_size=self._compressed,
+            readme=None if readme is None else readme.decode("utf-8", errors="replace"),
         )
 
     # -- one member
@@ -368,6 +387,8 @@ class _TarballReader:
         self._reader.set_mark(data_end)
         if path == "package.json" and not is_dir:
             self._package_json = self._read_package_json(archive, member)
+        elif not is_dir and path.lower() in README_NAMES:
+            self._readmes[path.lower()] = self._read_start(archive, member)
 
     @staticmethod
     def _refuse_type(member: tarfile.TarInfo) -> None:
@@ -446,6 +467,13 @@ class _TarballReader:
         if len(content) != member.size:
             raise TarballError("package.json is truncated", path=member.name)
         return content
+
+    def _read_start(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+        handle = archive.extractfile(member)
+        if handle is None:  # pragma: no cover - only regular files reach here
+            return b""
+        with handle:
+            return handle.read(self._limits.max_readme_bytes)
 
     # -- the raw headers, read the way node-tar reads them
 

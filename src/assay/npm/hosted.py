@@ -7,16 +7,21 @@ three big hosts, the shortcut forms (``owner/repo``, ``github:owner/repo``), ``h
 ``git+https``, ``git``, ``ssh``/``git+ssh`` URLs and scp-style ``git@host:owner/repo.git``.
 Other hosts (gist, sourcehut) and anything unparseable give ``None``, so npm's callers leave
 the value as it was; that is what npm does for every host it does not know.
+
+It is also home of the one repository normaliser (:func:`normalise_repository`): the https URL
+a ``repository`` value names, which the registry's provenance check, audit policies, the
+verifier and the web pages all compare or link by.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, unquote, urlsplit
 
-__all__ = ["HostedGit", "from_url"]
+__all__ = ["HostedGit", "from_url", "normalise_repository", "repository_field"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +138,10 @@ class HostedGit:
     def bugs(self) -> str:
         return f"https://{self._domain}/{self.user}/{self.project}/issues"
 
+    def browse(self) -> str:
+        """hosted-git-info ``browse()`` without a committish: the repository's web page."""
+        return f"https://{self._domain}/{self.user}/{self.project}"
+
     def docs(self) -> str:
         tree = ""
         if self.committish:
@@ -238,3 +247,42 @@ def _extract(host: _Host, path: str, fragment: str) -> tuple[str, str, str] | No
     user, _, project = rest.rpartition("/")
     project = project.removesuffix(".git")
     return (user, project, fragment) if user and project else None
+
+
+# `scheme:` with no `//` (javascript:, mailto:), as opposed to `host:port/…`.
+_OPAQUE_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:(?!\d)")
+
+
+def repository_field(value: object) -> str | None:
+    """The URL text of package.json ``repository``: a string, or an object's ``url``
+    (normalize-package-data); stripped, None when absent or blank."""
+    if isinstance(value, Mapping):
+        value = value.get("url")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()
+
+
+def normalise_repository(value: str) -> str:
+    """The https URL a repository value names: ``git+https://github.com/o/r.git``,
+    ``git@github.com:o/r.git``, ``github:o/r``, ``o/r``, ``github.com/o/r/`` →
+    ``https://github.com/o/r``.
+
+    GitHub, GitLab and Bitbucket forms go through hosted-git-info (:func:`from_url`), so every
+    form npm accepts for them — shorthands, scp-style, ``git+ssh``, a ``#committish`` — names the
+    same page. Other hosts get the textual rule: no ``git+``, ``git://`` and ``http://`` become
+    ``https://``, a missing scheme is ``https://`` (a ``javascript:``-like one is kept, so it
+    never turns into a link), no trailing ``/`` or ``.git``. Case is kept;
+    callers that compare lower-case both sides (GitHub and GitLab paths are case-insensitive).
+    """
+    text = value.strip()
+    hosted = from_url(text)
+    if hosted is not None:
+        return hosted.browse()
+    text = text.removeprefix("git+")
+    for scheme in ("git://", "http://"):
+        if text.startswith(scheme):
+            text = "https://" + text[len(scheme) :]
+    if "://" not in text and not _OPAQUE_SCHEME.match(text):
+        text = "https://" + text
+    return text.rstrip("/").removesuffix(".git")
