@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import posixpath
 import re
 import stat
 from collections.abc import Mapping
@@ -17,17 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import PackError
+from assay.npm.names import validate
+from assay.npm.package_json import normalize_bin, secure_path
+from assay.npm.versions import is_version
 
 __all__ = ["is_package_bin", "normalized_bins", "read_manifest"]
-
-
-_NAME = re.compile(r"(?:@[A-Za-z0-9~-][A-Za-z0-9._~-]*/)?[A-Za-z0-9~-][A-Za-z0-9._~-]*")
-# Semantic Versioning 2.0.0, section 9-10 (the registry refuses anything else).
-_NUM = r"(?:0|[1-9][0-9]*)"
-_PRE = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
-_VERSION = re.compile(
-    rf"{_NUM}\.{_NUM}\.{_NUM}(?:-{_PRE}(?:\.{_PRE})*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
-)
 
 
 def read_manifest(root: Path) -> dict[str, Any]:
@@ -54,11 +47,11 @@ def read_manifest(root: Path) -> dict[str, Any]:
     name, version = manifest.get("name"), manifest.get("version")
     if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
         raise PackError("Invalid package, must have name and version", path=str(package_json))
-    if len(name) > 214 or not _NAME.fullmatch(name):
+    # @npmcli/package-json's normalize refuses what validate-npm-package-name calls invalid even
+    # for old packages, and a version node-semver does not parse.
+    if not validate(name).valid_for_old_packages:
         raise PackError("invalid package name", path=str(package_json), name=name)
-    if name.lower() in {"node_modules", "favicon.ico"}:
-        raise PackError("invalid package name", path=str(package_json), name=name)
-    if not _VERSION.fullmatch(version):
+    if not is_version(version):
         raise PackError("invalid semver version", path=str(package_json), version=version)
     files = manifest.get("files")
     if files and (not isinstance(files, list) or not all(isinstance(f, str) for f in files)):
@@ -71,21 +64,13 @@ def _refuse_constant(token: str) -> Any:
     raise ValueError(f"{token} is not JSON")
 
 
-def _secure_path(ref: str) -> str:
-    """@npmcli/package-json ``secureAndUnixifyPath``: unixify, resolve inside the package root,
-    drop the leading slash; a path that resolves to the root itself becomes ''."""
-    unix = ref.replace("\\", "/").replace(":", "/")
-    resolved = posixpath.normpath("/" + unix).lstrip("/")
-    return "" if resolved in ("", ".") else resolved
-
-
 def normalized_bins(root: Path, manifest: Mapping[str, Any]) -> dict[str, str]:
     """``bin`` after @npmcli/package-json normalization (steps ``bin`` and ``binDir``)."""
     bin_field = manifest.get("bin")
     directories = manifest.get("directories")
     if not bin_field and isinstance(directories, dict) and isinstance(directories.get("bin"), str):
         # binDir: every non-dot file below directories.bin becomes a bin.
-        bin_dir = _secure_path(directories["bin"])
+        bin_dir = secure_path(directories["bin"])
         base = root / bin_dir
         found: dict[str, str] = {}
         if bin_dir and base.is_dir() and not base.is_symlink():
@@ -96,24 +81,9 @@ def normalized_bins(root: Path, manifest: Mapping[str, Any]) -> dict[str, str]:
                     if entry.startswith("."):
                         continue
                     rel = entry if rel_dir == "." else f"{rel_dir}/{entry}"
-                    found[entry] = f"{bin_dir}/{_secure_path(rel)}"
+                    found[entry] = f"{bin_dir}/{secure_path(rel)}"
         return found
-    name = manifest.get("name")
-    if isinstance(bin_field, str):
-        bin_field = {name: bin_field} if isinstance(name, str) and name else None
-    elif isinstance(bin_field, list):
-        bin_field = {posixpath.basename(b): b for b in bin_field if isinstance(b, str)}
-    if not isinstance(bin_field, dict):
-        return {}
-    bins: dict[str, str] = {}
-    for key, target in bin_field.items():
-        if not isinstance(target, str):
-            continue
-        base_name = posixpath.basename(_secure_path(key))
-        secured = _secure_path(target)
-        if base_name and secured:
-            bins[base_name] = secured
-    return bins
+    return normalize_bin(bin_field, manifest.get("name"))
 
 
 def is_package_bin(bins: Mapping[str, str], listed: str) -> bool:
