@@ -8,11 +8,17 @@ import itertools
 import pytest
 
 from assay.provenance.tarball import TarballLimits
+from assay.registry.accounts import (
+    address_allowed,
+    hash_password,
+    hash_token,
+    new_token,
+    parse_cidrs,
+    verify_password,
+)
 from assay.registry.errors import BadRequest, Unprocessable
 from assay.registry.names import PackageName, name_problem, parse_package_path
 from assay.registry.publish import PublishLimits, parse_publish
-from assay.registry.tokens import address_allowed, hash_token, new_token, parse_cidrs
-from assay.registry.users import hash_password, verify_password
 from assay.registry.versions import Version, highest, looks_like_range
 from tests.unit.registry.tarballs import publish_body, tarball
 
