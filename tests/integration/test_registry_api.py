@@ -75,8 +75,8 @@ def _settings(registry_settings: Settings) -> Settings:
 @pytest.fixture
 def api(registry_settings: Settings) -> Iterator[Api]:
     with running_registry(_settings(registry_settings)) as registry:
-        user = registry.service.add_user("alice", "alice@example.com", "alice-password")
-        token, _ = registry.service.issue_token(user)
+        user = registry.service.accounts.add_user("alice", "alice@example.com", "alice-password")
+        token, _ = registry.service.accounts.issue_token(user)
         with httpx.Client(
             base_url=registry.url, timeout=60, limits=httpx.Limits(max_connections=40)
         ) as client:
@@ -307,16 +307,16 @@ def test_authentication_and_authorization(api: Api) -> None:
     assert bad.headers["www-authenticate"].startswith("Bearer")
     user = api.service.store.user_by_name("alice")
     assert user is not None
-    readonly, _ = api.service.issue_token(user, readonly=True)
+    readonly, _ = api.service.accounts.issue_token(user, readonly=True)
     refused = api.publish("guarded", body, token=readonly)
     assert refused.status_code == 403
     assert "read-only" in refused.json()["error"]
-    elsewhere, _ = api.service.issue_token(user, cidr_whitelist=("10.1.0.0/16",))
+    elsewhere, _ = api.service.accounts.issue_token(user, cidr_whitelist=("10.1.0.0/16",))
     ip = api.publish("guarded", body, token=elsewhere)
     assert ip.status_code == 401
     assert ip.headers["www-authenticate"] == "ipaddress"
     assert api.stored() == (0, 0, [])
-    here, _ = api.service.issue_token(user, cidr_whitelist=("127.0.0.0/8",))
+    here, _ = api.service.accounts.issue_token(user, cidr_whitelist=("127.0.0.0/8",))
     assert api.publish("guarded", body, token=here).status_code == 201
     whoami = api.client.get("/-/whoami", headers=api.auth(here))
     assert whoami.json() == {"username": "alice"}
@@ -443,8 +443,8 @@ def test_scope_policy_user_and_closed_signup(tmp_path: Path) -> None:
         data_dir=tmp_path / "data", registry_scope_policy="user", registry_allow_signup=False
     )
     with running_registry(settings) as registry, httpx.Client(base_url=registry.url) as client:
-        user = registry.service.add_user("alice", "alice@example.com", "alice-password")
-        token, _ = registry.service.issue_token(user)
+        user = registry.service.accounts.add_user("alice", "alice@example.com", "alice-password")
+        token, _ = registry.service.accounts.issue_token(user)
         auth = {"authorization": f"Bearer {token}"}
         own = client.put("/@alice%2fa", json=publish_body("@alice/a", "1.0.0"), headers=auth)
         assert own.status_code == 201

@@ -5,12 +5,9 @@ The requests are npm's (npm-registry.md §4.2), made concurrently over keep-aliv
 * packument: ``GET <registry><escaped name>`` with ``Accept: application/json`` (the full
   packument: pacote asks for it whenever ``verifySignatures`` is on, since the corgi lacks
   ``time``); ``@scope/name`` is escaped ``@scope%2fname`` (npm-package-arg ``escapedName``);
-* attestations: the *path* of ``dist.attestations.url`` joined to the configured registry —
-  pacote ``new URL(new URL(url).pathname, registry)``, so the host in the packument is ignored;
-* keys: ``GET <registry>-/npm/v1/keys`` (npm ``verify-signatures.js`` ``setKeys``); 404 and
-  400 mean "this registry has no keys" (Nexus answers 400, npm/cli #5479);
-* trusted root: ``GET <registry origin>/-/trust/trusted_root.json`` — an Assay instance serves
-  its own; anything but a 200 means the bundled public-good root.
+* attestations, keys and trusted root: the URLs :mod:`assay.verify.package` names (the
+  attestations at the *path* of ``dist.attestations.url`` on the configured registry; the keys
+  and root by the one default-trust rule shared with ``assay verify``).
 
 Each registry gets the ``Authorization`` header ``.npmrc`` configures for it
 (:meth:`assay.npmrc.NpmConfig.credentials_for`). Connection errors and 5xx answers are retried
@@ -31,7 +28,6 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -43,7 +39,6 @@ __all__ = [
     "Fetcher",
     "Response",
     "ResponseCache",
-    "attestations_url",
     "escaped_name",
     "packument_url",
 ]
@@ -82,12 +77,6 @@ def escaped_name(name: str) -> str:
 
 def packument_url(registry: str, name: str) -> str:
     return registry.rstrip("/") + "/" + escaped_name(name)
-
-
-def attestations_url(registry: str, url: str) -> str:
-    """pacote: ``new URL(new URL(dist.attestations.url).pathname, registry)``."""
-    path = urlsplit(url).path
-    return urljoin(registry if registry.endswith("/") else registry + "/", path)
 
 
 class ResponseCache:
@@ -236,11 +225,6 @@ class Fetcher:
                 raise FetchError(f"GET {url} failed: {failure}", url=url)
             await asyncio.sleep(self.backoff * 2**attempt)
             attempt += 1
-
-
-def registry_origin(registry: str) -> str:
-    parts = urlsplit(registry)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def status_error(url: str, response: Response) -> FetchError:

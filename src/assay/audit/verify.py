@@ -2,13 +2,11 @@
 
 Per package, in pacote's order (npm-registry.md §4.3; pacote ``lib/registry.js``):
 
-1. the packument from the package's registry; the installed version's manifest must be named
-   ``name`` and, if it has an ``_id``, ``name@version`` (``EMANIFESTMISMATCH``);
-2. if the registry has keys: every ``dist.signatures[]`` verifies over
-   ``"<name>@<version>:<dist.integrity>"`` with npm's key-expiry rule — none at all is
-   *missing*, a bad one *invalid* (``EINTEGRITYSIGNATURE``);
-3. if ``dist.attestations``: every attestation verifies (:func:`assay.verify.attestations.
-   verify_attestations`) — a bad one is *invalid* (``EATTESTATIONVERIFY``);
+1.–3. the packument from the package's registry, then :func:`assay.verify.package.
+   verify_package` — the manifest (``ETARGET``, ``EMANIFESTMISMATCH``), the registry signatures
+   if the registry has keys (none at all is *missing*, a bad one *invalid*), the attestations if
+   ``dist.attestations`` declares them (``EATTESTATIONVERIFY``) — with the registry's trust by
+   the one default-trust rule :mod:`assay.verify.package` states (shared with ``assay verify``);
 4. our policy (:mod:`assay.audit.policy`) and provenance-downgrade check, as *policy* findings.
 
 The first failure of steps 1–3 decides the package's verdict, as pacote throws at the first
@@ -28,15 +26,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from assay.audit.fetch import (
     Fetcher,
     FetchError,
+    Response,
     as_mapping,
-    attestations_url,
     packument_url,
-    registry_origin,
     status_error,
 )
 from assay.audit.policy import AuditPolicy, normalise_repository, source_repository
@@ -45,7 +41,15 @@ from assay.errors import ConfigError, VerificationError
 from assay.npm.versions import Version
 from assay.npmrc import NpmConfig
 from assay.verify.attestations import AttestationsResult, verify_attestations
-from assay.verify.registry_signatures import verify_registry_signatures
+from assay.verify.package import (
+    PackageVersion,
+    Served,
+    VerifiedPackage,
+    attestations_url,
+    registry_trust,
+    trust_plan,
+    verify_package,
+)
 from assay.verify.result import VerificationResult
 from assay.verify.trust import RegistryKeys, TrustedRoot, parse_time
 from assay.verify.verifier import Verifier
@@ -59,7 +63,6 @@ __all__ = [
     "Trust",
 ]
 
-NPMJS_HOST = "registry.npmjs.org"
 _NO_KEYS = RegistryKeys(())
 
 
@@ -175,6 +178,7 @@ class Auditor:
         self._trust: dict[str, asyncio.Future[Trust]] = {}
         self._packuments: dict[str, asyncio.Future[Mapping[str, Any]]] = {}
         self._attestations: dict[str, asyncio.Future[AttestationsResult]] = {}
+        self._verdicts: dict[str, asyncio.Future[VerifiedPackage]] = {}
         self._verifiers: dict[int, Verifier] = {}
 
     # --- trust ------------------------------------------------------------------------------
@@ -183,33 +187,33 @@ class Auditor:
         return _memo_future(self._trust, registry, lambda: self._load_trust(registry))
 
     async def _load_trust(self, registry: str) -> Trust:
-        npmjs = urlsplit(registry).hostname == NPMJS_HOST
-        keys: RegistryKeys | None
-        if self.registry_keys is not None:
-            keys = self.registry_keys
-        elif npmjs:
-            keys = RegistryKeys.npmjs(self.public_good)
-        else:
-            url = registry.rstrip("/") + "/-/npm/v1/keys"
-            response = await self.fetcher.get(url, registry)
-            if response.status in (400, 404):
-                keys = None  # npm: E404/E400 → the registry has no keys
-            elif response.status != 200:
-                raise status_error(url, response)
-            else:
-                keys = RegistryKeys.from_json(response.body)
-        root = self.trusted_root
-        if root is None and not npmjs:
-            url = registry_origin(registry) + "/-/trust/trusted_root.json"
-            response = await self.fetcher.get(url, registry)
-            if response.status == 200:
-                root = TrustedRoot.from_json(response.body)
-        if root is None:
-            root = TrustedRoot.public_good(self.public_good)
+        # The default-trust rule is assay.verify.package's, shared with `assay verify`.
+        plan = trust_plan(
+            registry, registry_keys=self.registry_keys, trusted_root=self.trusted_root
+        )
+        served_keys = None if plan.keys_url is None else await self._served(plan.keys_url, registry)
+        served_root = (
+            None
+            if plan.trusted_root_url is None
+            else await self._served(plan.trusted_root_url, registry)
+        )
+        trust = registry_trust(
+            registry,
+            served_keys=served_keys,
+            served_root=served_root,
+            registry_keys=self.registry_keys,
+            trusted_root=self.trusted_root,
+            public_good=self.public_good,
+        )
+        root = trust.trusted_root
         verifier = self._verifiers.get(id(root))
         if verifier is None:  # one Verifier (and certificate stores) per trusted root
             verifier = self._verifiers[id(root)] = Verifier(root)
-        return Trust(verifier, keys)
+        return Trust(verifier, trust.keys)
+
+    async def _served(self, url: str, registry: str) -> Served:
+        response = await self.fetcher.get(url, registry)
+        return Served(url, response.status, response.body)
 
     # --- fetching -----------------------------------------------------------------------------
 
@@ -250,86 +254,46 @@ class Auditor:
             if "status" not in exc.details:
                 raise  # unreachable, or not saved for --offline: an error, not a verdict
             return _replace(base, invalid=Invalid(_http_code(exc), exc.message, "manifest"))
-        versions = packument.get("versions")
-        manifest = versions.get(version) if isinstance(versions, dict) else None
-        if not isinstance(manifest, dict):
-            message = f"No matching version found for {name}@{version}."
-            return _replace(base, invalid=Invalid("ETARGET", message, "manifest"))
-        dist_value = manifest.get("dist")
-        dist: dict[str, Any] = dist_value if isinstance(dist_value, dict) else {}
-        integrity = dist.get("integrity") if isinstance(dist.get("integrity"), str) else None
-        tarball = dist.get("tarball") if isinstance(dist.get("tarball"), str) else None
-        result = _replace(base, integrity=integrity, resolved=package.resolved or tarball)
-        _id = manifest.get("_id")
-        if manifest.get("name") != name or (_id is not None and _id != f"{name}@{version}"):
-            message = (
-                f"{name}@{version}: the registry's manifest names {_id or manifest.get('name')!r}"
-            )
-            return _replace(result, invalid=Invalid("EMANIFESTMISMATCH", message, "manifest"))
-        if integrity is None:
-            message = f"{name}@{version} has no dist.integrity in the packument"
-            return _replace(result, invalid=Invalid("EINTEGRITYMISMATCH", message, "manifest"))
-        if package.integrity is not None and package.integrity != integrity:
-            message = (
-                f"{name}@{version} was installed with integrity {package.integrity[:30]}…, "
-                f"but the registry signs {integrity[:30]}…"
-            )
-            return _replace(result, invalid=Invalid("EINTEGRITYMISMATCH", message, "signature"))
-
-        # 2. registry signatures (pacote verifies them only when it has keys for the registry)
-        if trust.keys is not None:
-            signatures = dist.get("signatures") or []
-            if not signatures:
-                result = _replace(result, signatures="missing")
-            else:
-                times = packument.get("time")
-                published = times.get(version) if isinstance(times, dict) else None
-                try:
-                    verify_registry_signatures(
-                        name, version, integrity, signatures, trust.keys,
-                        published=published if isinstance(published, str) else None,
-                    )  # fmt: skip
-                except (VerificationError, ConfigError) as exc:
-                    keyid = exc.details.get("keyid")
-                    failed = next(
-                        (s for s in signatures if isinstance(s, dict) and s.get("keyid") == keyid),
-                        signatures[0] if isinstance(signatures[0], dict) else {},
-                    )
-                    code = str(exc.details.get("code") or "EINTEGRITYSIGNATURE")
-                    invalid = Invalid(
-                        code, exc.message, "signature",
-                        keyid=str(keyid) if keyid else failed.get("keyid"),
-                        signature=failed.get("sig"),
-                    )  # fmt: skip
-                    return _replace(result, invalid=invalid)
-                result = _replace(result, signatures="verified")
-
-        # 3. attestations
-        provenance: VerificationResult | None = None
-        declared = dist.get("attestations")
-        if isinstance(declared, dict) and isinstance(declared.get("url"), str):
+        try:
+            found = PackageVersion.from_packument(packument, name, version)
+        except VerificationError as exc:
+            return _replace(base, invalid=_invalid(exc))
+        result = _replace(
+            base, integrity=found.integrity, resolved=package.resolved or found.tarball
+        )
+        # 1–3: assay.verify.package, with the attestations fetched first (memoised per URL).
+        # pacote fetches them after the signatures verified, so a failed fetch counts only
+        # when every check before it passed.
+        declared = found.attestations
+        target: str | None = None
+        response: Response | None = None
+        failed_fetch: FetchError | None = None
+        if declared is not None and found.integrity is not None:
+            target = attestations_url(registry, declared["url"])
             try:
-                verified = await self._verified_attestations(
-                    registry, name, version, integrity=integrity, url=declared["url"], trust=trust
-                )
+                response = await self._attestations_response(target, registry)
             except FetchError as exc:
-                if "status" not in exc.details:
-                    raise
-                invalid = Invalid(_http_code(exc), exc.message, "attestation")
-                return _replace(result, invalid=invalid, dist_attestations=declared)
-            except VerificationError as exc:
-                predicate = exc.details.get("predicate_type")
-                invalid = Invalid(
-                    str(exc.details.get("code") or "EATTESTATIONVERIFY"), exc.message,
-                    "attestation", predicate_type=str(predicate) if predicate else None,
-                )  # fmt: skip
-                return _replace(result, invalid=invalid, dist_attestations=declared)
-            provenance = verified.provenance
+                failed_fetch = exc
+        try:
+            verified = await self._verify_package(
+                found, response, trust, installed_integrity=package.integrity, target=target
+            )
+        except VerificationError as exc:
+            dist_attestations = declared if exc.details.get("kind") == "attestation" else None
+            return _replace(result, invalid=_invalid(exc), dist_attestations=dist_attestations)
+        result = _replace(result, signatures=verified.signatures)
+        if failed_fetch is not None:
+            if "status" not in failed_fetch.details:
+                raise failed_fetch
+            invalid = Invalid(_http_code(failed_fetch), failed_fetch.message, "attestation")
+            return _replace(result, invalid=invalid, dist_attestations=declared)
+        provenance = verified.provenance
+        if verified.attestations is not None:
             bundles: tuple[Any, ...] = ()
             if self.include_bundles:
                 bundles = tuple(
                     {"predicateType": a.predicate_type, "bundle": a.result.bundle.to_dict()}
-                    for a in verified.attestations
+                    for a in verified.attestations.attestations
                 )
             result = _replace(
                 result, attestations="verified", dist_attestations=declared, bundles=bundles
@@ -354,15 +318,44 @@ class Auditor:
             result = _replace(result, policy=tuple(findings))
         return result
 
+    async def _attestations_response(self, target: str, registry: str) -> Response:
+        response = await self.fetcher.get(target, registry)
+        if response.status != 200:
+            raise status_error(target, response)
+        return response
+
+    def _verify_package(
+        self,
+        found: PackageVersion,
+        response: Response | None,
+        trust: Trust,
+        *,
+        installed_integrity: str | None,
+        target: str | None,
+    ) -> asyncio.Future[VerifiedPackage]:
+        """assay.verify.package for one installed package, once per version and integrity
+        (a tree often holds one version at several paths)."""
+        key = f"{found.name}@{found.version}\n{installed_integrity}\n{id(trust)}"
+
+        async def load() -> VerifiedPackage:
+            verified = verify_package(
+                found, None if response is None else response.body,
+                verifier=trust.verifier, keys=trust.keys, installed_integrity=installed_integrity,
+            )  # fmt: skip
+            if verified.attestations is not None and target is not None:
+                # The downgrade check may want these again, as an earlier version's.
+                self._attestations.setdefault(target, _done(verified.attestations))
+            return verified
+
+        return _memo_future(self._verdicts, key, load)
+
     def _verified_attestations(
         self, registry: str, name: str, version: str, *, integrity: str, url: str, trust: Trust
     ) -> asyncio.Future[AttestationsResult]:
         target = attestations_url(registry, url)
 
         async def load() -> AttestationsResult:
-            response = await self.fetcher.get(target, registry)
-            if response.status != 200:
-                raise status_error(target, response)
+            response = await self._attestations_response(target, registry)
             return verify_attestations(
                 response.body, name, version, integrity,
                 verifier=trust.verifier, registry_keys=trust.keys or _NO_KEYS,
@@ -465,6 +458,29 @@ def _earlier_with_provenance(packument: Mapping[str, Any], version: str) -> list
             found.append((when or 0.0, parsed, other))
     found.sort()
     return [text for _, _, text in found]
+
+
+def _invalid(exc: VerificationError) -> Invalid:
+    """A verdict of assay.verify.package, in the audit's terms."""
+    details = exc.details
+    kind = details.get("kind")
+    predicate = details.get("predicate_type")
+    keyid = details.get("keyid")
+    sig = details.get("sig")
+    return Invalid(
+        str(details.get("code") or "EINTEGRITYSIGNATURE"),
+        exc.message,
+        kind if kind in ("signature", "attestation", "manifest") else "signature",
+        keyid=str(keyid) if keyid else None,
+        signature=str(sig) if sig else None,
+        predicate_type=str(predicate) if predicate else None,
+    )
+
+
+def _done(value: AttestationsResult) -> asyncio.Future[AttestationsResult]:
+    future: asyncio.Future[AttestationsResult] = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future
 
 
 def _http_code(exc: FetchError) -> str:

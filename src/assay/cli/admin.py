@@ -15,8 +15,8 @@ from pathlib import Path
 import click
 
 from assay.errors import ConfigError
+from assay.registry.accounts import parse_cidrs
 from assay.registry.service import RegistryService
-from assay.registry.tokens import parse_cidrs
 from assay.settings import load_settings
 
 
@@ -56,7 +56,7 @@ def user_add(name: str, email: str, password_stdin: bool, data_dir: Path | None)
     password = sys.stdin.readline().rstrip("\r\n")
     service = _service(data_dir)
     try:
-        user = service.add_user(name, email, password)
+        user = service.accounts.add_user(name, email, password)
     finally:
         service.close()
     click.echo(f"created user {user.name} <{user.email}>")
@@ -94,7 +94,7 @@ def token_create(
         user = service.store.user_by_name(user_name)
         if user is None:
             raise ConfigError(f"no such user: {user_name}")
-        secret, _ = service.issue_token(
+        secret, _ = service.accounts.issue_token(
             user, readonly=read_only, name=name, cidr_whitelist=parse_cidrs(list(cidr) or None)
         )
     finally:

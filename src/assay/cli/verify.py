@@ -3,7 +3,10 @@
 * ``assay verify attestations --package NAME@VERSION --integrity SRI FILE`` verifies one saved
   attestations response, offline, with the bundled public-good trust (or the files given).
 * ``assay verify NAME@VERSION [--registry URL]`` fetches the packument and the attestations and
-  verifies both, with an optional provenance policy (repository, workflow, ref).
+  verifies both (:func:`assay.verify.package.verify_package`, as ``assay audit signatures``
+  does, with the same default trust: the registry's own trusted root and keys, or the
+  public-good material for registry.npmjs.org), with an optional provenance policy
+  (repository, workflow, ref).
 
 Exit status (through :func:`assay.cli.main.main`): 0 when everything verifies, 1 when anything
 does not or cannot be fetched (a :class:`~assay.errors.VerificationError`, printed with its
@@ -15,17 +18,24 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 import click
 import httpx
 
+from assay.audit.fetch import packument_url
 from assay.errors import ConfigError, VerificationError
 from assay.provenance.subject import Digest
 from assay.settings import load_settings
 from assay.verify import NpmProvenancePolicy, RegistryKeys, TrustedRoot, Verifier
 from assay.verify.attestations import AttestationsResult, verify_attestations
-from assay.verify.registry_signatures import verify_registry_signatures
+from assay.verify.package import (
+    PackageVersion,
+    Served,
+    attestations_url,
+    registry_trust,
+    trust_plan,
+    verify_package,
+)
 
 NPMJS = "https://registry.npmjs.org"
 
@@ -129,9 +139,11 @@ def attestations_command(
     _report(result)
 
 
-def _escape(name: str) -> str:
-    # npm-registry-fetch: scoped names keep the @ and escape the slash.
-    return "@" + quote(name[1:], safe="") if name.startswith("@") else quote(name, safe="")
+def _served(client: httpx.Client, url: str | None) -> Served | None:
+    if url is None:
+        return None
+    response = client.get(url, headers={"Accept": "application/json"})
+    return Served(url, response.status_code, response.content)
 
 
 def _get_json(client: httpx.Client, url: str) -> Any:
@@ -140,28 +152,24 @@ def _get_json(client: httpx.Client, url: str) -> Any:
     return response.json()
 
 
-def _registry_keys(
-    client: httpx.Client, registry: str, registry_keys: Path | None
-) -> RegistryKeys | None:
-    if registry_keys is not None:
-        return RegistryKeys.from_file(registry_keys)
-    if urlsplit(registry).hostname == "registry.npmjs.org":
-        return RegistryKeys.npmjs(load_settings().trust_dir)
-    response = client.get(f"{registry}/-/npm/v1/keys")
-    if response.status_code in (400, 404):  # npm: "registry has no keys"
-        return None
-    response.raise_for_status()
-    return RegistryKeys.from_dict(response.json())
-
-
 @verify_command.command("package", hidden=True)
 @click.argument("spec", metavar="NAME@VERSION")
 @click.option("--registry", default=NPMJS, show_default=True, help="Registry base URL.")
 @click.option("--repository", help="Required source repository (e.g. github.com/o/r).")
 @click.option("--workflow", help="Required workflow file (e.g. .github/workflows/release.yml).")
 @click.option("--ref", help="Required source ref, a glob (e.g. refs/tags/v*).")
-@_TRUST_OPTIONS[0]
-@_TRUST_OPTIONS[1]
+@click.option(
+    "--trusted-root",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Sigstore trusted_root.json (default: the registry's own /-/trust/trusted_root.json, "
+    "the bundled public-good root for registry.npmjs.org or a registry that serves none).",
+)
+@click.option(
+    "--registry-keys",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Registry keys, /-/npm/v1/keys or TUF keys.json shape (default: the registry's own "
+    "/-/npm/v1/keys; npmjs.org's bundled keys for registry.npmjs.org).",
+)
 def package_command(
     *,
     spec: str,
@@ -172,70 +180,70 @@ def package_command(
     trusted_root: Path | None,
     registry_keys: Path | None,
 ) -> None:
-    """Fetch NAME@VERSION's packument and attestations and verify both."""
+    """Fetch NAME@VERSION's packument and attestations and verify both, with the registry's
+    default trust (assay.verify.package: the same rule as `assay audit signatures`)."""
     name, version = split_spec(spec)
     registry = registry.rstrip("/")
-    verifier, _ = _trust(trusted_root, None)
+    try:
+        given_root = TrustedRoot.from_file(trusted_root) if trusted_root else None
+        given_keys = RegistryKeys.from_file(registry_keys) if registry_keys else None
+    except ConfigError as exc:
+        raise click.ClickException(exc.message) from exc  # exit status 2
+    plan = trust_plan(registry, registry_keys=given_keys, trusted_root=given_root)
     try:
         with httpx.Client(timeout=30, follow_redirects=True) as client:
+            served_keys = _served(client, plan.keys_url)
+            served_root = _served(client, plan.trusted_root_url)
             try:
-                keys = _registry_keys(client, registry, registry_keys)
+                trust = registry_trust(
+                    registry,
+                    served_keys=served_keys,
+                    served_root=served_root,
+                    registry_keys=given_keys,
+                    trusted_root=given_root,
+                    public_good=load_settings().trust_dir,
+                )
             except ConfigError as exc:
                 raise click.ClickException(exc.message) from exc
-            packument = _get_json(client, f"{registry}/{_escape(name)}")
-            manifest = (packument.get("versions") or {}).get(version)
-            if not isinstance(manifest, dict):
-                raise _failed(f"{name}@{version} is not in the registry")
-            dist = manifest.get("dist") or {}
-            integrity = dist.get("integrity")
-            if not isinstance(integrity, str):
-                raise _failed(f"{name}@{version} has no dist.integrity")
-            published = (packument.get("time") or {}).get(version)
-            if keys is not None and len(keys):
-                used = verify_registry_signatures(
-                    name,
-                    version,
-                    integrity,
-                    dist.get("signatures") or [],
-                    keys,
-                    published=published,
-                )
-                for key in used:
-                    click.echo(f"verified registry signature (key {key.keyid})")
-            else:
-                click.echo("registry provides no signing keys: registry signature not checked")
-            attestations = dist.get("attestations")
-            policy_given = any(v is not None for v in (repository, workflow, ref))
-            if not isinstance(attestations, dict) or not isinstance(attestations.get("url"), str):
-                if policy_given:
-                    raise _failed(f"{name}@{version} has no provenance attestation")
-                click.echo("no attestations")
-                return
-            path = urlsplit(attestations["url"]).path  # pacote: only the path is used
-            response = _get_json(client, registry + path)
+            packument = _get_json(client, packument_url(registry, name))
+            if not isinstance(packument, dict):
+                raise _failed(f"the packument of {name} is not a JSON object")
+            found = PackageVersion.from_packument(packument, name, version)
+            response = None
+            if found.attestations_path is not None:
+                response = _get_json(client, attestations_url(registry, found.attestations_path))
     except httpx.HTTPError as exc:
         raise _failed(f"cannot fetch from {registry}: {exc}") from exc
     except ValueError as exc:  # json.JSONDecodeError included
         raise _failed(f"the registry sent malformed JSON: {exc}") from exc
     policy = None
-    if policy_given:
+    if any(v is not None for v in (repository, workflow, ref)):
+        if found.integrity is None:
+            raise _failed(f"{name}@{version} has no dist.integrity")
         policy = NpmProvenancePolicy(
             name,
             version,
-            Digest.from_sri(integrity),
+            Digest.from_sri(found.integrity),
             repository=repository,
             workflow=workflow,
             ref=ref,
         )
-    result = verify_attestations(
+    verified = verify_package(
+        found,
         response,
-        name,
-        version,
-        integrity,
-        verifier=verifier,
-        registry_keys=keys if keys is not None else RegistryKeys(()),
+        verifier=Verifier(trust.trusted_root),
+        keys=trust.keys,
         provenance_policy=policy,
     )
-    if policy is not None and result.provenance is None:
-        raise _failed(f"{name}@{version} has no provenance attestation")
-    _report(result)
+    if verified.signatures == "missing":
+        raise _failed(
+            f"{name}@{version} has no registry signature but the registry provides signing keys"
+        )
+    if verified.signatures == "unchecked":
+        click.echo("registry provides no signing keys: registry signature not checked")
+    for key in verified.signature_keys:
+        click.echo(f"verified registry signature (key {key.keyid})")
+    if verified.attestations is None:
+        click.echo("no attestations")
+        return
+    _report(verified.attestations)

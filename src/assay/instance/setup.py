@@ -71,10 +71,10 @@ def ensure_admin_token(settings: Settings) -> str:
         return path.read_text(encoding="utf-8").strip()
     registry = RegistryService.open(settings)
     try:
-        user = registry.store.user_by_name(ADMIN_USER) or registry.add_user(
+        user = registry.store.user_by_name(ADMIN_USER) or registry.accounts.add_user(
             ADMIN_USER, "admin@assay.invalid", secrets.token_urlsafe(24)
         )
-        token, _ = registry.issue_token(user, name="assay up")
+        token, _ = registry.accounts.issue_token(user, name="assay up")
     finally:
         registry.close()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -1,4 +1,5 @@
-"""HTTP routes of the registry (the npm protocol); all logic is in registry/service.py.
+"""HTTP routes of the registry (the npm protocol); all logic is in registry/service.py
+(packages) and registry/accounts.py (users, tokens).
 
 ::
 
@@ -42,6 +43,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay.errors import AssayError, ManifestError
 from assay.npm.names import PackageName, parse_package_path
+from assay.registry.accounts import Principal
 from assay.registry.errors import (
     BadRequest,
     Conflict,
@@ -55,7 +57,7 @@ from assay.registry.errors import (
 )
 from assay.registry.packuments import CORGI_TYPE, Packument
 from assay.registry.search import SearchQuery
-from assay.registry.service import Principal, RegistryService
+from assay.registry.service import RegistryService
 from assay.request_body import BodyTooLarge, read_bounded
 from assay.settings import Settings
 
@@ -79,6 +81,7 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
     """The registry as an ASGI app, to serve alone or mount at ``/`` of the instance."""
     app = FastAPI(title="Assay registry", docs_url=None, redoc_url=None)
     max_body = settings.registry_max_body_bytes
+    accounts = service.accounts
 
     @app.exception_handler(RegistryError)
     async def registry_error(_request: Request, exc: RegistryError) -> Response:
@@ -105,7 +108,7 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
 
     def principal(request: Request) -> Principal | None:
         client = request.client.host if request.client else None
-        return service.authenticate(request.headers.get("authorization"), client)
+        return accounts.authenticate(request.headers.get("authorization"), client)
 
     async def call(function: Callable[..., Any], *args: Any) -> Any:
         return await run_in_threadpool(function, *args)
@@ -142,22 +145,22 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
 
     @app.get("/-/whoami")
     async def whoami(request: Request) -> dict[str, Any]:
-        return service.whoami(await authed(request))
+        return accounts.whoami(await authed(request))
 
     @app.put("/-/user/org.couchdb.user:{name}", status_code=201)
     async def couch_user(name: str, request: Request) -> dict[str, Any]:
         body = await read_object(request)
-        result: dict[str, Any] = await call(service.couch_login, name, body)
+        result: dict[str, Any] = await call(accounts.couch_login, name, body)
         return result
 
     @app.get("/-/user/org.couchdb.user:{name}")
     async def couch_user_profile(name: str) -> dict[str, Any]:
-        result: dict[str, Any] = await call(service.user_profile, name)
+        result: dict[str, Any] = await call(accounts.user_profile, name)
         return result
 
     @app.delete("/-/user/token/{token}")
     async def logout(token: str) -> dict[str, Any]:
-        await call(service.logout, token)
+        await call(accounts.logout, token)
         return {"ok": True}
 
     @app.get("/-/user/{name}/package")
@@ -180,18 +183,18 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
 
     @app.get("/-/npm/v1/tokens")
     async def list_tokens(request: Request) -> dict[str, Any]:
-        result: dict[str, Any] = await call(service.list_tokens, await authed(request))
+        result: dict[str, Any] = await call(accounts.list_tokens, await authed(request))
         return result
 
     @app.post("/-/npm/v1/tokens")
     async def create_token(request: Request) -> dict[str, Any]:
         body = await read_json(request)
-        result: dict[str, Any] = await call(service.create_token, body, await authed(request))
+        result: dict[str, Any] = await call(accounts.create_token, body, await authed(request))
         return result
 
     @app.delete("/-/npm/v1/tokens/token/{key}", status_code=204)
     async def delete_token(key: str, request: Request) -> Response:
-        await call(service.delete_token, key, await authed(request))
+        await call(accounts.delete_token, key, await authed(request))
         return Response(status_code=204)
 
     @app.get("/-/package/{name:path}/dist-tags")

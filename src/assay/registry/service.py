@@ -20,8 +20,6 @@ Rules enforced here (what registry.npmjs.org does, unless noted):
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import threading
 import time
@@ -34,16 +32,14 @@ from sqlalchemy.engine import Engine
 
 from assay.npm.names import PackageName
 from assay.npm.tarball import TarballLimits
-from assay.npm.versions import highest
 from assay.provenance.publish import PUBLISH_PREDICATE_TYPE, publish_statement
 from assay.provenance.statement import PAYLOAD_TYPE
-from assay.registry import tokens as token_rules
+from assay.registry.accounts import Accounts, Principal, require
 from assay.registry.errors import (
     BadRequest,
     Conflict,
     Forbidden,
     NotFound,
-    Unauthorized,
     Unavailable,
 )
 from assay.registry.packuments import Packument, build, iso
@@ -57,13 +53,7 @@ from assay.registry.publish import (
 )
 from assay.registry.search import SearchQuery, search_object
 from assay.registry.signing import RegistryKeys
-from assay.registry.users import (
-    check_email,
-    check_password,
-    check_username,
-    hash_password,
-    verify_password,
-)
+from assay.registry.updates import check_rev, metadata_change
 from assay.settings import Settings
 from assay.sign.clients import HttpLog
 from assay.sign.errors import SigningError
@@ -76,7 +66,6 @@ from assay.storage.registry_store import (
     PackageState,
     RegistryStore,
     StoreConflict,
-    StoredToken,
     StoredUser,
     StoredVersion,
     now_ms,
@@ -85,20 +74,6 @@ from assay.storage.registry_store import (
 
 CROSS_PROCESS_STALENESS = 1.0
 _CACHE_ENTRIES = 4096
-BEARER = 'Bearer realm="assay"'
-BASIC = 'Basic realm="assay"'
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is asking: a user, and the token they used (None for Basic auth)."""
-
-    user: StoredUser
-    token: StoredToken | None
-
-    @property
-    def readonly(self) -> bool:
-        return self.token is not None and self.token.readonly
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +96,11 @@ class _CacheEntry:
 
 
 class RegistryService:
+    """Packages: packuments, tarballs, publish, metadata updates, dist-tags, access, search.
+
+    Accounts (users, tokens, who is asking) are :attr:`accounts`, over the same store.
+    """
+
     def __init__(
         self,
         store: RegistryStore,
@@ -135,6 +115,7 @@ class RegistryService:
         self.blobs = blobs
         self.settings = settings
         self.keys = keys
+        self.accounts = Accounts(store, settings)
         # None: this registry has no trusted roots, so it refuses every provenance bundle.
         self.provenance = provenance
         self.origin = settings.origin
@@ -188,51 +169,6 @@ class RegistryService:
     def close(self) -> None:
         self.blobs.close()
         self.store.engine.dispose()
-
-    # --- authentication ----------------------------------------------------------------------
-
-    def authenticate(self, authorization: str | None, client_ip: str | None) -> Principal | None:
-        """The principal of an ``Authorization`` header; None without one; 401 if it is bad."""
-        if not authorization:
-            return None
-        scheme, _, credentials = authorization.strip().partition(" ")
-        credentials = credentials.strip()
-        if scheme.lower() == "bearer" and credentials:
-            return self._bearer(credentials, client_ip)
-        if scheme.lower() == "basic" and credentials:
-            return self._basic(credentials)
-        raise Unauthorized("Unsupported authorization scheme", challenge=BEARER)
-
-    def _bearer(self, secret: str, client_ip: str | None) -> Principal:
-        digest = token_rules.hash_token(secret)
-        found = self.store.token_by_hash(digest)
-        if found is None or not token_rules.same_hash(found[0].token_hash, digest):
-            raise Unauthorized("Invalid or revoked token", challenge=BEARER)
-        token, user = found
-        if token.expires_ms is not None and token.expires_ms <= now_ms():
-            raise Unauthorized("This token has expired", challenge=BEARER)
-        if not token_rules.address_allowed(token.cidr_whitelist, client_ip):
-            raise Unauthorized("Login is not allowed from your IP address", challenge="ipaddress")
-        return Principal(user, token)
-
-    def _basic(self, credentials: str) -> Principal:
-        try:
-            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-        except (binascii.Error, ValueError) as exc:
-            raise Unauthorized("Malformed Basic credentials", challenge=BASIC) from exc
-        name, sep, password = decoded.partition(":")
-        user = self.store.user_by_name(name) if sep else None
-        if user is None or not verify_password(password, user.password_hash):
-            raise Unauthorized("Incorrect username or password", challenge=BASIC)
-        return Principal(user, None)
-
-    @staticmethod
-    def require(principal: Principal | None, action: str, *, write: bool = True) -> Principal:
-        if principal is None:
-            raise Unauthorized(f"You must be logged in to {action}. Run `npm login` first.")
-        if write and principal.readonly:
-            raise Forbidden(f"This token is read-only; it cannot be used to {action}")
-        return principal
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -350,10 +286,10 @@ class RegistryService:
     ) -> dict[str, Any]:
         """``PUT /<name>[/-rev/<rev>]``: publish (with attachments) or update metadata."""
         if is_publish(body):
-            principal = self.require(who, "publish packages")
+            principal = require(who, "publish packages")
             self._publish(name, parse_publish(name, body, self._limits), principal)
             return {"ok": True, "id": name.name}
-        principal = self.require(who, "change packages")
+        principal = require(who, "change packages")
         return self._update(name, body, rev, principal)
 
     def _publish(self, name: PackageName, published: PublishedVersion, who: Principal) -> None:
@@ -477,8 +413,10 @@ class RegistryService:
                     )
                 raise NotFound("Not found")
             self._check_owner(state, who.user, "modify")
-            _check_rev(state, given_rev)
-            return self._metadata_change(state, body, given_rev is not None, maintainers)
+            check_rev(state, given_rev)
+            return metadata_change(
+                state, body, has_rev=given_rev is not None, maintainers=maintainers
+            )
 
         try:
             result = self.store.write_package(name.name, decide)
@@ -486,68 +424,6 @@ class RegistryService:
             self._invalidate(name.name)
         self._delete_blobs(result.orphaned_blobs)
         return {"ok": True, "id": name.name, "rev": str(result.rev)}
-
-    def _metadata_change(
-        self,
-        state: PackageState,
-        body: Mapping[str, Any],
-        has_rev: bool,
-        maintainers: tuple[int, ...] | None,
-    ) -> PackageChange:
-        live = state.live_versions
-        deprecations: dict[str, str | None] = {}
-        unpublish: tuple[str, ...] = ()
-        versions = body.get("versions")
-        if versions is not None:
-            if not isinstance(versions, dict):
-                raise BadRequest("versions must be an object")
-            unknown = [v for v in versions if v not in live]
-            if unknown:
-                raise BadRequest(
-                    f"No tarball attached for version {unknown[0]}: publishing needs "
-                    "_attachments (use `npm publish`)"
-                )
-            for version, manifest in versions.items():
-                if not isinstance(manifest, dict):
-                    raise BadRequest(f"versions[{version!r}] must be an object")
-                if "deprecated" in manifest:
-                    message = manifest["deprecated"]
-                    if message is not None and not isinstance(message, str):
-                        raise BadRequest("deprecated must be a string")
-                    new = message or None  # npm undeprecates with ""
-                    if new != live[version].deprecated:
-                        deprecations[version] = new
-            unpublish = tuple(v for v in live if v not in versions)
-            if unpublish and not has_rev:
-                raise BadRequest(
-                    "Removing versions needs the document's _rev (use `npm unpublish`)"
-                )
-        remaining = [v for v in live if v not in unpublish]
-        set_tags: dict[str, str] = {}
-        tags = body.get("dist-tags")
-        if tags is not None:
-            if not isinstance(tags, dict):
-                raise BadRequest("dist-tags must be an object")
-            for tag, version in tags.items():
-                if state.dist_tags.get(tag) == version:
-                    continue
-                check_tag(tag)
-                if version not in remaining:
-                    raise BadRequest(f"dist-tags.{tag}: version {version!r} does not exist")
-                set_tags[tag] = version
-        current_latest = set_tags.get("latest", state.dist_tags.get("latest"))
-        if remaining and (current_latest is None or current_latest not in remaining):
-            best = highest(remaining)
-            if best is not None:
-                set_tags["latest"] = best
-        if maintainers is not None and set(maintainers) == {m.id for m in state.maintainers}:
-            maintainers = None
-        return PackageChange(
-            unpublish=unpublish,
-            deprecations=deprecations,
-            set_tags=set_tags,
-            maintainers=maintainers,
-        )
 
     def _resolve_maintainers(self, value: object) -> tuple[int, ...]:
         """User ids of a ``maintainers`` list, resolved before the write transaction (a second
@@ -569,13 +445,13 @@ class RegistryService:
 
     def delete_package(self, name: PackageName, rev: str | None, who: Principal | None) -> None:
         """``DELETE /<name>/-rev/<rev>``: unpublish every version (npm unpublish <name>)."""
-        principal = self.require(who, "unpublish packages")
+        principal = require(who, "unpublish packages")
 
         def decide(state: PackageState | None, _scope_owner: int | None) -> PackageChange:
             if state is None or not state.live_versions:
                 raise NotFound("Not found")
             self._check_owner(state, principal.user, "unpublish")
-            _check_rev(state, rev)
+            check_rev(state, rev)
             return PackageChange(
                 unpublish=tuple(state.live_versions), delete_tags=tuple(state.dist_tags)
             )
@@ -593,7 +469,7 @@ class RegistryService:
 
         The PUT before it already unpublished the version and removed its blob; a tarball of a
         live version is refused (unpublish the version instead)."""
-        principal = self.require(who, "unpublish packages")
+        principal = require(who, "unpublish packages")
         state = self.store.load_package(name.name)
         if state is None:
             raise NotFound("Not found")
@@ -622,7 +498,7 @@ class RegistryService:
     def set_dist_tag(
         self, name: PackageName, tag: str, version: object, who: Principal | None
     ) -> dict[str, Any]:
-        principal = self.require(who, "change dist-tags")
+        principal = require(who, "change dist-tags")
         check_tag(tag)
         if not isinstance(version, str):
             raise BadRequest('The body must be a JSON string: the version, e.g. "1.0.0"')
@@ -642,7 +518,7 @@ class RegistryService:
         return {"ok": True}
 
     def delete_dist_tag(self, name: PackageName, tag: str, who: Principal | None) -> None:
-        principal = self.require(who, "change dist-tags")
+        principal = require(who, "change dist-tags")
 
         def decide(state: PackageState | None, _scope_owner: int | None) -> PackageChange:
             if state is None or not state.live_versions:
@@ -670,7 +546,7 @@ class RegistryService:
         return {m["name"]: "read-write" for m in self.packument(name).data["maintainers"]}
 
     def set_access(self, name: PackageName, body: object, who: Principal | None) -> dict[str, Any]:
-        principal = self.require(who, "change package access")
+        principal = require(who, "change package access")
         state = self.store.load_package(name.name)
         if state is None or not state.live_versions:
             raise NotFound("Not found")
@@ -701,152 +577,5 @@ class RegistryService:
             objects.append(search_object(packument.data, self.origin))
         return {"objects": objects, "total": total, "time": iso(now_ms())}
 
-    # --- users ---------------------------------------------------------------------------------
 
-    def couch_login(self, url_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``PUT /-/user/org.couchdb.user:<name>``: npm adduser and npm login (legacy).
-
-        An existing user with the right password is logged in (npmjs.org's quirk that npm
-        relies on: "adding" an existing user is a login); an unknown one is created when the
-        body has an e-mail (adduser) and sign-up is allowed."""
-        name, password = body.get("name"), body.get("password")
-        if not isinstance(name, str) or not isinstance(password, str) or not password:
-            raise BadRequest("name and password are required")
-        if name != url_name:
-            raise BadRequest("The user name in the body does not match the URL")
-        user = self.store.user_by_name(name)
-        if user is None:
-            email = body.get("email")
-            if not isinstance(email, str):
-                # A login of an unknown user: answer as for a wrong password, naming nobody.
-                raise Unauthorized("Incorrect username or password", challenge=BASIC)
-            if not self.settings.registry_allow_signup:
-                raise Forbidden("Sign-up is disabled on this registry; ask an administrator")
-            user = self.add_user(name, email, password)
-        elif not verify_password(password, user.password_hash):
-            raise Unauthorized("Incorrect username or password", challenge=BASIC)
-        secret, _ = self.issue_token(user, name="npm login")
-        return {"ok": True, "id": f"org.couchdb.user:{name}", "rev": "1", "token": secret}
-
-    def add_user(self, name: str, email: str, password: str) -> StoredUser:
-        check_username(name)
-        check_email(email)
-        check_password(password)
-        try:
-            return self.store.create_user(name, email, hash_password(password))
-        except StoreConflict as exc:
-            raise Conflict(f"User {name} already exists") from exc
-
-    def user_profile(self, name: str) -> dict[str, Any]:
-        user = self.store.user_by_name(name)
-        if user is None:
-            raise NotFound("Not found")
-        return {"_id": f"org.couchdb.user:{name}", "name": user.name, "email": user.email}
-
-    @staticmethod
-    def whoami(who: Principal | None) -> dict[str, Any]:
-        if who is None:
-            raise Unauthorized("You are not logged in", challenge=BEARER)
-        return {"username": who.user.name}
-
-    # --- tokens --------------------------------------------------------------------------------
-
-    def issue_token(
-        self,
-        user: StoredUser,
-        *,
-        readonly: bool = False,
-        name: str | None = None,
-        cidr_whitelist: tuple[str, ...] | None = None,
-        expires_ms: int | None = None,
-    ) -> tuple[str, StoredToken]:
-        """A new token for `user`; the secret is returned once and never stored."""
-        fresh = token_rules.new_token()
-        stored = StoredToken(
-            key=fresh.key,
-            token_hash=fresh.token_hash,
-            user_id=user.id,
-            preview=fresh.preview,
-            name=name,
-            readonly=readonly,
-            cidr_whitelist=cidr_whitelist,
-            created_ms=now_ms(),
-            expires_ms=expires_ms,
-        )
-        self.store.add_token(stored)
-        return fresh.secret, stored
-
-    def list_tokens(self, who: Principal | None) -> dict[str, Any]:
-        principal = self.require(who, "list tokens", write=False)
-        objects = [_token_json(t) for t in self.store.tokens_of(principal.user.id)]
-        return {"objects": objects, "total": len(objects), "urls": {}}
-
-    def create_token(self, body: object, who: Principal | None) -> dict[str, Any]:
-        principal = self.require(who, "create tokens")
-        if not isinstance(body, dict):
-            raise BadRequest("The body must be a JSON object")
-        password = body.get("password")
-        if not isinstance(password, str) or not verify_password(
-            password, principal.user.password_hash
-        ):
-            raise Unauthorized("Incorrect or missing password", challenge=BASIC)
-        readonly = body.get("readonly") is True or (
-            body.get("packages_and_scopes_permission") == "read-only"
-        )
-        name = body.get("name")
-        expires = body.get("expires")
-        if expires is not None and (not isinstance(expires, int) or expires <= 0):
-            raise BadRequest("expires must be a positive number of days")
-        secret, stored = self.issue_token(
-            principal.user,
-            readonly=readonly,
-            name=name if isinstance(name, str) else None,
-            cidr_whitelist=token_rules.parse_cidrs(body.get("cidr_whitelist")),
-            expires_ms=None if expires is None else now_ms() + expires * 86_400_000,
-        )
-        return {**_token_json(stored), "token": secret}
-
-    def delete_token(self, key_or_secret: str, who: Principal | None) -> None:
-        principal = self.require(who, "revoke tokens")
-        if key_or_secret.startswith(token_rules.PREFIX):
-            deleted = self.store.delete_token(
-                token_hash=token_rules.hash_token(key_or_secret), user_id=principal.user.id
-            )
-        else:
-            deleted = self.store.delete_token(key=key_or_secret, user_id=principal.user.id)
-        if not deleted:
-            raise NotFound("No such token")
-
-    def logout(self, secret: str) -> None:
-        """``DELETE /-/user/token/<token>`` (npm logout): the token is its own credential."""
-        self.store.delete_token(token_hash=token_rules.hash_token(secret))
-
-
-def _check_rev(state: PackageState, rev: str | None) -> None:
-    if rev is None:
-        return
-    number = rev.split("-", 1)[0]
-    if not number.isdigit() or int(number) != state.rev:
-        raise Conflict(
-            f"Document update conflict: {state.name} changed since it was read "
-            f"(rev {rev}, now {state.rev}); fetch it again and retry"
-        )
-
-
-def _token_json(token: StoredToken) -> dict[str, Any]:
-    created = iso(token.created_ms)
-    result: dict[str, Any] = {
-        "key": token.key,
-        "token": token.preview,
-        "name": token.name,
-        "readonly": token.readonly,
-        "cidr_whitelist": list(token.cidr_whitelist) if token.cidr_whitelist else None,
-        "created": created,
-        "updated": created,
-    }
-    if token.expires_ms is not None:
-        result["expires"] = iso(token.expires_ms)
-    return result
-
-
-__all__ = ["Principal", "RegistryService", "Tarball"]
+__all__ = ["RegistryService", "Tarball"]

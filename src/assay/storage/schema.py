@@ -47,7 +47,7 @@ tlog_checkpoints = sa.Table(
 )
 
 # --- registry ---------------------------------------------------------------------------------
-# Accounts. `password_hash` is a self-describing scrypt string (assay.registry.users); the
+# Accounts. `password_hash` is a self-describing scrypt string (assay.registry.accounts); the
 # password itself is never stored.
 registry_users = sa.Table(
     "registry_users",

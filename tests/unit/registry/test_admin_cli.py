@@ -28,7 +28,7 @@ def test_user_and_token_lifecycle(
     assert secret.startswith("assay_")
     service = RegistryService.open(Settings(data_dir=tmp_path / "data"))
     try:
-        who = service.authenticate(f"Bearer {secret}", "127.0.0.1")
+        who = service.accounts.authenticate(f"Bearer {secret}", "127.0.0.1")
         assert who is not None
         assert who.user.name == "admin"
         assert who.readonly

@@ -9,10 +9,16 @@ import pytest
 
 from assay.npm.names import PackageName
 from assay.npm.tarball import TarballLimits
+from assay.registry.accounts import (
+    address_allowed,
+    hash_password,
+    hash_token,
+    new_token,
+    parse_cidrs,
+    verify_password,
+)
 from assay.registry.errors import BadRequest, Unprocessable
 from assay.registry.publish import PublishLimits, parse_publish
-from assay.registry.tokens import address_allowed, hash_token, new_token, parse_cidrs
-from assay.registry.users import hash_password, verify_password
 from tests.unit.registry.tarballs import publish_body, tarball
 
 

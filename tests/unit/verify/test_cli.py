@@ -185,6 +185,22 @@ def test_a_bad_registry_signature_fails(
     assert main(["verify", "nothere@1.0.0", "--registry", url]) == 1
 
 
+def test_the_registry_serves_the_trusted_root(
+    registry: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Like `assay audit signatures`, `assay verify` trusts what a registry other than npmjs.org
+    serves at /-/trust/trusted_root.json: here a root without the log that npmjs.org's
+    provenance was logged in, so the attestation cannot verify."""
+    url: str = registry.url  # type: ignore[attr-defined]
+    root = json.loads(TRUSTED_ROOT.read_text())
+    registry.routes["/-/trust/trusted_root.json"] = {**root, "tlogs": []}
+    assert main(["verify", "sigstore@1.0.0", "--registry", url]) == 1
+    assert "not in the trusted root" in capsys.readouterr().err
+    # A root the user names replaces the one the registry serves.
+    assert main(["verify", "sigstore@1.0.0", "--registry", url, "--trusted-root",
+                 str(TRUSTED_ROOT)]) == 0  # fmt: skip
+
+
 # --- conformance --------------------------------------------------------------------------------
 
 
