@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from assay.errors import AssayError, ConfigError
+from assay.npm.names import escaped_name
 from assay.npmrc import NpmConfig
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "Fetcher",
     "Response",
     "ResponseCache",
-    "escaped_name",
     "packument_url",
 ]
 
@@ -68,11 +68,6 @@ class Response:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError):
             raise FetchError(f"{what} is not JSON") from None
-
-
-def escaped_name(name: str) -> str:
-    """npm-package-arg ``escapedName``: ``@scope/pkg`` → ``@scope%2fpkg``."""
-    return name.replace("/", "%2f")
 
 
 def packument_url(registry: str, name: str) -> str:

@@ -56,8 +56,9 @@ from tuf.ngclient.updater import Updater
 from assay.ca.chain import CA_KEY_USAGE
 from assay.errors import ConfigError
 from assay.instance.layout import DataDir
-from assay.instance.tuf_repo import TufRepository, encode_uri_component
+from assay.instance.tuf_repo import TufRepository
 from assay.keys import generate_ec, load_private_key, write_private_key
+from assay.npm.names import encode_uri_component
 
 logger = logging.getLogger(__name__)
 

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
@@ -91,11 +91,6 @@ def keys_target_name(registry_url: str) -> str:
     """The TUF target npm looks up for ``registry_url``'s keys (verify-signatures.js)."""
     parts = urlsplit(registry_url)
     return f"{parts.netloc}{parts.path.rstrip('/')}/keys.json"
-
-
-def encode_uri_component(value: str) -> str:
-    """JavaScript's ``encodeURIComponent``: what tuf-js names cached target files with."""
-    return quote(value, safe="-_.!~*'()")
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,7 +479,6 @@ __all__ = [
     "TRUSTED_ROOT_TARGET",
     "ExpiryPolicy",
     "TufRepository",
-    "encode_uri_component",
     "instance_targets",
     "keys_target_name",
     "load_or_create_key",

@@ -33,6 +33,7 @@ __all__ = [
     "NameValidity",
     "PackageName",
     "PackagePath",
+    "encode_uri_component",
     "escaped_name",
     "name_problem",
     "parse_package_path",
@@ -177,9 +178,9 @@ def validate(text: object) -> NameValidity:
         warnings.append("name can no longer contain capital letters")
     if _SPECIAL.search(text.split("/")[-1]):
         warnings.append('name can no longer contain special characters ("~\'!()*")')
-    if _encode_uri_component(text) != text:
+    if encode_uri_component(text) != text:
         scoped = _SCOPED.fullmatch(text)
-        if not scoped or any(_encode_uri_component(part) != part for part in scoped.groups()):
+        if not scoped or any(encode_uri_component(part) != part for part in scoped.groups()):
             errors.append("name can only contain URL-friendly characters")
     return NameValidity(tuple(errors), tuple(warnings))
 
@@ -202,8 +203,9 @@ def escaped_name(name: str) -> str:
     return name.replace("/", "%2f")
 
 
-def _encode_uri_component(text: str) -> str:
-    """JavaScript's ``encodeURIComponent`` (leaves ``A-Za-z0-9-_.!~*'()``)."""
+def encode_uri_component(text: str) -> str:
+    """JavaScript's ``encodeURIComponent`` (leaves ``A-Za-z0-9-_.!~*'()``): the test of a
+    URL-friendly name, and how tuf-js names the target files it caches."""
     return quote(text, safe="-_.!~*'()")
 
 

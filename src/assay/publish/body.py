@@ -30,7 +30,6 @@ from typing import Any
 from urllib.parse import urljoin
 
 from assay.errors import AssayError, PackError, TarballError
-from assay.npm.names import escaped_name
 from assay.npm.tarball import read_tarball
 from assay.provenance.bundle import Bundle
 from assay.provenance.subject import Digest, npm_purl
@@ -41,7 +40,6 @@ __all__ = [
     "Package",
     "PublishError",
     "check_publishable",
-    "escaped_name",
     "load_package",
     "publish_body",
     "tarball_url",

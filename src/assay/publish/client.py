@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 
 from assay import __version__
-from assay.publish.body import PublishError, escaped_name
+from assay.npm.names import escaped_name
+from assay.publish.body import PublishError
 
 __all__ = ["RegistryClient"]
 

@@ -34,11 +34,11 @@ from assay.instance.trust import trusted_root
 from assay.instance.tuf_repo import (
     ExpiryPolicy,
     TufRepository,
-    encode_uri_component,
     instance_targets,
     keys_target_name,
     load_or_create_key,
 )
+from assay.npm.names import encode_uri_component
 from assay.registry.signing import RegistryKeys, rotate
 from assay.settings import Settings
 from tests.servers import loopback_socket, serve_app
