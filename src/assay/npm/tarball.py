@@ -37,6 +37,15 @@ from types import MappingProxyType
 from typing import IO, Any, cast
 
 from assay.errors import TarballError
+from assay.npm.tar_header import (
+    BLOCK,
+    HeaderChain,
+    check_checksum,
+    node_view,
+    parse_long_name,
+    parse_pax,
+    strict_number,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -48,7 +57,6 @@ __all__ = [
 ]
 
 _MiB = 1024 * 1024
-_BLOCK = 512
 
 # Extension headers (pax ``x``/``g``, GNU ``L``) that npm tarballs carry are a few hundred bytes
 # (a long path). Anything larger is refused rather than buffered.
@@ -59,12 +67,6 @@ _MAX_WINDOW_BYTES = _MAX_EXTENSION_BYTES + 64 * 1024
 
 _FILE_TYPES = frozenset({b"0", b"\0", b"7"})  # node-tar: File, OldFile, ContiguousFile
 _DIR_TYPE = b"5"
-_POSIX_MAGIC = b"ustar\x0000"
-# pax keywords whose meaning differs between node-tar and Python tarfile, or that describe
-# things we refuse anyway (links, sparse files, non-UTF-8 names).
-_REFUSED_PAX_KEYS = frozenset({"linkpath", "mode", "hdrcharset"})
-_STRICT_OCTAL = re.compile(rb" *([0-7]*) *[ \0]*")
-_PAX_DECIMAL = re.compile(r"[0-9]+")
 _DRIVE = re.compile(r"[A-Za-z]:")
 # README files npm shows, in the order it prefers them (read-package-json `readme` step).
 README_NAMES = ("readme.md", "readme", "readme.markdown", "readme.txt", "readme.rst")
@@ -295,14 +297,6 @@ class _InflatingReader:
         self._trim()
 
 
-@dataclass
-class _Chain:
-    """What the extension headers before one member say, read the node-tar way."""
-
-    pax: dict[str, str] = field(default_factory=dict)
-    long_name: str | None = None
-
-
 class _TarballReader:
     def __init__(self, data: bytes, limits: TarballLimits) -> None:
         self._limits = limits
@@ -351,9 +345,9 @@ class _TarballReader:
             raise TarballError("too many entries in tarball", limit=self._limits.max_entries)
         name = member.name
         self._refuse_type(member)
-        header_at = member.offset_data - _BLOCK
+        header_at = member.offset_data - BLOCK
         chain = self._read_chain(self._expected, header_at, name)
-        node_name, node_size = _node_view(
+        node_name, node_size = node_view(
             self._reader.window(header_at, member.offset_data), chain, name
         )
         is_dir = member.type == _DIR_TYPE
@@ -379,7 +373,7 @@ class _TarballReader:
                     limit=self._limits.max_unpacked_bytes,
                     path=name,
                 )
-            data_end += -(-member.size // _BLOCK) * _BLOCK
+            data_end += -(-member.size // BLOCK) * BLOCK
             self._files.append(TarballEntry(path=path, size=member.size, mode=member.mode & 0o7777))
         # Move the window past this member before its data is read (package.json below, or
         # tarfile skipping it on the next iteration), so file data never piles up there.
@@ -477,36 +471,36 @@ class _TarballReader:
 
     # -- the raw headers, read the way node-tar reads them
 
-    def _read_chain(self, start: int, header_at: int, name: str) -> _Chain:
+    def _read_chain(self, start: int, header_at: int, name: str) -> HeaderChain:
         """Check the extension headers in [start, header_at) and return what they set."""
-        chain = _Chain()
+        chain = HeaderChain()
         seen: set[bytes] = set()
         at = start
         while at < header_at:
-            block = self._reader.window(at, at + _BLOCK)
-            _check_checksum(block, name)
+            block = self._reader.window(at, at + BLOCK)
+            check_checksum(block, name)
             kind = block[156:157]
-            size = _strict_number(block[124:136], "size", name)
+            size = strict_number(block[124:136], "size", name)
             if size > _MAX_EXTENSION_BYTES:
                 raise TarballError("tar extension header is too large", path=name, size=size)
-            payload = self._reader.window(at + _BLOCK, at + _BLOCK + size)
+            payload = self._reader.window(at + BLOCK, at + BLOCK + size)
             if kind in seen and kind != b"g":
                 raise TarballError("repeated tar extension header", path=name)
             seen.add(kind)
             if kind == b"x":
-                chain.pax = _parse_pax(payload, name)
+                chain.pax = parse_pax(payload, name)
             elif kind == b"g":
-                records = _parse_pax(payload, name)
+                records = parse_pax(payload, name)
                 if set(records) - {"comment"}:
                     # node-tar never applies a global path; Python does. Refuse what could differ.
                     raise TarballError("global pax header sets file attributes", path=name)
             elif kind == b"L":
-                chain.long_name = _parse_long_name(payload, name)
+                chain.long_name = parse_long_name(payload, name)
             else:
                 raise TarballError(
                     "unexpected tar extension header", path=name, type=kind.decode("latin-1")
                 )
-            at += _BLOCK + -(-size // _BLOCK) * _BLOCK
+            at += BLOCK + -(-size // BLOCK) * BLOCK
         if at != header_at:
             raise TarballError("tar header chain is inconsistent", path=name)
         if "path" in chain.pax and chain.long_name is not None:
@@ -527,97 +521,6 @@ class _TarballReader:
             tail = reader.read(64 * 1024)
             if not tail:
                 return
-
-
-def _check_checksum(block: bytes, name: str) -> None:
-    """node-tar accepts only the unsigned header checksum (Python also accepts a signed one)."""
-    stored = _strict_number(block[148:156], "checksum", name)
-    computed = 8 * 0x20 + sum(block[:148]) + sum(block[156:])
-    if stored != computed:
-        raise TarballError("tar header checksum mismatch", path=name)
-
-
-def _strict_number(raw: bytes, what: str, name: str) -> int:
-    """A numeric header field, accepted only in forms node-tar and Python read identically."""
-    if raw[:1] == b"\x80":  # base-256, positive
-        return int.from_bytes(raw[1:], "big")
-    match = _STRICT_OCTAL.fullmatch(raw)
-    if match is None:
-        raise TarballError(f"malformed tar header {what} field", path=name)
-    return int(match.group(1) or b"0", 8)
-
-
-def _node_view(header: bytes, chain: _Chain, name: str) -> tuple[str, int]:
-    """The path and size node-tar reads from a member's header block and its extensions."""
-    _check_checksum(header, name)
-    if header[157:257].strip(b"\0"):
-        raise TarballError("non-link entry carries a link target", path=name)
-    size = _strict_number(header[124:136], "size", name)
-    if "size" in chain.pax:
-        size = int(chain.pax["size"])
-    if "path" in chain.pax:
-        return chain.pax["path"], size
-    if chain.long_name is not None:
-        return chain.long_name, size
-    raw_name = header[0:100].split(b"\0", 1)[0]
-    prefix_field = header[345:500]
-    if header[257:265] == _POSIX_MAGIC:
-        prefix = (prefix_field if header[475] else prefix_field[:130]).split(b"\0", 1)[0]
-        if prefix:
-            raw_name = prefix + b"/" + raw_name
-    elif prefix_field.strip(b"\0"):
-        # Python applies the prefix field to any header; node-tar only to POSIX ustar ones.
-        raise TarballError("prefix field in a non-POSIX tar header", path=name)
-    try:
-        return raw_name.decode("utf-8"), size
-    except UnicodeDecodeError as exc:
-        raise TarballError("entry name is not valid UTF-8", path=name) from exc
-
-
-def _parse_pax(payload: bytes, name: str) -> dict[str, str]:
-    """Parse pax records strictly: back to back, well formed, then only NUL padding.
-
-    node-tar splits records on newlines and skips malformed ones; Python stops at the first
-    malformed one. Accepting only well-formed input makes the two agree.
-    """
-    records: dict[str, str] = {}
-    at = 0
-    while at < len(payload) and payload[at] != 0:
-        space = payload.find(b" ", at, at + 20)
-        digits = payload[at:space] if space > at else b""
-        if not digits.isdigit():
-            raise TarballError("malformed pax header record", path=name)
-        end = at + int(digits)
-        record = payload[space + 1 : end]
-        if end > len(payload) or not record.endswith(b"\n"):
-            raise TarballError("malformed pax header record", path=name)
-        key, sep, value = record[:-1].partition(b"=")
-        if not sep or not key or b"\n" in value or b"\0" in value:
-            raise TarballError("malformed pax header record", path=name)
-        try:
-            text_key, text_value = key.decode("utf-8"), value.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise TarballError("pax header record is not UTF-8", path=name) from exc
-        if text_key in _REFUSED_PAX_KEYS or text_key.startswith("GNU.sparse"):
-            raise TarballError("unsupported pax header keyword", path=name, keyword=text_key)
-        if text_key == "size" and not _PAX_DECIMAL.fullmatch(text_value):
-            raise TarballError("malformed pax size", path=name)
-        records[text_key] = text_value
-        at = end
-    if payload[at:].count(0) != len(payload) - at:
-        raise TarballError("malformed pax header padding", path=name)
-    return records
-
-
-def _parse_long_name(payload: bytes, name: str) -> str:
-    """A GNU long name: the name, then only NULs (node-tar and Python cut at NUL differently)."""
-    text, _, rest = payload.partition(b"\0")
-    if rest.count(0) != len(rest):
-        raise TarballError("malformed GNU long name", path=name)
-    try:
-        return text.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise TarballError("entry name is not valid UTF-8", path=name) from exc
 
 
 def _parse_package_json(content: bytes, path: str) -> dict[str, Any]:
