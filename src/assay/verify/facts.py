@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from assay.errors import FormatError, VerificationError
+from assay.npm.hosted import normalise_repository
 from assay.provenance.fulcio import (
     OID_BUILD_CONFIG_DIGEST,
     OID_BUILD_CONFIG_URI,
@@ -438,12 +439,9 @@ def _v02_claims(c: _Claims) -> None:
 
 
 def _normalise_repository(value: str) -> str:
-    """``git+https://Host/O/R.git/`` → ``https://host/o/r``: npm's and our policy's reading.
-
-    Case is ignored as GitHub and GitLab ignore it in repository paths.
-    """
-    text = value.strip().removeprefix("git+").rstrip("/").removesuffix(".git")
-    return text.replace("http://", "https://", 1).lower()
+    """The one repository rule (:func:`assay.npm.hosted.normalise_repository`), lower-cased as
+    GitHub and GitLab ignore case in repository paths."""
+    return normalise_repository(value).lower()
 
 
 def _same_repository(a: str, b: str) -> bool:
