@@ -111,14 +111,6 @@ def assay_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
         yield instance
 
 
-@pytest.fixture(scope="session")
-def foreign_assay_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    """A second `assay up` for the session: a CA and a log that are not :func:`assay_up`'s,
-    for the tests that show foreign trust material is refused."""
-    with running_instance(tmp_path_factory.mktemp("foreign-assay-up")) as instance:
-        yield instance
-
-
 def backend_settings(request: pytest.FixtureRequest, backend: str, data_dir: Path) -> Settings:
     """Registry settings for `backend`: SQLite + files, or PostgreSQL + S3 (fresh db/bucket)."""
     if backend == "sqlite-files":
