@@ -44,8 +44,12 @@ $(SYSTEM_STAMP): $(BIN)/python
 	test -x $(PG_INITDB) || (apt-get install -y postgresql || (apt-get update && apt-get install -y postgresql))
 	touch $(SYSTEM_STAMP)
 
+# pytest-xdist: one worker per core (WORKERS=1 for one process). --dist loadfile keeps a module's
+# tests on one worker, so its module fixtures (a seeded instance, a browser) start once; each
+# worker starts its own PostgreSQL, SeaweedFS and shared `assay up` (tests/conftest.py).
+WORKERS ?= auto
 unit: $(STAMP) $(JS_STAMP) $(SYSTEM_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --dist loadfile
 
 test: lint typecheck layers unit
 

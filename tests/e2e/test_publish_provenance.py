@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,9 @@ SAN = f"https://github.com/{GITHUB_REPO}/.github/workflows/release.yml@refs/tags
 
 
 @pytest.fixture(scope="module")
-def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    with running_instance(tmp_path_factory.mktemp("instance")) as running:
-        yield running
+def instance(assay_up: Instance) -> Instance:
+    """The session's `assay up`, shared (tests/conftest.py): these tests only add to it."""
+    return assay_up
 
 
 @pytest.fixture(scope="module")

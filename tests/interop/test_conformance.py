@@ -7,20 +7,19 @@ import hashlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.assay_up import Instance, running_instance
+from tests.assay_up import Instance
 from tests.interop.test_sigstore_clients import GITHUB_SAN, ci_job, fetch_token, sigstore
 
 
 @pytest.fixture(scope="module")
-def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    with running_instance(tmp_path_factory.mktemp("instance")) as running:
-        yield running
+def instance(assay_up: Instance) -> Instance:
+    """The session's `assay up`, shared (tests/conftest.py): these tests only add to it."""
+    return assay_up
 
 
 def conformance(*args: str) -> subprocess.CompletedProcess[str]:

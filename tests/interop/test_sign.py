@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ from assay.publish.pack import pack_directory
 from assay.sign.config import SigningConfig
 from assay.sign.errors import SigningError, TokenError
 from assay.sign.signer import sign_statement
-from tests.assay_up import Instance, running_instance
+from tests.assay_up import Instance
 from tests.interop.test_sigstore_clients import GITHUB_SAN, ci_job, fetch_token, js_verify
 from tests.servers import serve_app
 
@@ -46,9 +45,9 @@ PACKAGES = Path(__file__).parents[1] / "fixtures" / "packages"
 
 
 @pytest.fixture(scope="module")
-def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    with running_instance(tmp_path_factory.mktemp("instance")) as running:
-        yield running
+def instance(assay_up: Instance) -> Instance:
+    """The session's `assay up`, shared (tests/conftest.py): these tests only add to it."""
+    return assay_up
 
 
 @pytest.fixture(scope="module")
@@ -194,8 +193,9 @@ def test_a_log_that_records_something_else_is_refused(instance: Instance) -> Non
     config = SigningConfig.fetch(instance.url)
     env = ci_job(instance, "github", "repository=acme/widget")
     statement = build_provenance(env, Subject(npm_purl("widget", "1.0.0"), {"sha512": "ef" * 64}))
-    sign_statement(statement, fetch_token(env), config)
-    earlier = httpx.get(f"{config.tlog_url}/api/v1/log/entries", params={"logIndex": 0}).content
+    signed = sign_statement(statement, fetch_token(env), config)
+    index = signed.tlog_entries[0].log_index  # not 0: the session's log is shared
+    earlier = httpx.get(f"{config.tlog_url}/api/v1/log/entries", params={"logIndex": index}).content
 
     async def replay(scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(b"content-type", b"application/json")]

@@ -12,7 +12,6 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,9 @@ SLSA_V1 = "https://slsa.dev/provenance/v1"
 
 
 @pytest.fixture(scope="module")
-def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    with running_instance(tmp_path_factory.mktemp("instance")) as running:
-        yield running
+def instance(assay_up: Instance) -> Instance:
+    """The session's `assay up`, shared (tests/conftest.py): these tests only add to it."""
+    return assay_up
 
 
 @pytest.fixture(scope="module")

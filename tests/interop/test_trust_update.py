@@ -5,7 +5,6 @@ place of the bundled snapshot."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,13 +12,13 @@ import pytest
 
 from assay.cli.main import main
 from assay.verify.trust import RegistryKeys, TrustedRoot
-from tests.assay_up import Instance, running_instance
+from tests.assay_up import Instance
 
 
 @pytest.fixture(scope="module")
-def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    with running_instance(tmp_path_factory.mktemp("instance")) as running:
-        yield running
+def instance(assay_up: Instance) -> Instance:
+    """The session's `assay up`, shared (tests/conftest.py): these tests only add to it."""
+    return assay_up
 
 
 def test_update_from_a_tuf_mirror(instance: Instance, tmp_path: Path) -> None:

@@ -19,13 +19,10 @@ Ours: :class:`assay.verify.Verifier` with the same trusted root, identity and ar
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import hashlib
 import json
 import subprocess
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,7 +43,7 @@ from assay.errors import AssayError
 from assay.keys import generate_ec, key_id, spki_der
 from assay.provenance.bundle import Bundle
 from assay.verify import Identity, RegistryKeys, TrustedRoot, Verifier
-from tests.assay_up import Instance, running_instance
+from tests.assay_up import Instance
 from tests.interop.test_sigstore_clients import (
     GITHUB_SAN,
     JS,
@@ -256,9 +253,9 @@ def test_real_bundles_with_identities_agree() -> None:
 
 
 @pytest.fixture(scope="module")
-def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    with running_instance(tmp_path_factory.mktemp("instance")) as running:
-        yield running
+def instance(assay_up: Instance) -> Instance:
+    """The session's `assay up`, shared (tests/conftest.py): these tests only add to it."""
+    return assay_up
 
 
 @pytest.fixture(scope="module")
@@ -425,64 +422,6 @@ def test_own_stack_bundles_and_mutations_agree(instance: Instance, own: dict[str
     }
     for item in cases:  # every oracle ran on our own bundles
         assert set(item.verdicts) == {"ours", "python", "js"}, item.ident
-
-
-def _rate(verify: Any, items: list[Any], rounds: int = 20) -> float:
-    start = time.perf_counter()
-    for _ in range(rounds):
-        for item in items:
-            verify(item)
-    return rounds * len(items) / (time.perf_counter() - start)
-
-
-def _python_refusal(verifier: PyVerifier, raw: dict[str, Any]) -> None:
-    # Refused (intoto 0.0.2, or v0.1 without a proof): timed up to the refusal.
-    with contextlib.suppress(Exception):
-        verifier.verify_dsse(PyBundle.from_json(json.dumps(raw)), UnsafeNoOp())
-
-
-def test_benchmark_bundles_per_second(
-    instance: Instance, own: dict[str, Path], capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Prints, never asserts on speed (DESIGN: no timed assertions in tests).
-
-    sigstore-python cannot verify the real npm bundles (intoto 0.0.2; v0.1 has no proof), so the
-    like-for-like figure is on our own stack's bundles (hashedrekord + dsse), which both verify
-    fully; on the real ones it is timed up to its refusal (parse included, as for ours).
-    """
-    real = [b.bundle for b in bundles() if not b.keyid and not b.tampered]
-    ours = Verifier(TrustedRoot.public_good())
-    real_ours = _rate(lambda raw: ours.verify(Bundle.from_dict(raw)), real)
-    theirs = PyVerifier(trusted_root=PyTrustedRoot.from_file(str(TRUSTED_ROOT)))
-    real_theirs = _rate(lambda raw: _python_refusal(theirs, raw), real)
-
-    root = own["trusted_root.json"]
-    artifact = own["artifact"].read_bytes()
-    own_bundles = [json.loads(own[kind].read_text()) for kind in ("sign", "attest")]
-    ours_own = Verifier(TrustedRoot.from_file(root))
-    policy = Identity(GITHUB_SAN, f"{instance.url}/-/oidc")
-    own_ours = _rate(
-        lambda raw: ours_own.verify(Bundle.from_dict(raw), artifact=artifact, policy=policy),
-        own_bundles,
-    )
-    py_own = PyVerifier(trusted_root=PyTrustedRoot.from_file(str(root)))
-    py_policy = PyIdentity(identity=GITHUB_SAN, issuer=f"{instance.url}/-/oidc")
-
-    def py_verify(raw: dict[str, Any]) -> None:
-        bundle = PyBundle.from_json(json.dumps(raw))
-        if "dsseEnvelope" in raw:
-            py_own.verify_dsse(bundle, py_policy)
-        else:
-            py_own.verify_artifact(artifact, bundle, py_policy)
-
-    own_theirs = _rate(py_verify, own_bundles)
-    with capsys.disabled():
-        print(
-            f"\nreal npm bundles ({len(real)}): assay.verify {real_ours:.0f}/s verified; "
-            f"sigstore-python {real_theirs:.0f}/s (refusing: unsupported)"
-            f"\nown-stack bundles (sign+attest): assay.verify {own_ours:.0f}/s; "
-            f"sigstore-python {own_theirs:.0f}/s (both fully verifying)"
-        )
 
 
 def test_conformance_verify_bundle_on_our_own_bundles(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
+import runpy
 import sys
 
 import pytest
@@ -28,8 +28,11 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
     assert "No such command" in capsys.readouterr().err
 
 
-def test_python_dash_m() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "assay", "--version"], capture_output=True, text=True, check=True
-    )
-    assert __version__ in done.stdout
+def test_python_dash_m(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m assay` runs assay/__main__.py as `__main__`; run here in process (no unit
+    test starts a process), with the argv the interpreter would give it."""
+    monkeypatch.setattr(sys, "argv", ["assay", "--version"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("assay", run_name="__main__", alter_sys=True)
+    assert exited.value.code == 0
+    assert __version__ in capsys.readouterr().out

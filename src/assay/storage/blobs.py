@@ -1,7 +1,7 @@
 """Blob storage: immutable byte strings under string keys, on a filesystem or in S3.
 
-The contract every implementation keeps (the shared suite in ``tests/unit/storage`` and
-``tests/integration`` runs it against each):
+The contract every implementation keeps (the shared suite in
+``tests/integration/test_registry_store_contract.py`` runs it against each):
 
 * Keys are relative, slash-separated paths of ``[a-z0-9._-]`` segments (no ``..``, no empty
   segment, no leading slash); anything else is refused with :class:`BlobKeyError` before any

@@ -149,7 +149,9 @@ def test_sigstore_python_identity_policy_accepts_our_leaf(
 
 
 @pytest.mark.parametrize(
-    "key", [generate_ec("P-256"), generate_ec("P-384"), generate_ed25519()], ids=str
+    "key",
+    [generate_ec("P-256"), generate_ec("P-384"), generate_ed25519()],
+    ids=["P-256", "P-384", "Ed25519"],
 )
 def test_accepted_leaf_keys(key: PrivateKey) -> None:
     leaf = make_ca().authority.issue(GITHUB_CLAIMS, key.public_key(), GITHUB_ISSUER)[0]
@@ -226,7 +228,9 @@ def test_naive_clock_is_a_ca_fault() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", [generate_ec("P-256"), generate_ec("P-384"), generate_ed25519()], ids=str
+    "key",
+    [generate_ec("P-256"), generate_ec("P-384"), generate_ed25519()],
+    ids=["P-256", "P-384", "Ed25519"],
 )
 def test_csr_proves_possession(key: PrivateKey) -> None:
     public = CSRRequest(csr_pem(key)).public_key(GITHUB_CLAIMS)
@@ -254,7 +258,9 @@ def test_csr_with_rsa_key_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", [generate_ec("P-256"), generate_ec("P-384"), generate_ed25519()], ids=str
+    "key",
+    [generate_ec("P-256"), generate_ec("P-384"), generate_ed25519()],
+    ids=["P-256", "P-384", "Ed25519"],
 )
 def test_proof_over_sub(key: PrivateKey) -> None:
     request = PublicKeyRequest(pem(key), proof(key, GITHUB_CLAIMS["sub"]))
