@@ -30,6 +30,7 @@ from assay.npm.names import validate
 from assay.npm.versions import clean
 
 __all__ = [
+    "CONFUSABLE_FIELDS",
     "FIX_STEPS",
     "PREPARE_STEPS",
     "README_ERROR",
@@ -37,11 +38,13 @@ __all__ = [
     "Warn",
     "async_steps",
     "check_name",
+    "first_difference",
     "normalize_bin",
     "normalize_data",
     "normalize_man",
     "normalize_package_bin",
     "prepare",
+    "same_version",
     "secure_path",
     "sync_steps",
     "walk_order",
@@ -537,3 +540,59 @@ def prepare(data: dict[str, Any], files: PackageFiles, warn: Warn | None = None)
     data["name"] = check_name(data.get("name"))
     data["version"] = clean(data.get("version"))
     return data
+
+
+# --- manifest confusion -----------------------------------------------------------------------
+
+# The fields of a version manifest that decide what an install fetches, runs or trusts: a
+# request whose manifest says something else here than the tarball's package.json is refused
+# (the registry serves the tarball's; a body that disagrees is a "manifest confusion" attempt or
+# a broken client). In this order, so the first difference named is stable.
+CONFUSABLE_FIELDS = (
+    "name",
+    "version",
+    "dependencies",
+    "optionalDependencies",
+    "peerDependencies",
+    "bundleDependencies",
+    "scripts",
+    "bin",
+    "repository",
+    "os",
+    "cpu",
+    "engines",
+    "main",
+)
+
+
+def _absent(value: object) -> bool:
+    # An empty map, list or string says what a missing field says ("nothing").
+    return value is None or value in ({}, [], "")
+
+
+def same_version(claimed: object, actual: object) -> bool:
+    """Equal, or `claimed` is `actual` without build metadata: libnpmpublish sends
+    ``semver.clean(version)``, which drops ``+build`` (node-semver formats without it), while
+    the tarball keeps package.json as written."""
+    if claimed == actual:
+        return True
+    return (
+        isinstance(claimed, str)
+        and isinstance(actual, str)
+        and "+" not in claimed
+        and actual.split("+", 1)[0] == claimed
+    )
+
+
+def first_difference(claimed: dict[str, Any], actual: dict[str, Any]) -> str | None:
+    """The first of :data:`CONFUSABLE_FIELDS` in which `claimed` (a publish request's manifest)
+    and `actual` (the tarball's package.json) differ, both already through :func:`prepare`;
+    None when they agree. Missing and empty are the same; maps compare without order."""
+    for field in CONFUSABLE_FIELDS:
+        mine, theirs = claimed.get(field), actual.get(field)
+        if field == "version":
+            if not same_version(mine, theirs):
+                return field
+        elif not (_absent(mine) and _absent(theirs)) and mine != theirs:
+            return field
+    return None

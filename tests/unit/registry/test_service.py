@@ -91,7 +91,8 @@ def test_publish_then_read(service: RegistryService, alice: Principal) -> None:
     dist = manifest["dist"]
     assert dist["tarball"] == f"{service.origin}/widget/-/widget-1.0.0.tgz"
     served = service.tarball(WIDGET, "widget-1.0.0.tgz")
-    assert served.data == tarball("widget", "1.0.0")
+    packed = {"name": "widget", "version": "1.0.0", "description": "a widget"}
+    assert served.data == tarball("widget", "1.0.0", package_json=packed)
     assert served.integrity == dist["integrity"]
     # Every version carries the registry's signature over "<name>@<version>:<integrity>",
     # which verifies with the keys /-/npm/v1/keys serves.
