@@ -145,9 +145,12 @@ def parse_publish(
         raise BadRequest(f"Invalid tarball: {exc.message}") from exc
     actual = tarball_manifest(contents)
     if actual.get("name") != name.name or not same_version(version, actual.get("version")):
+        field = "name" if actual.get("name") != name.name else "version"
         raise BadRequest(
             f"The tarball's package.json is for {actual.get('name')}@{actual.get('version')}, "
-            f"not {name.name}@{version}"
+            f"not {name.name}@{version} (versions[{version!r}].{field} differs from the "
+            "tarball's)",
+            field=field,
         )
     _check_confusion(version, manifest, actual, contents)
 
