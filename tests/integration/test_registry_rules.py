@@ -85,7 +85,7 @@ def test_the_stored_manifest_is_the_tarballs_normalised(api: Api) -> None:
         "README.md": b"# pkg\n\nFrom the tarball.\n",
     }
     data = tarball("pkg", "1.0.0", package_json=packed, files=files)
-    claimed = {
+    claimed: dict[str, Any] = {
         "description": "a different description (not a confusable field)",
         "bin": {"pkg": "cli.js"},
         "repository": {"type": "git", "url": "git+https://github.com/acme/pkg.git"},
