@@ -432,9 +432,10 @@ class PackageFiles(Protocol):
 
     def exists(self, path: str) -> bool: ...
 
-    def files_under(self, folder: str) -> list[str]:
-        """Files below `folder` ('' for the root), relative to it, skipping names that start
-        with a dot, in :func:`walk_order`."""
+    def entries_under(self, folder: str) -> list[str]:
+        """Files and folders below `folder` ('' for the root), relative to it, skipping names
+        that start with a dot (what ``glob('**', {cwd: folder})`` lists), in
+        :func:`walk_order`."""
         ...
 
     def read_text(self, path: str) -> str | None:
@@ -451,8 +452,8 @@ class PackageFiles(Protocol):
 
 
 def walk_order(paths: Iterable[str]) -> list[str]:
-    """`paths` in the order ``os.walk`` with sorted names visits them: a folder's own files
-    (sorted) before its sub-folders (sorted, each in turn)."""
+    """`paths` in one fixed order, whatever lists them (a directory walk, a tarball): a
+    folder's own entries, sorted, before what its sub-folders hold (each in turn, sorted)."""
 
     def key(path: str) -> list[tuple[int, str]]:
         *folders, name = path.split("/")
@@ -496,7 +497,7 @@ def async_steps(data: dict[str, Any], files: PackageFiles, steps: frozenset[str]
             secured = secure_path(man_dir)
             data["man"] = [
                 f"{secured}/{path}" if secured else path
-                for path in files.files_under(secured)
+                for path in files.entries_under(secured)
                 if re.search(r"\.[0-9]$", path)
             ]
         normalize_man(data)
@@ -506,7 +507,7 @@ def async_steps(data: dict[str, Any], files: PackageFiles, steps: frozenset[str]
         secured = secure_path(bin_dir)
         data["bin"] = {
             posixpath.basename(path): f"{secured}/{secure_path(path)}"
-            for path in files.files_under(secured)
+            for path in files.entries_under(secured)
         }
     elif steps & {"bin", "binDir", "binRefs"}:
         normalize_package_bin(data)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import PackError
-from assay.npm.package_json import Warn, prepare
+from assay.npm.package_json import Warn, prepare, walk_order
 
 __all__ = ["prepare_manifest", "read_package_json"]
 
@@ -92,17 +92,16 @@ class _Directory:
     def exists(self, path: str) -> bool:
         return (self.root / path).exists()
 
-    def files_under(self, folder: str) -> list[str]:
+    def entries_under(self, folder: str) -> list[str]:
         base = self.root / folder
         found: list[str] = []
         for current, dirs, files in os.walk(base):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if not name.startswith("."):
-                    found.append(
-                        os.path.relpath(os.path.join(current, name), base).replace(os.sep, "/")
-                    )
-        return found
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in [*dirs, *(f for f in files if not f.startswith("."))]:
+                found.append(
+                    os.path.relpath(os.path.join(current, name), base).replace(os.sep, "/")
+                )
+        return walk_order(found)
 
     def read_text(self, path: str) -> str | None:
         try:

@@ -204,10 +204,17 @@ class TarballFiles:
         prefix = path.rstrip("/") + "/"
         return any(p == path or p.startswith(prefix) for p in self._paths)
 
-    def files_under(self, folder: str) -> list[str]:
+    def entries_under(self, folder: str) -> list[str]:
         prefix = f"{folder}/" if folder else ""
-        found = [p[len(prefix) :] for p in self._paths if p.startswith(prefix)]
-        found = [p for p in found if not any(part.startswith(".") for part in p.split("/"))]
+        found: set[str] = set()
+        for path in self._paths:
+            if not path.startswith(prefix):
+                continue
+            parts = path[len(prefix) :].split("/")
+            if any(part.startswith(".") for part in parts):
+                continue
+            # A tarball lists files only; the folders on their paths are entries as well.
+            found.update("/".join(parts[: i + 1]) for i in range(len(parts)))
         return walk_order(found)
 
     def read_text(self, path: str) -> str | None:
