@@ -58,9 +58,10 @@ class Settings(BaseSettings):
     s3_secret_access_key: str | None = Field(default=None, repr=False)
     s3_prefix: str = Field(default="", description="key prefix inside the bucket")
     registry_scope_policy: Literal["open", "user"] = Field(
-        default="open",
-        description="who may publish a new @scope/…: 'open' = the first publisher claims the "
-        "scope; 'user' = only @<own username>/…",
+        default="user",
+        description="who may publish a new @scope/…: 'user' = @<own username>/… and the scopes "
+        "an administrator assigned (`assay scope grant`), as npmjs.org; 'open' = also, the first "
+        "publisher into any other scope claims it",
     )
     registry_allow_signup: bool = Field(
         default=True, description="whether `npm adduser` may create accounts (as npmjs.org)"

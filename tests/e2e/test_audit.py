@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 import pytest
 
+from assay.cli.main import main
 from assay.publish.body import load_package, publish_body
 from tests.assay_up import Instance, free_port, start, stop
 from tests.e2e.test_npm_audit_signatures import (
@@ -106,6 +107,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data.parent.mkdir()
     instance = start(data, port, log)
     try:
+        # @acme is an organisation scope: the administrator assigns it (scope policy "user").
+        assert main(["scope", "grant", "@acme", "admin", "--data-dir", str(data)]) == 0
         acme = ci_job(instance, "github", f"repository={ACME}", "ref=refs/tags/v1.0.0")
         evil = ci_job(instance, "github", "repository=evil/wrong-repo", "ref=refs/tags/v1.0.0")
         packages = tmp / "packages"

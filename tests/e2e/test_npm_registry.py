@@ -298,7 +298,7 @@ def test_refusals(registry: Registry, tmp_path: Path) -> None:
         "publish", cwd=make_package(packages, "@alice/second", "1.0.0"), check=False
     )
     assert result.returncode == 1
-    assert "The scope @alice belongs to another user" in result.stderr
+    assert "your own scope @mallory, not in @alice" in result.stderr
     result = mallory.run("dist-tag", "add", "taken@1.0.0", "evil", check=False)
     assert result.returncode == 1
     assert "403 Forbidden" in result.stderr

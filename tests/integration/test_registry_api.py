@@ -22,6 +22,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from assay.registry.scopes import ScopeAdmin
 from assay.registry.service import RegistryService
 from assay.settings import Settings
 from assay.storage.registry_store import TARBALL_PREFIX, sweep_orphans
@@ -77,6 +78,7 @@ def api(registry_settings: Settings) -> Iterator[Api]:
     with running_registry(_settings(registry_settings)) as registry:
         user = registry.service.accounts.add_user("alice", "alice@example.com", "alice-password")
         token, _ = registry.service.accounts.issue_token(user)
+        ScopeAdmin(registry.service.store).grant("@team", "alice")  # an organisation scope
         with httpx.Client(
             base_url=registry.url, timeout=60, limits=httpx.Limits(max_connections=40)
         ) as client:

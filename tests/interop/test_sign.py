@@ -29,6 +29,7 @@ from sigstore.verify import Verifier
 from sigstore.verify.policy import Identity
 from starlette.types import Receive, Scope, Send
 
+from assay.cli.main import main
 from assay.provenance.bundle import Bundle
 from assay.provenance.ci import build_provenance
 from assay.provenance.statement import Statement, Subject
@@ -366,6 +367,8 @@ def test_assay_publish_to_assay_up(instance: Instance, tmp_path: Path) -> None:
     which refuses it when package.json names no repository (tests/e2e/test_publish_provenance.py
     has the versions that land)."""
     token = (instance.data / "admin.token").read_text().strip()
+    # @scope is an organisation scope: the administrator assigns it (scope policy "user").
+    assert main(["scope", "grant", "@scope", "admin", "--data-dir", str(instance.data)]) == 0
     home = tmp_path / "home"
     home.mkdir()
     host = instance.url.split("://", 1)[1]

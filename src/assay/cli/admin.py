@@ -1,4 +1,5 @@
-"""Administrator commands over the data directory's database: ``assay user``, ``assay token``.
+"""Administrator commands over the data directory's database: ``assay user``, ``assay token``,
+``assay scope``.
 
 They open the registry's storage exactly as the server does (``ASSAY_DATA_DIR``,
 ``ASSAY_DATABASE_URL``), so they work while the server runs. Secrets are never taken as
@@ -16,6 +17,7 @@ import click
 
 from assay.errors import ConfigError
 from assay.registry.accounts import parse_cidrs
+from assay.registry.scopes import ScopeAdmin
 from assay.registry.service import RegistryService
 from assay.settings import load_settings
 
@@ -135,3 +137,56 @@ def token_revoke(key: str, data_dir: Path | None) -> None:
     if not deleted:
         raise ConfigError(f"no token with key {key}")
     click.echo(f"revoked {key}")
+
+
+@click.group("scope")
+def scope_command() -> None:
+    """Assign organisation scopes: who may create packages under @scope/…
+
+    With the default scope policy ("user"), @NAME/… belongs to the user NAME; any other scope
+    belongs to the users an administrator assigns it to, and to nobody before that.
+    """
+
+
+@scope_command.command("grant")
+@click.argument("scope")
+@click.argument("user_name", metavar="USER")
+@_DATA_DIR
+def scope_grant(scope: str, user_name: str, data_dir: Path | None) -> None:
+    """Let USER create packages in SCOPE (@acme): `assay scope grant @acme alice`."""
+    service = _service(data_dir)
+    try:
+        added = ScopeAdmin(service.store).grant(scope, user_name)
+    finally:
+        service.close()
+    bare = scope.removeprefix("@")
+    click.echo(f"granted @{bare} to {user_name}" if added else f"{user_name} already has @{bare}")
+
+
+@scope_command.command("revoke")
+@click.argument("scope")
+@click.argument("user_name", metavar="USER")
+@_DATA_DIR
+def scope_revoke(scope: str, user_name: str, data_dir: Path | None) -> None:
+    """Take SCOPE from USER (packages they created stay theirs: see `npm owner`)."""
+    service = _service(data_dir)
+    try:
+        removed = ScopeAdmin(service.store).revoke(scope, user_name)
+    finally:
+        service.close()
+    bare = scope.removeprefix("@")
+    if not removed:
+        raise ConfigError(f"@{bare} was not granted to {user_name}")
+    click.echo(f"revoked @{bare} from {user_name}")
+
+
+@scope_command.command("list")
+@_DATA_DIR
+def scope_list(data_dir: Path | None) -> None:
+    """List assigned (and, under the "open" policy, claimed) scopes: scope, user, how."""
+    service = _service(data_dir)
+    try:
+        for scope, user_name, how in ScopeAdmin(service.store).owners():
+            click.echo(f"@{scope}\t{user_name}\t{how}")
+    finally:
+        service.close()

@@ -58,6 +58,9 @@ def up_command(data: Path | None, host: str | None, port: int | None) -> None:
     click.echo(f"Assay is serving {settings.origin}")
     click.echo("  .npmrc for the admin user:")
     click.echo(f"    registry={settings.origin}/")
-    click.echo(f"    //{host_path}/:_authToken={token}")
+    if token is not None:  # created just now: shown this once, kept in admin.token (0600)
+        click.echo(f"    //{host_path}/:_authToken={token}")
+    else:
+        click.echo(f"    //{host_path}/:_authToken=<the token in {data_dir.admin_token}>")
     click.echo(f"  sigstore --trust-config: {settings.origin}/-/trust/client_trust_config.json")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

@@ -19,6 +19,7 @@ COMMANDS = {
     "up": "assay.cli.instance:up_command",
     "user": "assay.cli.admin:user_command",
     "token": "assay.cli.admin:token_command",
+    "scope": "assay.cli.admin:scope_command",
     "ci-job": "assay.cli.ci_job:ci_job_command",
     "pack": "assay.cli.pack:pack_command",
     "publish": "assay.cli.publish:publish_command",

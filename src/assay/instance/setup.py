@@ -18,6 +18,7 @@ from assay.ca.chain import create_ca_chain
 from assay.errors import ConfigError
 from assay.instance.layout import DataDir, InstanceInfo
 from assay.keys import generate_ec, write_private_key
+from assay.registry.errors import Conflict
 from assay.registry.service import RegistryService
 from assay.settings import Settings
 
@@ -58,22 +59,36 @@ def initialize(
 ADMIN_USER = "admin"
 
 
-def ensure_admin_token(settings: Settings) -> str:
-    """The registry token of the instance's `admin` user, created on first use.
+def ensure_admin_token(settings: Settings) -> str | None:
+    """Create the instance's `admin` user and its registry token, once; the token when it was
+    created just now, None when the instance already had one.
 
-    The token is kept in ``<data>/admin.token`` (0600) so that `assay up` can print the
-    ``.npmrc`` line each time; the registry itself stores only its hash. The admin has a random
-    password nobody knows: it authenticates with this token only.
+    The token is written to ``<data>/admin.token`` (0600, never overwritten) and returned so
+    that `assay up` prints it this one time; the registry stores only its hash. The admin has
+    a random password nobody knows: it authenticates with this token only.
+
+    An existing account named `admin` is never adopted: if there is one but no token file (a
+    sign-up that came first on a shared database, or a token file deleted by hand), this
+    refuses instead of handing that account's owner, or a stranger, the administrator's seat.
     """
     data_dir = DataDir(settings.data_dir)
     path = data_dir.admin_token
     if path.exists():
-        return path.read_text(encoding="utf-8").strip()
+        return None
     registry = RegistryService.open(settings)
     try:
-        user = registry.store.user_by_name(ADMIN_USER) or registry.accounts.add_user(
-            ADMIN_USER, "admin@assay.invalid", secrets.token_urlsafe(24)
-        )
+        try:
+            user = registry.accounts.add_user(
+                ADMIN_USER, "admin@assay.invalid", secrets.token_urlsafe(24)
+            )
+        except Conflict as exc:
+            raise ConfigError(
+                f"an account named {ADMIN_USER!r} exists but {path} does not; refusing to adopt "
+                "an account this instance did not create. If it is this instance's admin, "
+                f"write a token for it there (`assay token create --user {ADMIN_USER}`, mode "
+                "0600); otherwise remove or rename that account",
+                path=str(path),
+            ) from exc
         token, _ = registry.accounts.issue_token(user, name="assay up")
     finally:
         registry.close()

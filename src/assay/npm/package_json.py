@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from assay.errors import ManifestError
@@ -30,17 +30,24 @@ from assay.npm.names import validate
 from assay.npm.versions import clean
 
 __all__ = [
+    "CONFUSABLE_FIELDS",
     "FIX_STEPS",
     "PREPARE_STEPS",
     "README_ERROR",
+    "PackageFiles",
     "Warn",
+    "async_steps",
     "check_name",
+    "first_difference",
     "normalize_bin",
     "normalize_data",
     "normalize_man",
     "normalize_package_bin",
+    "prepare",
+    "same_version",
     "secure_path",
     "sync_steps",
+    "walk_order",
 ]
 
 README_ERROR = "ERROR: No README data found!"
@@ -408,3 +415,185 @@ PREPARE_STEPS = frozenset(
         "binRefs",
     }
 )
+
+
+# --- the steps that look at the package's files ----------------------------------------------
+
+
+class PackageFiles(Protocol):
+    """The files of a package, as the ``asyncSteps`` of normalize.js look at them: a directory
+    on disk for the publisher (:mod:`assay.publish.manifest`), the tarball's file list for the
+    registry (:mod:`assay.registry.publish`). Paths are relative to the package root and
+    ``/``-separated."""
+
+    def top_level_files(self) -> list[str]:
+        """Names of the regular files directly in the root."""
+        ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def entries_under(self, folder: str) -> list[str]:
+        """Files and folders below `folder` ('' for the root), relative to it, skipping names
+        that start with a dot (what ``glob('**', {cwd: folder})`` lists), in
+        :func:`walk_order`."""
+        ...
+
+    def read_text(self, path: str) -> str | None:
+        """The file's text, or None when it is absent or cannot be read."""
+        ...
+
+    def readme(self) -> tuple[str, str] | None:
+        """(text, file name) of the README npm picks, if any."""
+        ...
+
+    def git_head(self) -> str | None:
+        """The commit HEAD names in the enclosing git work tree, if any."""
+        ...
+
+
+def walk_order(paths: Iterable[str]) -> list[str]:
+    """`paths` in one fixed order, whatever lists them (a directory walk, a tarball): a
+    folder's own entries, sorted, before what its sub-folders hold (each in turn, sorted)."""
+
+    def key(path: str) -> list[tuple[int, str]]:
+        *folders, name = path.split("/")
+        return [(1, folder) for folder in folders] + [(0, name)]
+
+    return sorted(paths, key=key)
+
+
+def async_steps(data: dict[str, Any], files: PackageFiles, steps: frozenset[str]) -> None:
+    """normalize.js ``asyncSteps``, in its order, over `files`."""
+    existing = data.get("scripts")
+    scripts: dict[str, Any] = existing if isinstance(existing, dict) else {}
+    if (
+        "gypfile" in steps
+        and not scripts.get("install")
+        and not scripts.get("preinstall")
+        and data.get("gypfile") is not False
+        and any(name.endswith(".gyp") and name != ".gyp" for name in files.top_level_files())
+    ):
+        scripts["install"] = "node-gyp rebuild"
+        data["scripts"] = scripts
+        data["gypfile"] = True
+    if "serverjs" in steps and not scripts.get("start") and files.exists("server.js"):
+        scripts["start"] = "node server.js"
+        data["scripts"] = scripts
+    if "authors" in steps and not data.get("contributors"):
+        text = files.read_text("AUTHORS")
+        if text is not None:
+            lines = [re.sub(r"^\s*#.*$", "", line).strip() for line in re.split(r"\r?\n", text)]
+            data["contributors"] = [line for line in lines if line]
+    if "readme" in steps and not data.get("readme"):
+        found = files.readme()
+        if found:
+            data["readme"], data["readmeFilename"] = found
+        if not data.get("readme"):
+            data["readme"] = README_ERROR
+    if "mans" in steps:
+        directories = data.get("directories")
+        man_dir = directories.get("man") if isinstance(directories, dict) else None
+        if isinstance(man_dir, str) and man_dir and not data.get("man"):
+            secured = secure_path(man_dir)
+            data["man"] = [
+                f"{secured}/{path}" if secured else path
+                for path in files.entries_under(secured)
+                if re.search(r"\.[0-9]$", path)
+            ]
+        normalize_man(data)
+    directories = data.get("directories")
+    bin_dir = directories.get("bin") if isinstance(directories, dict) else None
+    if "binDir" in steps and isinstance(bin_dir, str) and bin_dir and not data.get("bin"):
+        secured = secure_path(bin_dir)
+        data["bin"] = {
+            posixpath.basename(path): f"{secured}/{secure_path(path)}"
+            for path in files.entries_under(secured)
+        }
+    elif steps & {"bin", "binDir", "binRefs"}:
+        normalize_package_bin(data)
+    if "gitHead" in steps and not data.get("gitHead"):
+        head = files.git_head()
+        if head:
+            data["gitHead"] = head
+    if "fillTypes" in steps:
+        index = data.get("main") or "index.js"
+        if not isinstance(index, str):
+            raise ManifestError('The "main" attribute must be of type string.')
+        if "types" not in data and "typings" not in data:
+            stem, _ = posixpath.splitext(posixpath.basename(index))
+            extless = posixpath.normpath(posixpath.join(posixpath.dirname(index), stem))
+            dts = f"./{extless}.d.ts"
+            if files.exists(secure_path(dts)):
+                data["types"] = dts
+
+
+def prepare(data: dict[str, Any], files: PackageFiles, warn: Warn | None = None) -> dict[str, Any]:
+    """The manifest ``npm publish`` sends for a package.json `data` (changed in place and
+    returned), before libnpmpublish adds ``_id``/``dist``: ``pkgJson.fix`` (in memory),
+    ``pkg.prepare()``, then libnpmpublish ``patchManifest`` (``fixName`` and ``semver.clean``
+    of the version)."""
+    sink: Warn = warn or (lambda _message: None)
+    for steps in (FIX_STEPS, PREPARE_STEPS):
+        async_steps(data, files, steps)
+        sync_steps(data, steps)
+        if "normalizeData" in steps:
+            normalize_data(data, sink)
+    data["name"] = check_name(data.get("name"))
+    data["version"] = clean(data.get("version"))
+    return data
+
+
+# --- manifest confusion -----------------------------------------------------------------------
+
+# The fields of a version manifest that decide what an install fetches, runs or trusts: a
+# request whose manifest says something else here than the tarball's package.json is refused
+# (the registry serves the tarball's; a body that disagrees is a "manifest confusion" attempt or
+# a broken client). In this order, so the first difference named is stable.
+CONFUSABLE_FIELDS = (
+    "name",
+    "version",
+    "dependencies",
+    "optionalDependencies",
+    "peerDependencies",
+    "bundleDependencies",
+    "scripts",
+    "bin",
+    "repository",
+    "os",
+    "cpu",
+    "engines",
+    "main",
+)
+
+
+def _absent(value: object) -> bool:
+    # An empty map, list or string says what a missing field says ("nothing").
+    return value is None or value in ({}, [], "")
+
+
+def same_version(claimed: object, actual: object) -> bool:
+    """Equal, or `claimed` is `actual` without build metadata: libnpmpublish sends
+    ``semver.clean(version)``, which drops ``+build`` (node-semver formats without it), while
+    the tarball keeps package.json as written."""
+    if claimed == actual:
+        return True
+    return (
+        isinstance(claimed, str)
+        and isinstance(actual, str)
+        and "+" not in claimed
+        and actual.split("+", 1)[0] == claimed
+    )
+
+
+def first_difference(claimed: dict[str, Any], actual: dict[str, Any]) -> str | None:
+    """The first of :data:`CONFUSABLE_FIELDS` in which `claimed` (a publish request's manifest)
+    and `actual` (the tarball's package.json) differ, both already through :func:`prepare`;
+    None when they agree. Missing and empty are the same; maps compare without order."""
+    for field in CONFUSABLE_FIELDS:
+        mine, theirs = claimed.get(field), actual.get(field)
+        if field == "version":
+            if not same_version(mine, theirs):
+                return field
+        elif not (_absent(mine) and _absent(theirs)) and mine != theirs:
+            return field
+    return None

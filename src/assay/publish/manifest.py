@@ -4,9 +4,10 @@ npm 11 ``lib/commands/publish.js #getManifest`` runs @npmcli/package-json ``fix`
 ``prepare`` on the package directory (for a tarball, pacote extracts it and runs ``prepare`` on
 the extracted directory, then adds ``_integrity``, ``_resolved`` and ``_from``), and
 libnpmpublish ``patchManifest`` checks the name and cleans the version. The rules that only look
-at the manifest are npm's, in :mod:`assay.npm.package_json`; here are the ``asyncSteps`` of
-normalize.js, which read the package directory (readme, AUTHORS, man and bin directories,
-gitHead, ``.d.ts`` files), run in npm's order around them.
+at the manifest, and the ``asyncSteps`` of normalize.js (readme, AUTHORS, man and bin
+directories, gitHead, ``.d.ts`` files) over a :class:`~assay.npm.package_json.PackageFiles`, are
+npm's, in :mod:`assay.npm.package_json`; here is that view of a directory on disk (the registry
+has one of a tarball's file list, so both sides normalise alike).
 
 Differences, on purpose: ``_nodeVersion``/``_npmVersion`` are not written (we are neither).
 """
@@ -16,24 +17,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from assay.errors import PackError
-from assay.npm.package_json import (
-    FIX_STEPS,
-    PREPARE_STEPS,
-    README_ERROR,
-    Warn,
-    check_name,
-    normalize_data,
-    normalize_man,
-    normalize_package_bin,
-    secure_path,
-    sync_steps,
-)
-from assay.npm.versions import clean
+from assay.npm.package_json import Warn, prepare, walk_order
 
 __all__ = ["prepare_manifest", "read_package_json"]
 
@@ -92,84 +80,40 @@ def _git_head(root: Path) -> str | None:
     return None
 
 
-def _glob_files(base: Path, pattern: Callable[[str], bool]) -> list[str]:
-    found: list[str] = []
-    for folder, dirs, files in os.walk(base):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            relative = os.path.relpath(os.path.join(folder, name), base).replace(os.sep, "/")
-            if pattern(relative):
-                found.append(relative)
-    return found
+class _Directory:
+    """A package directory as :class:`~assay.npm.package_json.PackageFiles`."""
 
+    def __init__(self, root: Path) -> None:
+        self.root = root
 
-def _async_steps(data: dict[str, Any], root: Path, steps: frozenset[str]) -> None:
-    """normalize.js ``asyncSteps``, in its order."""
-    existing = data.get("scripts")
-    scripts: dict[str, Any] = existing if isinstance(existing, dict) else {}
-    if (
-        "gypfile" in steps
-        and not scripts.get("install")
-        and not scripts.get("preinstall")
-        and data.get("gypfile") is not False
-        and any(p.suffix == ".gyp" and p.is_file() for p in root.iterdir())
-    ):
-        scripts["install"] = "node-gyp rebuild"
-        data["scripts"] = scripts
-        data["gypfile"] = True
-    if "serverjs" in steps and not scripts.get("start") and (root / "server.js").exists():
-        scripts["start"] = "node server.js"
-        data["scripts"] = scripts
-    if "authors" in steps and not data.get("contributors"):
+    def top_level_files(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if p.is_file())
+
+    def exists(self, path: str) -> bool:
+        return (self.root / path).exists()
+
+    def entries_under(self, folder: str) -> list[str]:
+        base = self.root / folder
+        found: list[str] = []
+        for current, dirs, files in os.walk(base):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in [*dirs, *(f for f in files if not f.startswith("."))]:
+                found.append(
+                    os.path.relpath(os.path.join(current, name), base).replace(os.sep, "/")
+                )
+        return walk_order(found)
+
+    def read_text(self, path: str) -> str | None:
         try:
-            text = (root / "AUTHORS").read_text(encoding="utf-8")
-        except OSError:
-            pass
-        else:
-            lines = [re.sub(r"^\s*#.*$", "", line).strip() for line in re.split(r"\r?\n", text)]
-            data["contributors"] = [line for line in lines if line]
-    if "readme" in steps and not data.get("readme"):
-        found = _readme(root)
-        if found:
-            data["readme"], data["readmeFilename"] = found
-        if not data.get("readme"):
-            data["readme"] = README_ERROR
-    if "mans" in steps:
-        directories = data.get("directories")
-        man_dir = directories.get("man") if isinstance(directories, dict) else None
-        if isinstance(man_dir, str) and man_dir and not data.get("man"):
-            secured = secure_path(man_dir)
-            data["man"] = [
-                f"{secured}/{path}" if secured else path
-                for path in _glob_files(root / secured, lambda p: bool(re.search(r"\.[0-9]$", p)))
-            ]
-        normalize_man(data)
-    directories = data.get("directories")
-    bin_dir = directories.get("bin") if isinstance(directories, dict) else None
-    if "binDir" in steps and isinstance(bin_dir, str) and bin_dir and not data.get("bin"):
-        secured = secure_path(bin_dir)
-        data["bin"] = {
-            os.path.basename(path): f"{secured}/{secure_path(path)}"
-            for path in _glob_files(root / secured, lambda p: True)
-        }
-    elif steps & {"bin", "binDir", "binRefs"}:
-        normalize_package_bin(data)
-    if "gitHead" in steps and not data.get("gitHead"):
-        head = _git_head(root)
-        if head:
-            data["gitHead"] = head
-    if "fillTypes" in steps:
-        index = data.get("main") or "index.js"
-        if not isinstance(index, str):
-            raise PackError('The "main" attribute must be of type string.')
-        if "types" not in data and "typings" not in data:
-            stem, _ = os.path.splitext(os.path.basename(index))
-            extless = os.path.normpath(os.path.join(os.path.dirname(index), stem))
-            dts = f"./{extless}.d.ts"
-            if (root / dts).is_file():
-                data["types"] = dts
+            return (self.root / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def readme(self) -> tuple[str, str] | None:
+        return _readme(self.root)
+
+    def git_head(self) -> str | None:
+        return _git_head(self.root)
 
 
 def read_package_json(root: Path) -> dict[str, Any]:
@@ -196,13 +140,4 @@ def prepare_manifest(root: Path, warn: Warn | None = None) -> dict[str, Any]:
     ``pkgJson.fix`` (in memory), ``pkg.prepare()``, then libnpmpublish ``patchManifest``
     (``fixName`` and ``semver.clean`` of the version).
     """
-    data = read_package_json(root)
-    sink: Warn = warn or (lambda _message: None)
-    for steps in (FIX_STEPS, PREPARE_STEPS):
-        _async_steps(data, root, steps)
-        sync_steps(data, steps)
-        if "normalizeData" in steps:
-            normalize_data(data, sink)
-    data["name"] = check_name(data.get("name"))
-    data["version"] = clean(data.get("version"))
-    return data
+    return prepare(read_package_json(root), _Directory(root), warn)

@@ -13,6 +13,8 @@ Rules enforced here (what registry.npmjs.org does, unless noted):
   list`` shows is a public ``key`` (random, unrelated to the secret) and a short ``preview`` of
   the token's start, as npmjs.org does, so a leaked listing reveals nothing usable. A token may
   be read-only, expire, and be limited to IPv4 CIDRs (``npm token create --cidr``).
+* **Profiles** (``GET /-/user/org.couchdb.user:<name>``) show the e-mail address only to its
+  owner.
 * **Logins** that fail say "Incorrect username or password" whether the user exists or not.
   An existing user "added" again with the right password is logged in (npm relies on it).
 """
@@ -289,11 +291,17 @@ class Accounts:
         except StoreConflict as exc:
             raise Conflict(f"User {name} already exists") from exc
 
-    def user_profile(self, name: str) -> dict[str, Any]:
+    def user_profile(self, name: str, who: Principal | None) -> dict[str, Any]:
+        """``GET /-/user/org.couchdb.user:<name>`` (what ``npm owner add`` looks up): the name
+        for anyone, the e-mail address only for the user themself. ``npm owner add`` needs
+        only the name (the maintainer is resolved by it); an address is personal data."""
         user = self.store.user_by_name(name)
         if user is None:
             raise NotFound("Not found")
-        return {"_id": f"org.couchdb.user:{name}", "name": user.name, "email": user.email}
+        profile = {"_id": f"org.couchdb.user:{name}", "name": user.name}
+        if who is not None and who.user.id == user.id:
+            profile["email"] = user.email
+        return profile
 
     @staticmethod
     def whoami(who: Principal | None) -> dict[str, Any]:

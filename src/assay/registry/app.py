@@ -154,8 +154,8 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
         return result
 
     @app.get("/-/user/org.couchdb.user:{name}")
-    async def couch_user_profile(name: str) -> dict[str, Any]:
-        result: dict[str, Any] = await call(accounts.user_profile, name)
+    async def couch_user_profile(name: str, request: Request) -> dict[str, Any]:
+        result: dict[str, Any] = await call(accounts.user_profile, name, await authed(request))
         return result
 
     @app.delete("/-/user/token/{token}")

@@ -14,14 +14,22 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+import copy
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from assay.errors import StatementError, TarballError
+from assay.errors import ManifestError, StatementError, TarballError
 from assay.npm.names import PackageName
-from assay.npm.tarball import TarballContents, TarballLimits, read_tarball
-from assay.npm.versions import is_version, looks_like_range
+from assay.npm.package_json import (
+    first_difference,
+    prepare,
+    same_version,
+    walk_order,
+)
+from assay.npm.tarball import README_NAMES, TarballContents, TarballLimits, read_tarball
+from assay.npm.versions import Version, is_version, looks_like_range
 from assay.provenance.subject import Digest
 from assay.registry.errors import BadRequest, PayloadTooLarge, Unprocessable
 
@@ -135,27 +143,31 @@ def parse_publish(
         contents = read_tarball(tarball, limits.tarball)
     except TarballError as exc:
         raise BadRequest(f"Invalid tarball: {exc.message}") from exc
-    inner_name, inner_version = (
-        contents.package_json.get("name"),
-        contents.package_json.get("version"),
-    )
-    if inner_name != name.name or inner_version != version:
+    actual = tarball_manifest(contents)
+    if actual.get("name") != name.name or not same_version(version, actual.get("version")):
+        field = "name" if actual.get("name") != name.name else "version"
         raise BadRequest(
-            f"The tarball's package.json is for {inner_name}@{inner_version}, "
-            f"not {name.name}@{version}"
+            f"The tarball's package.json is for {actual.get('name')}@{actual.get('version')}, "
+            f"not {name.name}@{version} (versions[{version!r}].{field} differs from the "
+            "tarball's)",
+            field=field,
         )
+    _check_confusion(version, manifest, actual, contents)
 
-    stored = {k: v for k, v in manifest.items() if k not in _CLIENT_ONLY}
+    stored = {k: v for k, v in actual.items() if k not in _CLIENT_ONLY}
+    stored["name"], stored["version"] = name.name, version
     stored["_id"] = f"{name.name}@{version}"
+    stored.update(_client_facts(manifest))
+    stored["_hasShrinkwrap"] = contents.file("npm-shrinkwrap.json") is not None
     stored["dist"] = {
         "integrity": sha512.sri,
         "shasum": sha1.hex,
         "fileCount": len(contents.files),
         "unpackedSize": contents.unpacked_size,
     }
-    readme = manifest.get("readme") if isinstance(manifest.get("readme"), str) else None
-    if not readme:
-        readme = contents.readme
+    # The README shown is the tarball's (npm sends the one it packed, so they agree for every
+    # real client); a request's `readme` is never displayed.
+    readme = contents.readme
     return PublishedVersion(
         name=name,
         version=version,
@@ -169,6 +181,121 @@ def parse_publish(
         access=_access(body),
         provenance=provenance,
     )
+
+
+class TarballFiles:
+    """A tarball's file list as :class:`~assay.npm.package_json.PackageFiles`: what npm's
+    normalisation would see in the package directory, as far as the tarball shows it.
+
+    Differences from the directory ``npm publish`` ran in, all outside
+    :data:`~assay.npm.package_json.CONFUSABLE_FIELDS` except for a file the packlist left out
+    (a ``server.js``, ``*.gyp`` or ``directories.bin`` entry that is not in the tarball): no
+    ``AUTHORS`` text (the reader keeps only package.json and the README) and no git HEAD.
+    """
+
+    def __init__(self, contents: TarballContents) -> None:
+        self.contents = contents
+        self._paths = [entry.path for entry in contents.files]
+
+    def top_level_files(self) -> list[str]:
+        return sorted(p for p in self._paths if "/" not in p)
+
+    def exists(self, path: str) -> bool:
+        prefix = path.rstrip("/") + "/"
+        return any(p == path or p.startswith(prefix) for p in self._paths)
+
+    def entries_under(self, folder: str) -> list[str]:
+        prefix = f"{folder}/" if folder else ""
+        found: set[str] = set()
+        for path in self._paths:
+            if not path.startswith(prefix):
+                continue
+            parts = path[len(prefix) :].split("/")
+            if any(part.startswith(".") for part in parts):
+                continue
+            # A tarball lists files only; the folders on their paths are entries as well.
+            found.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+        return walk_order(found)
+
+    def read_text(self, path: str) -> str | None:
+        return None
+
+    def readme(self) -> tuple[str, str] | None:
+        if not self.contents.readme:
+            return None
+        names = {p.lower(): p for p in self.top_level_files()}
+        found = next((names[n] for n in README_NAMES if n in names), "README")
+        return self.contents.readme, found
+
+    def git_head(self) -> str | None:
+        return None
+
+
+def tarball_manifest(contents: TarballContents) -> dict[str, Any]:
+    """The tarball's package.json as ``npm publish`` would have sent it (normalised)."""
+    try:
+        return prepare(copy.deepcopy(dict(contents.package_json)), TarballFiles(contents))
+    except ManifestError as exc:
+        raise BadRequest(f"The tarball's package.json is invalid: {exc.message}") from exc
+
+
+def _check_confusion(
+    version: str,
+    claimed: Mapping[str, Any],
+    actual: Mapping[str, Any],
+    contents: TarballContents,
+) -> None:
+    """Refuse a request whose manifest says otherwise than the tarball where it matters.
+
+    Both sides go through the same normalisation first, so what the npm client sends (its own
+    normalisation of the same package.json) always agrees; a difference is named by the field
+    (as the request spelled it, for the ``bundledDependencies`` alias)."""
+    try:
+        normalised = prepare(copy.deepcopy(dict(claimed)), TarballFiles(contents))
+    except ManifestError as exc:
+        raise BadRequest(f"versions[{version!r}] is invalid: {exc.message}") from exc
+    field = first_difference(normalised, dict(actual))
+    if field is None:
+        return
+    if field == "bundleDependencies" and "bundleDependencies" not in claimed:
+        field = "bundledDependencies" if "bundledDependencies" in claimed else field
+    raise BadRequest(
+        f"versions[{version!r}].{field} differs from the tarball's package.json: the registry "
+        "serves the manifest in the tarball, so the request must describe the same package "
+        "(publish with npm, or build the body from the packed package.json)",
+        field=field,
+    )
+
+
+# What npm adds that the tarball cannot say, kept from the request when well-formed: the commit
+# the package was packed from (@npmcli/package-json's gitHead step) and the client's versions
+# (libnpmpublish patchManifest). They are labelled claims; nothing is derived from them.
+_GIT_HEAD = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_TOOL_VERSION = re.compile(r"[0-9A-Za-z.+-]{1,64}")
+
+
+def _client_facts(manifest: Mapping[str, Any]) -> dict[str, str]:
+    facts: dict[str, str] = {}
+    head = manifest.get("gitHead")
+    if isinstance(head, str) and _GIT_HEAD.fullmatch(head):
+        facts["gitHead"] = head
+    for key in ("_nodeVersion", "_npmVersion"):
+        value = manifest.get(key)
+        if isinstance(value, str) and _TOOL_VERSION.fullmatch(value):
+            facts[key] = value
+    return facts
+
+
+def previously_published(existing: Iterable[str], version: str) -> str | None:
+    """The version among `existing` (published or unpublished) that `version` would publish
+    over: the same one, or one that differs only in build metadata (``1.0.0+x`` and ``1.0.0``
+    are one version to semver precedence and to npm, which drops build metadata when it
+    cleans a version)."""
+    wanted = Version.parse_or_none(version)
+    for other in existing:
+        if other == version or (wanted is not None and Version.parse_or_none(other) == wanted):
+            return other
+    return None
 
 
 def _check_document_name(name: PackageName, body: Mapping[str, Any]) -> None:

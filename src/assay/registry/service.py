@@ -4,11 +4,10 @@ Rules enforced here (what registry.npmjs.org does, unless noted):
 
 * Only maintainers ("owners") publish, tag, deprecate, unpublish and change owners of a package;
   a read-only token never writes. A new unscoped name goes to whoever publishes it first; a new
-  ``@scope/…`` follows ``settings.registry_scope_policy`` (``user``: only ``@<your name>/…``;
-  ``open``: the first publisher into a scope claims it, after that only they create packages in
-  it).
-* Versions are immutable and never reused, unpublished ones included ("You cannot publish over
-  the previously published versions").
+  ``@scope/…`` follows registry/scopes.py (``@<your name>/…`` and the scopes an administrator
+  assigned you; under ``registry_scope_policy = "open"`` the first publisher claims a scope).
+* Versions are immutable and never reused, unpublished ones included, nor republished with
+  other build metadata ("You cannot publish over the previously published versions").
 * A publish is checked completely before anything is written, then its blob is written under a
   content-addressed key, then one transaction commits the version row, dist-tags and ownership
   (storage/registry_store.py). The state is re-checked under the package lock, so concurrent
@@ -50,7 +49,9 @@ from assay.registry.publish import (
     check_tag,
     is_publish,
     parse_publish,
+    previously_published,
 )
+from assay.registry.scopes import check_new_package
 from assay.registry.search import SearchQuery, search_object
 from assay.registry.signing import RegistryKeys
 from assay.registry.updates import check_rev, metadata_change
@@ -318,13 +319,15 @@ class RegistryService:
         def decide(state: PackageState | None, scope_owner: int | None) -> PackageChange:
             claim = None
             if state is None:
-                claim = self._check_new_package(name, who.user, scope_owner)
+                claim = check_new_package(
+                    name, who.user, self.settings.registry_scope_policy, scope_owner, members
+                )
             else:
                 self._check_owner(state, who.user, "publish")
-                if published.version in state.versions:
+                taken = previously_published(state.versions, published.version)
+                if taken is not None:
                     raise Forbidden(
-                        "You cannot publish over the previously published versions: "
-                        f"{published.version}."
+                        f"You cannot publish over the previously published versions: {taken}."
                     )
             latest = published.tags.get("latest") == published.version or state is None
             description = published.manifest.get("description")
@@ -347,6 +350,8 @@ class RegistryService:
         # nothing; then write the blob; then commit, re-checking under the package lock.
         state = self.store.load_package(name.name)
         scope = name.scope
+        # Assigned scopes change only by an administrator's hand; read once, before the write.
+        members = self.store.scope_members(scope) if scope else frozenset()
         decide(state, self.store.scope_owner(scope) if scope else None)
         if published.provenance is not None:
             # Verified after the ownership checks (no work for strangers), before anything is
@@ -362,26 +367,6 @@ class RegistryService:
             raise Conflict(f"Concurrent publish of {name.name}; please retry") from exc
         finally:
             self._invalidate(name.name)
-
-    def _check_new_package(
-        self, name: PackageName, user: StoredUser, scope_owner: int | None
-    ) -> tuple[str, int] | None:
-        scope = name.scope
-        if scope is None:
-            return None
-        if self.settings.registry_scope_policy == "user":
-            if scope != user.name:
-                raise Forbidden(
-                    f"You can only create packages in your own scope @{user.name}, not in @{scope}"
-                )
-            return None
-        if scope_owner is None:
-            return (scope, user.id)
-        if scope_owner != user.id:
-            raise Forbidden(
-                f"The scope @{scope} belongs to another user; you cannot create {name.name}"
-            )
-        return None
 
     @staticmethod
     def _check_owner(state: PackageState, user: StoredUser, action: str) -> None:

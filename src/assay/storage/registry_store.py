@@ -36,6 +36,7 @@ from assay.storage.schema import (
     registry_dist_tags,
     registry_maintainers,
     registry_packages,
+    registry_scope_members,
     registry_scopes,
     registry_tokens,
     registry_users,
@@ -298,6 +299,53 @@ class RegistryStore:
         with self._engine.connect() as connection:
             value = connection.execute(query).scalar_one_or_none()
         return None if value is None else int(value)
+
+    def scope_members(self, scope: str) -> frozenset[int]:
+        """Ids of the users an administrator assigned `scope` to (empty: nobody was)."""
+        query = sa.select(registry_scope_members.c.user_id).where(
+            registry_scope_members.c.scope == scope
+        )
+        with self._engine.connect() as connection:
+            return frozenset(int(v) for v in connection.execute(query).scalars())
+
+    def grant_scope(self, scope: str, user_id: int) -> bool:
+        """Assign `scope` to the user; False if it already was."""
+        try:
+            with write_transaction(self._engine) as connection:
+                connection.execute(
+                    registry_scope_members.insert().values(
+                        scope=scope, user_id=user_id, created_ms=now_ms()
+                    )
+                )
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def revoke_scope(self, scope: str, user_id: int) -> bool:
+        """Take `scope` from the user; False if it was not theirs by assignment."""
+        query = registry_scope_members.delete().where(
+            registry_scope_members.c.scope == scope, registry_scope_members.c.user_id == user_id
+        )
+        with write_transaction(self._engine) as connection:
+            return connection.execute(query).rowcount > 0
+
+    def scope_owners(self) -> list[tuple[str, str, str]]:
+        """Every (scope, user name, how) with ``how`` "granted" (an administrator) or
+        "claimed" (the first publisher, under the ``open`` policy), by scope and name."""
+        users = registry_users
+        granted = sa.select(
+            registry_scope_members.c.scope, users.c.name, sa.literal("granted")
+        ).join(users, users.c.id == registry_scope_members.c.user_id)
+        claimed = sa.select(registry_scopes.c.scope, users.c.name, sa.literal("claimed")).join(
+            users, users.c.id == registry_scopes.c.owner_id
+        )
+        with self._engine.connect() as connection:
+            rows = [
+                (str(r[0]), str(r[1]), str(r[2]))
+                for query in (granted, claimed)
+                for r in connection.execute(query)
+            ]
+        return sorted(rows)
 
     def version_by_filename(self, name: str, filename: str) -> StoredVersion | None:
         """The version whose tarball is `filename` (tombstones included)."""

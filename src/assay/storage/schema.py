@@ -163,3 +163,18 @@ registry_scopes = sa.Table(
     sa.Column("owner_id", sa.Integer, sa.ForeignKey("registry_users.id"), nullable=False),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
 )
+
+# Scopes an administrator assigned (`assay scope grant @acme alice`): every member may create
+# packages in @scope/…, and nobody else may, whatever `registry_scope_policy` says.
+registry_scope_members = sa.Table(
+    "registry_scope_members",
+    metadata,
+    sa.Column("scope", sa.String(214), primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("registry_users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+)

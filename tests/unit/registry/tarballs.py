@@ -40,7 +40,10 @@ def publish_body(
     tags: dict[str, str] | None = None,
     **manifest: Any,
 ) -> dict[str, Any]:
-    data = tarball(name, version) if data is None else data
+    # The tarball's package.json says what the body says (as `npm publish` packs it): the
+    # registry refuses a body that differs from it (manifest confusion).
+    if data is None:
+        data = tarball(name, version, package_json={"name": name, "version": version, **manifest})
     integrity = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
     return {
         "_id": name,

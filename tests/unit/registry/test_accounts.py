@@ -101,15 +101,24 @@ def test_add_user_twice_conflicts(accounts: Accounts, alice: StoredUser) -> None
 
 
 def test_profile_and_whoami(accounts: Accounts, alice: StoredUser) -> None:
-    assert accounts.user_profile("alice") == {
+    secret, _ = accounts.issue_token(alice)
+    herself = _bearer(accounts, secret)
+    assert accounts.user_profile("alice", herself) == {
         "_id": "org.couchdb.user:alice",
         "name": "alice",
         "email": "alice@example.com",
     }
+    # Anyone else (anonymous, or another user) sees the name only.
+    bob = accounts.add_user("bob", "bob@example.com", PASSWORD)
+    bob_secret, _ = accounts.issue_token(bob)
+    for who in (None, _bearer(accounts, bob_secret)):
+        assert accounts.user_profile("alice", who) == {
+            "_id": "org.couchdb.user:alice",
+            "name": "alice",
+        }
     with pytest.raises(NotFound):
-        accounts.user_profile("nobody")
-    secret, _ = accounts.issue_token(alice)
-    assert accounts.whoami(_bearer(accounts, secret)) == {"username": "alice"}
+        accounts.user_profile("nobody", herself)
+    assert accounts.whoami(herself) == {"username": "alice"}
     with pytest.raises(Unauthorized):
         accounts.whoami(None)
 

@@ -91,7 +91,8 @@ def test_publish_then_read(service: RegistryService, alice: Principal) -> None:
     dist = manifest["dist"]
     assert dist["tarball"] == f"{service.origin}/widget/-/widget-1.0.0.tgz"
     served = service.tarball(WIDGET, "widget-1.0.0.tgz")
-    assert served.data == tarball("widget", "1.0.0")
+    packed = {"name": "widget", "version": "1.0.0", "description": "a widget"}
+    assert served.data == tarball("widget", "1.0.0", package_json=packed)
     assert served.integrity == dist["integrity"]
     # Every version carries the registry's signature over "<name>@<version>:<integrity>",
     # which verifies with the keys /-/npm/v1/keys serves.
@@ -131,11 +132,18 @@ def test_versions_are_immutable_and_owned(
     assert service.dist_tags(WIDGET) == {"latest": "1.1.0"}
 
 
-def test_open_scope_policy(service: RegistryService, alice: Principal, bob: Principal) -> None:
-    _publish(service, alice, "@team/one", "1.0.0")
-    with pytest.raises(Forbidden, match="scope @team"):
-        _publish(service, bob, "@team/two", "1.0.0")
-    _publish(service, alice, "@team/two", "1.0.0")
+def test_open_scope_policy(tmp_path: Path) -> None:
+    registry = RegistryService.open(
+        Settings(data_dir=tmp_path / "data", registry_scope_policy="open")
+    )
+    try:
+        alice, bob = _principal(registry, "alice"), _principal(registry, "bob")
+        _publish(registry, alice, "@team/one", "1.0.0")
+        with pytest.raises(Forbidden, match="scope @team"):
+            _publish(registry, bob, "@team/two", "1.0.0")
+        _publish(registry, alice, "@team/two", "1.0.0")
+    finally:
+        registry.close()
 
 
 def test_user_scope_policy(tmp_path: Path) -> None:
