@@ -78,9 +78,29 @@ def _error(error: AssayError) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def create_app(issuer: OIDCIssuer, *, registration_secret: str | None = None) -> FastAPI:
-    """The issuer's routes. Without ``registration_secret`` jobs cannot be registered over HTTP."""
+CI_EMULATION_OFF = (
+    "CI emulation is off on this instance: it mints no CI job tokens. Start it with "
+    "`assay up --ci-emulation` (or ASSAY_CI_EMULATION=1) to emulate CI jobs"
+)
+
+
+def create_app(
+    issuer: OIDCIssuer, *, registration_secret: str | None = None, ci_emulation: bool = True
+) -> FastAPI:
+    """The issuer's routes. Without ``registration_secret`` jobs cannot be registered over HTTP.
+
+    ``ci_emulation`` False (the all-in-one instance's default, ``settings.ci_emulation``):
+    ``POST /ci/jobs`` and ``GET /ci/token`` answer 404 with :data:`CI_EMULATION_OFF`; discovery
+    and the JWKS stay, so tokens minted earlier can still be checked.
+    """
     app = FastAPI(title="Assay OIDC issuer", docs_url=None, redoc_url=None)
+
+    def emulation_off() -> JSONResponse:
+        return JSONResponse(
+            {"error": CI_EMULATION_OFF, "reason": "ci-emulation-off"},
+            status_code=404,
+            headers=_NO_STORE,
+        )
 
     @app.exception_handler(AssayError)
     def assay_error(_request: Request, exc: AssayError) -> JSONResponse:
@@ -96,6 +116,8 @@ def create_app(issuer: OIDCIssuer, *, registration_secret: str | None = None) ->
 
     @app.get(CI_TOKEN_PATH)
     def ci_token(request: Request, audience: str | None = None) -> JSONResponse:
+        if not ci_emulation:
+            return emulation_off()
         request_token = bearer_token(request)
         if request_token is None:
             raise TokenError(
@@ -107,6 +129,8 @@ def create_app(issuer: OIDCIssuer, *, registration_secret: str | None = None) ->
 
     @app.post(CI_JOBS_PATH, status_code=201)
     def register(request: Request, body: JobRegistration) -> JSONResponse:
+        if not ci_emulation:
+            return emulation_off()
         if registration_secret is None:
             return JSONResponse({"error": "job registration is disabled"}, status_code=403)
         credential = bearer_token(request) or ""
@@ -133,4 +157,4 @@ def create_app(issuer: OIDCIssuer, *, registration_secret: str | None = None) ->
     return app
 
 
-__all__ = ["JobRegistration", "bearer_token", "create_app", "status_for"]
+__all__ = ["CI_EMULATION_OFF", "JobRegistration", "bearer_token", "create_app", "status_for"]
