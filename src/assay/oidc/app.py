@@ -13,6 +13,10 @@
          {"provider": "github"|"gitlab", "server_url"?, "claims"?: {…}, "variables"?: {…}}
          → 201 {"request_token", "request_url", "expires_at", "job"}
 
+The two CI routes exist only with CI emulation on (``settings.ci_emulation``, off by default in
+the all-in-one instance): otherwise they answer 404 ``{"error": "CI emulation is off …",
+"reason": "ci-emulation-off"}``.
+
 The bearer scheme is matched case-insensitively (RFC 7235 §2.1): sigstore-python's ``id``
 sends ``bearer``, sigstore-js and npm send ``Bearer``. Handlers are thin: they parse, call
 :class:`~assay.oidc.issuer.OIDCIssuer`, and render; errors map to statuses in
