@@ -25,8 +25,9 @@ $(JS_STAMP): $(JS)/package.json $(JS)/package-lock.json
 	cd $(JS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(JS_STAMP)
 
+# The demo turns CI emulation on (`assay ci-job`); a real deployment leaves it off.
 up: $(STAMP)
-	$(BIN)/assay up
+	$(BIN)/assay up --ci-emulation
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -45,7 +45,8 @@ def start(data: Path, port: int, log: Path, env: dict[str, str] | None = None) -
         [sys.executable, "-m", "assay", "up", "--data", str(data), "--port", str(port)],
         stdout=handle,
         stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
+        # CI emulation is opt-in (issue 10); the tests sign provenance through it.
+        env={**os.environ, "ASSAY_CI_EMULATION": "1", **(env or {})},
     )
     handle.close()
     deadline = time.monotonic() + STARTUP_TIMEOUT

@@ -88,6 +88,28 @@ class Settings(BaseSettings):
         default=False,
         description="accept provenance built on self-hosted CI runners (npmjs.org refuses it)",
     )
+    provenance_issuers: tuple[str, ...] = Field(
+        default=("https://token.actions.githubusercontent.com", "https://gitlab.com"),
+        description="the OIDC issuers whose certificates the registry accepts provenance from "
+        "(ASSAY_PROVENANCE_ISSUERS='[\"https://token.actions.githubusercontent.com\"]'): by "
+        "default GitHub Actions and GitLab.com; the instance's own issuer is added only when "
+        "ci_emulation is on",
+    )
+    ci_emulation: bool = Field(
+        default=False,
+        description="emulate CI jobs (`assay ci-job`, POST /-/oidc/ci/jobs) through the "
+        "instance's own OIDC issuer, and accept provenance it signed (labelled 'emulated CI of "
+        "this instance'); ASSAY_CI_EMULATION=1 or `assay up --ci-emulation`. For demos and tests",
+    )
+    source_check: Literal["off", "warn", "require"] = Field(
+        default="off",
+        description="at publish, confirm over git smart HTTP that the source commit named in the "
+        "provenance certificate exists: 'warn' records the result, 'require' refuses a version "
+        "whose commit is missing (422) or cannot be checked now (503, retryable)",
+    )
+    source_check_timeout: float = Field(
+        default=20.0, gt=0, description="seconds each git command of the source check may take"
+    )
 
     trust_dir: Path = Field(
         default_factory=lambda: Path.home() / ".cache" / "assay" / "trust",

@@ -80,6 +80,8 @@ IssuerKind = Literal["github", "gitlab", "ci", "email", "uri"]
 
 GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
 GITLAB_ISSUER = "https://gitlab.com"
+SERVER_URL_CLAIM = "server_url"
+"""The emulated issuer's claim naming the job's forge (``assay.oidc.claims.SERVER_URL_CLAIM``)."""
 _DEFAULT_BASE_URLS: dict[str, str] = {
     "github": "https://github.com",
     "gitlab": "https://gitlab.com",
@@ -165,16 +167,30 @@ def map_identity(profile: IssuerProfile, claims: Mapping[str, Any]) -> Certifica
             f"token issuer {issuer!r} does not match the issuer profile {profile.issuer_url!r}",
             issuer=issuer,
         )
+    scheme = "https"
     if profile.kind == "ci":
         # One emulating issuer (ours) mints both GitHub- and GitLab-shaped tokens: the shape of
-        # the claims says which template applies, each with its own default forge URL.
+        # the claims says which template applies. The forge is the job's: its `server_url`
+        # claim (assay.oidc.claims.SERVER_URL_CLAIM, which our issuer adds for a job off
+        # github.com/gitlab.com), else the template's default. Real GitHub tokens carry no such
+        # claim; Fulcio takes the base URL from its configuration for the issuer instead.
         kind: IssuerKind = "gitlab" if "ci_config_ref_uri" in claims else "github"
-        profile = IssuerProfile(profile.issuer_url, kind)
+        server = reader.get(SERVER_URL_CLAIM, default="")
+        try:
+            profile = IssuerProfile(profile.issuer_url, kind, server)
+        except ConfigError as exc:
+            raise CAError(
+                f"identity token claim {SERVER_URL_CLAIM!r}: {exc.message}",
+                claim=SERVER_URL_CLAIM,
+                issuer=profile.issuer_url,
+            ) from exc
         reader = _Claims(claims, profile)
+        # GitLab's ci_config_ref_uri names no scheme; an emulated forge may be plain http.
+        scheme = urlsplit(profile.base_url).scheme
     if profile.kind == "github":
         return _github(profile, reader)
     if profile.kind == "gitlab":
-        return _gitlab(profile, reader)
+        return _gitlab(profile, reader, scheme)
     if profile.kind == "email":
         return _email(reader)
     return _uri(profile, reader)
@@ -281,11 +297,12 @@ def _github(profile: IssuerProfile, claims: _Claims) -> CertificateIdentity:
     return out.build(_uri_san(build_signer))
 
 
-def _gitlab(profile: IssuerProfile, claims: _Claims) -> CertificateIdentity:
-    """fulcio config.yaml ``gitlab-pipeline`` templates; SAN ``https://{{.ci_config_ref_uri}}``."""
+def _gitlab(profile: IssuerProfile, claims: _Claims, scheme: str = "https") -> CertificateIdentity:
+    """fulcio config.yaml ``gitlab-pipeline`` templates; SAN ``https://{{.ci_config_ref_uri}}``
+    (``scheme`` other than https only for an emulated job on a plain-http forge)."""
     url = profile.base_url
     # ci_config_ref_uri already names the host: gitlab.com/group/project//.gitlab-ci.yml@refs/…
-    config = f"https://{claims.part('ci_config_ref_uri')}"
+    config = f"{scheme}://{claims.part('ci_config_ref_uri')}"
     project = claims.part("project_path")
     ref_kind = "heads" if claims.get("ref_type") == "branch" else "tags"
     out = _Builder()

@@ -7,10 +7,13 @@ prints the job's environment as ``export NAME='value'`` lines, so that
     eval "$(assay ci-job --provider github --claim repository=acme/widget)"
     npm publish --provenance          # or: assay publish --provenance, sigstore sign …
 
-runs exactly as it would in CI: GitHub jobs get ``ACTIONS_ID_TOKEN_REQUEST_URL`` and
-``ACTIONS_ID_TOKEN_REQUEST_TOKEN`` (the ambient credential clients trade for a token,
-sigstore.md §1.2); GitLab jobs get their ``id_tokens`` already minted, ``SIGSTORE_ID_TOKEN``
-(aud ``sigstore``) by default, as npm requires on GitLab (npm-registry.md §1.5).
+runs exactly as it would in CI (the instance must run with CI emulation on: ``assay up
+--ci-emulation`` or ``ASSAY_CI_EMULATION=1``; provenance signed this way is labelled "emulated
+CI of this instance", never GitHub Actions or GitLab): GitHub jobs get
+``ACTIONS_ID_TOKEN_REQUEST_URL`` and ``ACTIONS_ID_TOKEN_REQUEST_TOKEN`` (the ambient credential
+clients trade for a token, sigstore.md §1.2); GitLab jobs get their ``id_tokens`` already
+minted, ``SIGSTORE_ID_TOKEN`` (aud ``sigstore``) by default, as npm requires on GitLab
+(npm-registry.md §1.5).
 """
 
 from __future__ import annotations
@@ -44,6 +47,15 @@ def _error_message(response: httpx.Response) -> str:
     return str(body)[:200]
 
 
+def _reason(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    reason = body.get("reason") if isinstance(body, dict) else None
+    return reason if isinstance(reason, str) else None
+
+
 def _register(client: httpx.Client, url: str, secret: str, body: dict[str, Any]) -> Any:
     try:
         response = client.post(
@@ -51,6 +63,12 @@ def _register(client: httpx.Client, url: str, secret: str, body: dict[str, Any])
         )
     except httpx.HTTPError as exc:
         raise ConfigError(f"cannot reach the OIDC issuer at {url}: {exc}", url=url) from exc
+    if response.status_code == 404 and _reason(response) == "ci-emulation-off":
+        raise ConfigError(
+            f"CI emulation is off on the instance at {url}: it registers no CI jobs. Start it "
+            "with `assay up --ci-emulation` (or ASSAY_CI_EMULATION=1) to emulate CI jobs",
+            url=url,
+        )
     if response.status_code != 201:
         raise ConfigError(
             f"the OIDC issuer refused to register the job ({response.status_code}): "

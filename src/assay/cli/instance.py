@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import uvicorn
 
-from assay.instance.app import create_instance_app
+from assay.instance.app import accepted_issuers, create_instance_app
 from assay.instance.layout import DataDir
 from assay.instance.setup import ensure_admin_token, initialize
 from assay.settings import load_settings
@@ -35,12 +35,22 @@ def init_command(data: Path | None, organization: str) -> None:
 @DATA_OPTION
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to bind (default 4873).")
-def up_command(data: Path | None, host: str | None, port: int | None) -> None:
+@click.option(
+    "--ci-emulation",
+    is_flag=True,
+    default=False,
+    help="Emulate CI jobs (`assay ci-job`) through the instance's own OIDC issuer and accept the "
+    "provenance they sign, labelled 'emulated CI of this instance' (default: "
+    "$ASSAY_CI_EMULATION, off). For demos and tests.",
+)
+def up_command(data: Path | None, host: str | None, port: int | None, ci_emulation: bool) -> None:
     """Serve the all-in-one instance (trust services and registry) on one port.
 
     Runs `init` first when the data directory is new.
     """
     overrides: dict[str, object] = {}
+    if ci_emulation:
+        overrides["ci_emulation"] = True
     if data:
         overrides["data_dir"] = data
     if host:
@@ -63,4 +73,10 @@ def up_command(data: Path | None, host: str | None, port: int | None) -> None:
     else:
         click.echo(f"    //{host_path}/:_authToken=<the token in {data_dir.admin_token}>")
     click.echo(f"  sigstore --trust-config: {settings.origin}/-/trust/client_trust_config.json")
+    if settings.ci_emulation:
+        click.echo("  CI emulation is on: `assay ci-job` registers jobs; their provenance is")
+        click.echo("    accepted and labelled 'emulated CI of this instance'")
+    click.echo(f"  provenance accepted from: {', '.join(accepted_issuers(settings))}")
+    if settings.source_check != "off":
+        click.echo(f"  source commits checked at publish: {settings.source_check}")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

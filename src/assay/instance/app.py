@@ -46,6 +46,7 @@ from assay.registry.app import create_app as create_registry_app
 from assay.registry.provenance import ProvenanceGate
 from assay.registry.service import RegistryService
 from assay.registry.signing import RegistryKeys
+from assay.registry.source_check import SourceChecker, SourceCheckMode
 from assay.settings import Settings
 from assay.sign.log import InProcessLog
 from assay.storage.database import database_url, migrate, open_engine
@@ -89,7 +90,7 @@ def create_instance_app(settings: Settings) -> ASGIApp:
 
     # OIDC issuer, and the validator the CA trusts it through (static keys: no HTTP to itself).
     issuer = OIDCIssuer(
-        f"{origin}/-/oidc", material.oidc_key, jobs=FileJobStore(data_dir.oidc / "jobs")
+        instance_issuer(settings), material.oidc_key, jobs=FileJobStore(data_dir.oidc / "jobs")
     )
     public = [PUBLIC_ISSUERS[name] for name in settings.oidc_trusted_issuers]
     validator = TokenValidator([issuer.trusted_issuer(), *(trusted for trusted, _ in public)])
@@ -141,7 +142,11 @@ def create_instance_app(settings: Settings) -> ASGIApp:
 
     app.mount(
         "/-/oidc",
-        create_oidc_app(issuer, registration_secret=ensure_registration_secret(data_dir.oidc)),
+        create_oidc_app(
+            issuer,
+            registration_secret=ensure_registration_secret(data_dir.oidc),
+            ci_emulation=settings.ci_emulation,
+        ),
     )
     app.mount("/-/ca", ca_app)
     app.mount("/-/tlog", create_tlog_app(log_service))
@@ -169,7 +174,29 @@ def provenance_gate(settings: Settings, material: InstanceMaterial) -> Provenanc
     verifiers = [Verifier(roots[name]()) for name in settings.provenance_trusted_roots]
     if not verifiers:
         return None
-    return ProvenanceGate(verifiers, settings.provenance_allow_self_hosted_runners)
+    return ProvenanceGate(
+        verifiers,
+        settings.provenance_allow_self_hosted_runners,
+        issuers=accepted_issuers(settings),
+        instance_issuer=instance_issuer(settings),
+        source_checker=SourceChecker(
+            SourceCheckMode(settings.source_check), timeout=settings.source_check_timeout
+        ),
+    )
+
+
+def instance_issuer(settings: Settings) -> str:
+    """The URL of this instance's own OIDC issuer (its CI emulation signs through it)."""
+    return f"{settings.origin}/-/oidc"
+
+
+def accepted_issuers(settings: Settings) -> tuple[str, ...]:
+    """The OIDC issuers whose provenance the registry accepts: ``provenance_issuers``, plus
+    the instance's own when CI emulation is on (issue 10 §3)."""
+    issuers = tuple(settings.provenance_issuers)
+    if settings.ci_emulation:
+        issuers += (instance_issuer(settings),)
+    return tuple(dict.fromkeys(issuers))
 
 
 class _FulcioAtOrigin:

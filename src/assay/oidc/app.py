@@ -13,6 +13,10 @@
          {"provider": "github"|"gitlab", "server_url"?, "claims"?: {…}, "variables"?: {…}}
          → 201 {"request_token", "request_url", "expires_at", "job"}
 
+The two CI routes exist only with CI emulation on (``settings.ci_emulation``, off by default in
+the all-in-one instance): otherwise they answer 404 ``{"error": "CI emulation is off …",
+"reason": "ci-emulation-off"}``.
+
 The bearer scheme is matched case-insensitively (RFC 7235 §2.1): sigstore-python's ``id``
 sends ``bearer``, sigstore-js and npm send ``Bearer``. Handlers are thin: they parse, call
 :class:`~assay.oidc.issuer.OIDCIssuer`, and render; errors map to statuses in
@@ -78,9 +82,29 @@ def _error(error: AssayError) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def create_app(issuer: OIDCIssuer, *, registration_secret: str | None = None) -> FastAPI:
-    """The issuer's routes. Without ``registration_secret`` jobs cannot be registered over HTTP."""
+CI_EMULATION_OFF = (
+    "CI emulation is off on this instance: it mints no CI job tokens. Start it with "
+    "`assay up --ci-emulation` (or ASSAY_CI_EMULATION=1) to emulate CI jobs"
+)
+
+
+def create_app(
+    issuer: OIDCIssuer, *, registration_secret: str | None = None, ci_emulation: bool = True
+) -> FastAPI:
+    """The issuer's routes. Without ``registration_secret`` jobs cannot be registered over HTTP.
+
+    ``ci_emulation`` False (the all-in-one instance's default, ``settings.ci_emulation``):
+    ``POST /ci/jobs`` and ``GET /ci/token`` answer 404 with :data:`CI_EMULATION_OFF`; discovery
+    and the JWKS stay, so tokens minted earlier can still be checked.
+    """
     app = FastAPI(title="Assay OIDC issuer", docs_url=None, redoc_url=None)
+
+    def emulation_off() -> JSONResponse:
+        return JSONResponse(
+            {"error": CI_EMULATION_OFF, "reason": "ci-emulation-off"},
+            status_code=404,
+            headers=_NO_STORE,
+        )
 
     @app.exception_handler(AssayError)
     def assay_error(_request: Request, exc: AssayError) -> JSONResponse:
@@ -96,6 +120,8 @@ def create_app(issuer: OIDCIssuer, *, registration_secret: str | None = None) ->
 
     @app.get(CI_TOKEN_PATH)
     def ci_token(request: Request, audience: str | None = None) -> JSONResponse:
+        if not ci_emulation:
+            return emulation_off()
         request_token = bearer_token(request)
         if request_token is None:
             raise TokenError(
@@ -107,6 +133,8 @@ def create_app(issuer: OIDCIssuer, *, registration_secret: str | None = None) ->
 
     @app.post(CI_JOBS_PATH, status_code=201)
     def register(request: Request, body: JobRegistration) -> JSONResponse:
+        if not ci_emulation:
+            return emulation_off()
         if registration_secret is None:
             return JSONResponse({"error": "job registration is disabled"}, status_code=403)
         credential = bearer_token(request) or ""
@@ -133,4 +161,4 @@ def create_app(issuer: OIDCIssuer, *, registration_secret: str | None = None) ->
     return app
 
 
-__all__ = ["JobRegistration", "bearer_token", "create_app", "status_for"]
+__all__ = ["CI_EMULATION_OFF", "JobRegistration", "bearer_token", "create_app", "status_for"]

@@ -57,6 +57,10 @@ from assay.oidc.providers import (
     slug,
 )
 
+SERVER_URL_CLAIM = "server_url"
+"""The emulated issuer's own claim: the forge a job runs on (GITHUB_SERVER_URL, CI_SERVER_URL)."""
+_DEFAULT_SERVER_URLS: Mapping[str, str] = {"github": GITHUB_SERVER_URL, "gitlab": GITLAB_SERVER_URL}
+
 
 def parse_assignment(text: str, what: str = "claim") -> tuple[str, str]:
     """Split ``KEY=VALUE`` (the form of ``--claim`` and ``--env``)."""
@@ -197,8 +201,18 @@ class CIJob:
         return self.server_url
 
     def token_claims(self) -> dict[str, ClaimValue]:
-        """The claims of a token for this job, without the registered ones."""
-        return dict(self.claims)
+        """The claims of a token for this job, without the registered ones.
+
+        A job on another forge than the provider's default (GitHub Enterprise, a self-managed
+        GitLab, a loopback git server in tests) also gets :data:`SERVER_URL_CLAIM`, which real
+        GitHub tokens lack: our CA certifies the job's repository on that server
+        (``assay.ca.extensions``, kind ``ci``), as Fulcio does for an issuer configured with
+        that base URL. A ``server_url`` given as a claim never overrides the job's own.
+        """
+        claims = {k: v for k, v in self.claims.items() if k != SERVER_URL_CLAIM}
+        if self.server_url != _DEFAULT_SERVER_URLS[self.provider]:
+            claims[SERVER_URL_CLAIM] = self.server_url
+        return claims
 
     # -- what the job sees ---------------------------------------------------------------------
 

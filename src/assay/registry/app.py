@@ -321,6 +321,8 @@ def error_response(exc: RegistryError) -> Response:
     headers = {}
     if isinstance(exc, Unauthorized) and exc.challenge:
         headers["WWW-Authenticate"] = exc.challenge
+    if isinstance(exc, Unavailable) and exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     return JSONResponse({"error": exc.message}, status_code=status, headers=headers)
 
 

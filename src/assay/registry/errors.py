@@ -50,4 +50,9 @@ class Unprocessable(RegistryError):
 
 
 class Unavailable(RegistryError):
-    """503: a service the request needs (the transparency log) did not answer; retry later."""
+    """503: a service the request needs (the transparency log, a forge) did not answer; retry
+    later. ``retry_after``: seconds, sent as ``Retry-After`` (RFC 9110 §10.2.3)."""
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after

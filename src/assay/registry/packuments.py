@@ -10,6 +10,12 @@ Two forms, as registry.npmjs.org serves them:
   asks for): ``name, modified, dist-tags, versions`` with only the fields an install needs
   (the list npm/registry documents in ``responses/package-metadata.md``).
 
+What the registry verified about a version's provenance (the signing certificate's facts, the
+statement check, the source check: :class:`assay.registry.provenance.ProvenanceRecord`) is
+served in the full packument under ``versions[v].dist.attestations.provenance.verified`` — an
+Assay key beside npm's ``predicateType`` (docs/provenance-facts.md); the abbreviated document
+leaves it out, as an install does not need it.
+
 A :class:`Packument` holds both serializations and their ETags, so serving one is a dictionary
 lookup and a write: no JSON work on the hot path.
 """
@@ -28,6 +34,8 @@ from assay.npm.versions import Version, highest
 from assay.storage.registry_store import Maintainer, PackageState, StoredVersion
 
 CORGI_TYPE = "application/vnd.npm.install-v1+json"
+VERIFIED_KEY = "verified"
+"""Assay's key in ``dist.attestations.provenance``: the stored provenance record."""
 
 _CORGI_FIELDS = (
     "name",
@@ -110,6 +118,12 @@ def version_object(
             "url": attestations_url(origin, name, row.version),
             **dist["attestations"],
         }
+        provenance = dist["attestations"].get("provenance")
+        if row.provenance_facts is not None and isinstance(provenance, dict):
+            dist["attestations"]["provenance"] = {
+                **provenance,
+                VERIFIED_KEY: json.loads(row.provenance_facts),
+            }
     manifest["dist"] = dist
     if row.deprecated:
         manifest["deprecated"] = row.deprecated
@@ -164,10 +178,7 @@ def build(state: PackageState, origin: str) -> Packument | None:
         "name": state.name,
         "modified": time["modified"],
         "dist-tags": dict(state.dist_tags),
-        "versions": {
-            v: {k: manifest[k] for k in _CORGI_FIELDS if k in manifest}
-            for v, manifest in versions.items()
-        },
+        "versions": {v: _corgi_version(manifest) for v, manifest in versions.items()},
     }
     return Packument(
         name=state.name,
@@ -179,6 +190,19 @@ def build(state: PackageState, origin: str) -> Packument | None:
         ),
         data=full,
     )
+
+
+def _corgi_version(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The fields an install needs; ``dist`` without the verified provenance record."""
+    version = {k: manifest[k] for k in _CORGI_FIELDS if k in manifest}
+    attestations = version.get("dist", {}).get("attestations")
+    if isinstance(attestations, dict) and isinstance(attestations.get("provenance"), dict):
+        provenance = {k: v for k, v in attestations["provenance"].items() if k != VERIFIED_KEY}
+        version["dist"] = {
+            **version["dist"],
+            "attestations": {**attestations, "provenance": provenance},
+        }
+    return version
 
 
 def _version_order(row: StoredVersion) -> tuple[int, Version | None, str]:

@@ -12,6 +12,12 @@ Rules enforced here (what registry.npmjs.org does, unless noted):
   content-addressed key, then one transaction commits the version row, dist-tags and ownership
   (storage/registry_store.py). The state is re-checked under the package lock, so concurrent
   publishes of one version end with exactly one winner and a 403 for the others.
+* A publish with provenance is verified completely (:mod:`assay.registry.provenance`: bundle,
+  tarball's ``repository``, issuer, statement against the certificate, optionally the source
+  commit) before anything is written; what was verified is stored with the version
+  (:meth:`RegistryService.version_facts`). The registry's own publish attestation is signed and
+  logged only *after* the version's transaction commits, so a publish that loses a race, or is
+  refused, leaves no signed log entry behind.
 * Packuments are cached per package as serialized bytes, invalidated by every write made through
   this service; a write by another process is noticed within ``CROSS_PROCESS_STALENESS`` seconds
   (each cached entry re-checks the package's ``rev`` at most that often).
@@ -20,6 +26,7 @@ Rules enforced here (what registry.npmjs.org does, unless noted):
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -33,16 +40,16 @@ from assay.npm.names import PackageName
 from assay.npm.tarball import TarballLimits
 from assay.provenance.publish import PUBLISH_PREDICATE_TYPE, publish_statement
 from assay.provenance.statement import PAYLOAD_TYPE
+from assay.provenance.subject import Digest
 from assay.registry.accounts import Accounts, Principal, require
 from assay.registry.errors import (
     BadRequest,
     Conflict,
     Forbidden,
     NotFound,
-    Unavailable,
 )
 from assay.registry.packuments import Packument, build, iso
-from assay.registry.provenance import ProvenanceGate, refuse
+from assay.registry.provenance import ProvenanceGate, ProvenanceRecord, VerifiedProvenance, refuse
 from assay.registry.publish import (
     PublishedVersion,
     PublishLimits,
@@ -73,7 +80,13 @@ from assay.storage.registry_store import (
     tarball_key,
 )
 
+log = logging.getLogger(__name__)
+
 CROSS_PROCESS_STALENESS = 1.0
+# A version whose publish attestation could not be logged right after its commit (the log was
+# down) gets it when its attestations are next read, once this long has passed since the
+# publish: long enough that the publishing request has finished its own attempt.
+PUBLISH_ATTESTATION_REPAIR_MS = 30_000
 _CACHE_ENTRIES = 4096
 
 
@@ -134,6 +147,7 @@ class RegistryService:
         self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
         self._tarballs: OrderedDict[tuple[str, str], tuple[int, Tarball]] = OrderedDict()
         self._lock = threading.Lock()
+        self._attest_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -215,8 +229,11 @@ class RegistryService:
             raise NotFound(f"version not found: {spec}")
         return dict(manifest)
 
-    def _attestations(self, name: PackageName, published: PublishedVersion) -> list[dict[str, Any]]:
-        """Verify the uploaded provenance; the attestations to store with the version."""
+    def _verify_provenance(
+        self, name: PackageName, published: PublishedVersion
+    ) -> VerifiedProvenance:
+        """Verify the uploaded provenance against the tarball (its package.json's
+        ``repository``, its sha512); raise the refusal, or return what it proved."""
         assert published.provenance is not None  # noqa: S101 - the caller checked
         if self.provenance is None:
             raise refuse("provenance verification is not enabled on this registry")
@@ -225,27 +242,56 @@ class RegistryService:
             name.name,
             published.version,
             published.sha512,
-            published.manifest,
+            published.contents.package_json,
         )
         published.manifest["dist"]["attestations"] = {
             "provenance": {"predicateType": verified.predicate_type}
         }
-        return [self._publish_attestation(name, published), verified.attestation()]
+        return verified
 
-    def _publish_attestation(
-        self, name: PackageName, published: PublishedVersion
-    ) -> dict[str, Any]:
+    def _sign_publish_attestation(self, name: str, version: str, sha512: Digest) -> dict[str, Any]:
         """The registry's own statement that it accepted this tarball as this version
         (npm/attestation publish v0.1), signed with the registry key and logged — as
         npmjs.org does for every publish with provenance (npm-registry spec §3.5)."""
-        statement = publish_statement(name.name, published.version, self.origin, published.sha512)
-        try:
-            bundle = sign_dsse_with_key(
-                statement.to_json(), PAYLOAD_TYPE, self.keys.private_key, self.keys.keyid, self.log
-            )
-        except SigningError as exc:
-            raise Unavailable(f"The transparency log is unavailable: {exc.message}") from exc
+        statement = publish_statement(name, version, self.origin, sha512)
+        bundle = sign_dsse_with_key(
+            statement.to_json(), PAYLOAD_TYPE, self.keys.private_key, self.keys.keyid, self.log
+        )
         return {"predicateType": PUBLISH_PREDICATE_TYPE, "bundle": bundle.to_dict()}
+
+    def _complete_publish_attestation(self, name: str, version: str) -> bool:
+        """Sign, log and store the publish attestation of a committed version lacking one.
+
+        Called right after a publish commits (never before: a publish that loses its race or
+        is refused must leave no signed entry in the log), and again when the attestations of
+        a version whose attempt failed are read. One at a time per process; the row is
+        re-read under the lock and updated by compare-and-set. False if the log is down.
+        """
+        with self._attest_lock:
+            state = self.store.load_package(name)
+            row = state.versions.get(version) if state is not None else None
+            if row is None or not row.live or row.attestations is None:
+                return False
+            current = json.loads(row.attestations)
+            if any(a.get("predicateType") == PUBLISH_PREDICATE_TYPE for a in current):
+                return True
+            try:
+                publish = self._sign_publish_attestation(
+                    name, version, Digest.from_sri(row.integrity)
+                )
+            except SigningError as exc:
+                log.warning(
+                    "publish attestation of %s@%s not logged yet (retried when read): %s",
+                    name,
+                    version,
+                    exc.message,
+                )
+                return False
+            # npmjs.org's order: the registry's publish attestation, then the provenance.
+            records = json.dumps([publish, *current], separators=(",", ":"), ensure_ascii=False)
+            return self.store.add_attestation(
+                name, version, row.integrity, row.attestations, records
+            )
 
     def attestations(self, name: PackageName, version: str) -> dict[str, Any]:
         """``GET /-/npm/v1/attestations/<name>@<version>`` (npm-registry spec §3.4)."""
@@ -253,7 +299,24 @@ class RegistryService:
         row = state.versions.get(version) if state is not None else None
         if row is None or not row.live or row.attestations is None:
             raise NotFound("Not found")
-        return {"attestations": json.loads(row.attestations)}
+        records = json.loads(row.attestations)
+        if (
+            not any(a.get("predicateType") == PUBLISH_PREDICATE_TYPE for a in records)
+            and now_ms() - row.published_ms > PUBLISH_ATTESTATION_REPAIR_MS
+            and self._complete_publish_attestation(name.name, version)
+        ):
+            return self.attestations(name, version)
+        return {"attestations": records}
+
+    def version_facts(self, name: PackageName, version: str) -> ProvenanceRecord | None:
+        """What the registry verified about a live version's provenance when it was published
+        (the certificate's facts, the statement check, the source check), or None for a
+        version without provenance. NotFound for a version that is not live."""
+        state = self.store.load_package(name.name)
+        row = state.versions.get(version) if state is not None else None
+        if row is None or not row.live:
+            raise NotFound(f"version not found: {version}")
+        return ProvenanceRecord.from_text(row.provenance_facts)
 
     def tarball(self, name: PackageName, filename: str) -> Tarball:
         # The database decides what exists; a blob without a live row is never served. A
@@ -300,7 +363,6 @@ class RegistryService:
         published.manifest["dist"]["signatures"] = [
             self.keys.sign(name.name, published.version, published.sha512.sri)
         ]
-        attestations: str | None = None
         row = StoredVersion(
             package=name.name,
             version=published.version,
@@ -356,10 +418,17 @@ class RegistryService:
         if published.provenance is not None:
             # Verified after the ownership checks (no work for strangers), before anything is
             # written: a refused bundle leaves no blob, no row, no log entry.
-            records = self._attestations(name, published)
-            attestations = json.dumps(records, separators=(",", ":"), ensure_ascii=False)
-            manifest = json.dumps(published.manifest, separators=(",", ":"), ensure_ascii=False)
-            row = replace(row, attestations=attestations, manifest=manifest)
+            verified = self._verify_provenance(name, published)
+            row = replace(
+                row,
+                attestations=json.dumps(
+                    [verified.attestation()], separators=(",", ":"), ensure_ascii=False
+                ),
+                manifest=json.dumps(published.manifest, separators=(",", ":"), ensure_ascii=False),
+                provenance_facts=json.dumps(
+                    verified.record.to_json(), separators=(",", ":"), ensure_ascii=False
+                ),
+            )
         self.blobs.put(key, published.tarball)
         try:
             self.store.write_package(name.name, decide)
@@ -367,6 +436,11 @@ class RegistryService:
             raise Conflict(f"Concurrent publish of {name.name}; please retry") from exc
         finally:
             self._invalidate(name.name)
+        if published.provenance is not None:
+            # Only now, with the version committed, does the registry sign and log that it
+            # accepted it. If the log is down the version stands (it is committed, immutable
+            # and signed in dist.signatures) and the attestation follows when next read.
+            self._complete_publish_attestation(name.name, published.version)
 
     @staticmethod
     def _check_owner(state: PackageState, user: StoredUser, action: str) -> None:

@@ -90,6 +90,8 @@ class StoredVersion:
     unpublished_ms: int | None = None
     attestations: str | None = None
     """JSON text: the ``attestations`` list served at ``/-/npm/v1/attestations/…`` (or None)."""
+    provenance_facts: str | None = None
+    """JSON text: what the registry verified about the provenance (or None without one)."""
 
     @property
     def live(self) -> bool:
@@ -495,6 +497,7 @@ class RegistryStore:
                     published_ms=version.published_ms,
                     unpublished_ms=None,
                     attestations=version.attestations,
+                    provenance_facts=version.provenance_facts,
                 )
             )
         for version_name, message in change.deprecations.items():
@@ -559,6 +562,35 @@ class RegistryStore:
                     registry_maintainers.insert().values(package=name, user_id=user_id)
                 )
         return WriteResult(rev, tuple(orphaned))
+
+    def add_attestation(
+        self, name: str, version: str, integrity: str, expected: str | None, attestations: str
+    ) -> bool:
+        """Replace a committed version's attestations list, if it is still ``expected``.
+
+        A compare-and-set, one transaction: after a publish commits, the registry adds its
+        publish attestation (logged only then, so a losing publish logs nothing). False when
+        the row is gone, unpublished, holds other bytes, or someone completed it first. The
+        package's ``rev`` is left alone: the packument does not change.
+        """
+        condition = (
+            registry_versions.c.attestations.is_(None)
+            if expected is None
+            else registry_versions.c.attestations == expected
+        )
+        query = (
+            registry_versions.update()
+            .where(
+                registry_versions.c.package == name,
+                registry_versions.c.version == version,
+                registry_versions.c.integrity == integrity,
+                registry_versions.c.unpublished_ms.is_(None),
+                condition,
+            )
+            .values(attestations=attestations)
+        )
+        with write_transaction(self._engine) as connection:
+            return connection.execute(query).rowcount == 1
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -680,6 +712,7 @@ def _version(row: Any) -> StoredVersion:
         published_ms=int(row.published_ms),
         unpublished_ms=None if row.unpublished_ms is None else int(row.unpublished_ms),
         attestations=row.attestations,
+        provenance_facts=row.provenance_facts,
     )
 
 

@@ -122,6 +122,10 @@ registry_versions = sa.Table(
     # JSON: the attestations response of this version ([{predicateType, bundle}]) — the
     # provenance bundle as uploaded and verified, and the registry's publish attestation.
     sa.Column("attestations", sa.Text, nullable=True),
+    # JSON: what the registry verified about the provenance (assay.registry.provenance
+    # ProvenanceRecord: the certificate's facts, the statement check, the source check and its
+    # time); NULL for a version published without provenance.
+    sa.Column("provenance_facts", sa.Text, nullable=True),
 )
 sa.Index("registry_versions_filename", registry_versions.c.package, registry_versions.c.filename)
 
