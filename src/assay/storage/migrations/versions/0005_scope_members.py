@@ -1,7 +1,7 @@
 """Registry: scopes an administrator assigned to users (`assay scope grant`).
 
 Revision ID: 0005_scope_members
-Revises: 0003_attestations (0004 once both are merged: set down_revision to its id then)
+Revises: 0004_provenance_facts
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_scope_members"
-down_revision = "0003_attestations"
+down_revision = "0004_provenance_facts"
 branch_labels = None
 depends_on = None
 
