@@ -11,16 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from assay.storage.account_store import StoreConflict, StoredToken
 from assay.storage.blobs import BlobKeyError, BlobStore, FileBlobStore, S3BlobStore
 from assay.storage.database import migrate, open_engine, sqlite_url
-from assay.storage.registry_store import (
-    PackageChange,
-    PackageState,
-    RegistryStore,
-    StoreConflict,
-    StoredToken,
-    StoredVersion,
-)
+from assay.storage.registry_store import PackageChange, PackageState, RegistryStore, StoredVersion
 from tests.services import Postgres, S3Server
 
 # --- BlobStore ------------------------------------------------------------------------------

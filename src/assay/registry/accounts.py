@@ -35,13 +35,8 @@ from typing import Any
 from assay.registry.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from assay.registry.packuments import iso
 from assay.settings import Settings
-from assay.storage.registry_store import (
-    RegistryStore,
-    StoreConflict,
-    StoredToken,
-    StoredUser,
-    now_ms,
-)
+from assay.storage.account_store import StoreConflict, StoredToken, StoredUser, now_ms
+from assay.storage.registry_store import RegistryStore
 
 BEARER = 'Bearer realm="assay"'
 BASIC = 'Basic realm="assay"'

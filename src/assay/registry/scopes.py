@@ -22,7 +22,8 @@ from typing import Literal
 
 from assay.npm.names import PackageName, name_problem
 from assay.registry.errors import BadRequest, Forbidden, NotFound
-from assay.storage.registry_store import RegistryStore, StoredUser
+from assay.storage.account_store import StoredUser
+from assay.storage.registry_store import RegistryStore
 
 ScopePolicy = Literal["open", "user"]
 

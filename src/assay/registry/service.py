@@ -67,16 +67,14 @@ from assay.sign.clients import HttpLog
 from assay.sign.errors import SigningError
 from assay.sign.log import LogWriter
 from assay.sign.signer import sign_dsse_with_key
+from assay.storage.account_store import StoreConflict, StoredUser, now_ms
 from assay.storage.blobs import BlobStore, open_blob_store
 from assay.storage.database import database_url, migrate, open_engine
 from assay.storage.registry_store import (
     PackageChange,
     PackageState,
     RegistryStore,
-    StoreConflict,
-    StoredUser,
     StoredVersion,
-    now_ms,
     tarball_key,
 )
 

@@ -27,7 +27,7 @@ from assay.registry.accounts import (
 from assay.registry.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from assay.registry.service import RegistryService
 from assay.settings import Settings
-from assay.storage.registry_store import StoredUser, now_ms
+from assay.storage.account_store import StoredUser, now_ms
 from assay.storage.schema import registry_tokens, registry_users
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test account's password

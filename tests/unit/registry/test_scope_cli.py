@@ -12,7 +12,7 @@ from assay.registry.errors import Forbidden
 from assay.registry.scopes import check_new_package
 from assay.registry.service import RegistryService
 from assay.settings import Settings
-from assay.storage.registry_store import StoredUser
+from assay.storage.account_store import StoredUser
 
 
 def test_grant_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
