@@ -38,10 +38,8 @@ from sqlalchemy.engine import Engine
 
 from assay.npm.names import PackageName
 from assay.npm.tarball import TarballLimits
-from assay.provenance.publish import PUBLISH_PREDICATE_TYPE, publish_statement
-from assay.provenance.statement import PAYLOAD_TYPE
-from assay.provenance.subject import Digest
 from assay.registry.accounts import Accounts, Principal, require
+from assay.registry.attestations import PublishAttestations
 from assay.registry.errors import (
     BadRequest,
     Conflict,
@@ -64,9 +62,7 @@ from assay.registry.signing import RegistryKeys
 from assay.registry.updates import check_rev, metadata_change
 from assay.settings import Settings
 from assay.sign.clients import HttpLog
-from assay.sign.errors import SigningError
 from assay.sign.log import LogWriter
-from assay.sign.signer import sign_dsse_with_key
 from assay.storage.account_store import StoreConflict, StoredUser, now_ms
 from assay.storage.blobs import BlobStore, open_blob_store
 from assay.storage.database import database_url, migrate, open_engine
@@ -81,10 +77,6 @@ from assay.storage.registry_store import (
 log = logging.getLogger(__name__)
 
 CROSS_PROCESS_STALENESS = 1.0
-# A version whose publish attestation could not be logged right after its commit (the log was
-# down) gets it when its attestations are next read, once this long has passed since the
-# publish: long enough that the publishing request has finished its own attempt.
-PUBLISH_ATTESTATION_REPAIR_MS = 30_000
 _CACHE_ENTRIES = 4096
 
 
@@ -145,7 +137,7 @@ class RegistryService:
         self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
         self._tarballs: OrderedDict[tuple[str, str], tuple[int, Tarball]] = OrderedDict()
         self._lock = threading.Lock()
-        self._attest_lock = threading.Lock()
+        self.publish_attestations = PublishAttestations(self.store, keys, self.log, self.origin)
 
     @classmethod
     def open(
@@ -247,64 +239,9 @@ class RegistryService:
         }
         return verified
 
-    def _sign_publish_attestation(self, name: str, version: str, sha512: Digest) -> dict[str, Any]:
-        """The registry's own statement that it accepted this tarball as this version
-        (npm/attestation publish v0.1), signed with the registry key and logged — as
-        npmjs.org does for every publish with provenance (npm-registry spec §3.5)."""
-        statement = publish_statement(name, version, self.origin, sha512)
-        bundle = sign_dsse_with_key(
-            statement.to_json(), PAYLOAD_TYPE, self.keys.private_key, self.keys.keyid, self.log
-        )
-        return {"predicateType": PUBLISH_PREDICATE_TYPE, "bundle": bundle.to_dict()}
-
-    def _complete_publish_attestation(self, name: str, version: str) -> bool:
-        """Sign, log and store the publish attestation of a committed version lacking one.
-
-        Called right after a publish commits (never before: a publish that loses its race or
-        is refused must leave no signed entry in the log), and again when the attestations of
-        a version whose attempt failed are read. One at a time per process; the row is
-        re-read under the lock and updated by compare-and-set. False if the log is down.
-        """
-        with self._attest_lock:
-            state = self.store.load_package(name)
-            row = state.versions.get(version) if state is not None else None
-            if row is None or not row.live or row.attestations is None:
-                return False
-            current = json.loads(row.attestations)
-            if any(a.get("predicateType") == PUBLISH_PREDICATE_TYPE for a in current):
-                return True
-            try:
-                publish = self._sign_publish_attestation(
-                    name, version, Digest.from_sri(row.integrity)
-                )
-            except SigningError as exc:
-                log.warning(
-                    "publish attestation of %s@%s not logged yet (retried when read): %s",
-                    name,
-                    version,
-                    exc.message,
-                )
-                return False
-            # npmjs.org's order: the registry's publish attestation, then the provenance.
-            records = json.dumps([publish, *current], separators=(",", ":"), ensure_ascii=False)
-            return self.store.add_attestation(
-                name, version, row.integrity, row.attestations, records
-            )
-
     def attestations(self, name: PackageName, version: str) -> dict[str, Any]:
         """``GET /-/npm/v1/attestations/<name>@<version>`` (npm-registry spec §3.4)."""
-        state = self.store.load_package(name.name)
-        row = state.versions.get(version) if state is not None else None
-        if row is None or not row.live or row.attestations is None:
-            raise NotFound("Not found")
-        records = json.loads(row.attestations)
-        if (
-            not any(a.get("predicateType") == PUBLISH_PREDICATE_TYPE for a in records)
-            and now_ms() - row.published_ms > PUBLISH_ATTESTATION_REPAIR_MS
-            and self._complete_publish_attestation(name.name, version)
-        ):
-            return self.attestations(name, version)
-        return {"attestations": records}
+        return self.publish_attestations.read(name, version)
 
     def version_facts(self, name: PackageName, version: str) -> ProvenanceRecord | None:
         """What the registry verified about a live version's provenance when it was published
@@ -438,7 +375,7 @@ class RegistryService:
             # Only now, with the version committed, does the registry sign and log that it
             # accepted it. If the log is down the version stands (it is committed, immutable
             # and signed in dist.signatures) and the attestation follows when next read.
-            self._complete_publish_attestation(name.name, published.version)
+            self.publish_attestations.complete(name.name, published.version)
 
     @staticmethod
     def _check_owner(state: PackageState, user: StoredUser, action: str) -> None:
