@@ -382,8 +382,11 @@ class FactsView:
     @property
     def build_summary(self) -> str | None:
         """Where "View build summary" points: the Run Invocation URI, if it is a web URL on the
-        same host as the source repository; else nowhere."""
+        same host as the source repository; else nowhere. Never for the emulated CI: its run
+        URI names a run that no forge ran (the job was registered with this instance)."""
         run = self.facts.run_invocation_uri
+        if self.facts.emulated:
+            return None
         origin = _origin(run)
         if origin is None or origin != _origin(self.facts.source_repository_uri):
             return None

@@ -273,6 +273,9 @@ def test_the_instances_issuer_is_labelled_emulated_ci() -> None:
     assert view.emulated
     assert view.signed_on == "Built and signed on emulated CI of this instance"
     assert "GitHub Actions" not in view.signed_on
+    # Its run URI names a run no forge ran: shown as text, never as "View build summary".
+    assert view.build_summary is None
+    assert view.run == Link(f"{REPO}/actions/runs/9358004112/attempts/1", None)
 
 
 def facts(**fields: str | None) -> FactsView:
