@@ -6,11 +6,18 @@ are read once, at the edge (the CLI), and passed explicitly to what needs them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _config_home() -> Path:
+    """``$XDG_CONFIG_HOME`` if set to an absolute path (XDG Base Directory), else ``~/.config``."""
+    value = os.environ.get("XDG_CONFIG_HOME", "")
+    return Path(value) if value and Path(value).is_absolute() else Path.home() / ".config"
 
 
 class Settings(BaseSettings):
@@ -115,6 +122,13 @@ class Settings(BaseSettings):
         default_factory=lambda: Path.home() / ".cache" / "assay" / "trust",
         description="where `assay trust update` keeps the public-good trust material it fetched "
         "(used instead of the bundled snapshot once there)",
+    )
+
+    trust_pin_dir: Path = Field(
+        default_factory=lambda: _config_home() / "assay" / "trust",
+        description="where `assay audit signatures` and `assay verify` pin the trusted root and "
+        "keys a registry other than registry.npmjs.org serves, on first use (assay.audit.pins); "
+        "default $XDG_CONFIG_HOME/assay/trust, i.e. ~/.config/assay/trust",
     )
 
     # --- trust services (assay.oidc, assay.ca) -------------------------------------------------

@@ -144,14 +144,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         policy = tmp / "policy.toml"
         policy.write_text(POLICY)
         with npm_proxy(data, proxy_port, tmp / "npm-proxy.log") as proxy_env:
-            yield World(instance, port, registry, consumer, project, proxy_env, policy, tmp)
+            world = World(instance, port, registry, consumer, project, proxy_env, policy, tmp)
+            yield world
+            instance = world.instance  # a test may have restarted it
     finally:
         stop(instance)
 
 
-def assay_audit(world: World, *args: str) -> subprocess.CompletedProcess[str]:
+def assay_audit(
+    world: World, *args: str, pins: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = job_env({}, world.tmp / "assay-home")
     env["npm_config_registry"] = world.registry
+    env["ASSAY_TRUST_PIN_DIR"] = str(pins or world.tmp / "pins")
     return subprocess.run(
         [sys.executable, "-m", "assay", "audit", "signatures", *args, str(world.project)],
         capture_output=True, text=True, env=env, timeout=120, check=False,
@@ -219,7 +224,8 @@ def test_without_the_policy_it_is_npms_audit(world: World) -> None:
     theirs = npm_audit(world.consumer, world.project, world.npm_env, "--json")
     assert theirs.returncode == ours.returncode == 1
     mine, npm = json.loads(ours.stdout), json.loads(theirs.stdout)
-    assert set(mine) == set(npm) == {"invalid", "missing"}
+    assert set(npm) == {"invalid", "missing"}
+    assert set(mine) == {"invalid", "missing", "provenance"}  # npm's keys, and the facts
     assert mine["missing"] == npm["missing"] == []
 
     def verdicts(report: dict[str, Any]) -> set[tuple[str, ...]]:
@@ -254,3 +260,147 @@ def test_only_the_good_packages_pass(world: World) -> None:
         "1 package has a verified attestation\n"
         "(use --json --include-attestations to view attestation details)\n\n"
     )
+
+
+# --- issue 10: verified facts, the issuer rule, trust pinning ----------------------------------
+
+
+def test_json_reports_the_verified_facts(world: World) -> None:
+    done = assay_audit(world, "--json")
+    report = json.loads(done.stdout)
+    facts = {p["name"]: p["facts"] for p in report["provenance"]}
+    # tampered-att is invalid; plain and downgraded@1.1.0 have no provenance.
+    assert set(facts) == {"@acme/widget", "wrong-repo"}
+    widget = facts["@acme/widget"]
+    assert widget["ci"] == "emulated CI of this instance"  # never "GitHub Actions"
+    assert widget["emulated"] is True
+    assert widget["issuer"] == f"{world.instance.url}/-/oidc"
+    assert widget["sourceRepository"] == f"https://github.com/{ACME}"
+    assert widget["sourceRef"] == "refs/tags/v1.0.0"
+    assert widget["workflow"] == ".github/workflows/release.yml"
+    assert facts["wrong-repo"]["sourceRepository"] == "https://github.com/evil/wrong-repo"
+
+
+def test_issuer_rule(world: World) -> None:
+    issuer = f"{world.instance.url}/-/oidc"
+    strict = world.tmp / "issuer.toml"
+    strict.write_text('issuer = ["github-actions", "gitlab.com"]\n[downgrade]\ncheck = false\n')
+    done = assay_audit(world, "--policy", str(strict), "--json")
+    assert done.returncode == 1, done.stderr
+    findings = {p["name"]: p["findings"] for p in json.loads(done.stdout)["policy"]}
+    assert set(findings) == {"@acme/widget", "wrong-repo"}
+    assert findings["@acme/widget"] == [
+        {
+            "rule": "issuer",
+            "reason": f"signed through OIDC issuer '{issuer}' (emulated CI of this instance), "
+            "expected one of ['https://token.actions.githubusercontent.com', "
+            "'https://gitlab.com']",
+        }
+    ]
+    # A rule for @acme/* that allows this instance's issuer replaces the top-level list.
+    scoped = world.tmp / "issuer-scoped.toml"
+    scoped.write_text(
+        'issuer = "github-actions"\n[packages."@acme/*"]\n'
+        f'issuer = "{issuer}"\n[downgrade]\ncheck = false\n'
+    )
+    done = assay_audit(world, "--policy", str(scoped), "--json")
+    findings = {p["name"]: p["findings"] for p in json.loads(done.stdout)["policy"]}
+    assert set(findings) == {"wrong-repo"}
+
+
+def test_verify_prints_the_verified_facts_and_pins(world: World) -> None:
+    env = job_env({}, world.tmp / "verify-home")
+    env["ASSAY_TRUST_PIN_DIR"] = str(world.tmp / "verify-pins")
+    args = [sys.executable, "-m", "assay", "verify", "@acme/widget@1.0.0",
+            "--registry", world.registry]  # fmt: skip
+
+    def verify(*more: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*args, *more], capture_output=True, text=True, env=env,
+                              timeout=120, check=False)  # fmt: skip
+
+    refused = verify("--require-pinned-root")
+    assert refused.returncode == 1
+    assert "is not pinned" in refused.stderr
+    done = verify()
+    assert done.returncode == 0, done.stderr
+    assert "note: pinned the trusted root and registry keys of" in done.stderr
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    assert "built and signed on: emulated CI of this instance" in lines
+    assert f"OIDC issuer: {world.instance.url}/-/oidc" in lines
+    assert f"source repository: https://github.com/{ACME}" in lines
+    assert "source ref: refs/tags/v1.0.0" in lines
+    assert "workflow: .github/workflows/release.yml" in lines
+    assert not any("GitHub Actions" in line for line in lines)
+    done = verify("--require-pinned-root")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+
+def test_audit_pins_the_registrys_trust_and_refuses_a_changed_one(world: World) -> None:
+    """Item 5 of issue 10: the first audit pins what the instance serves; when another instance
+    answers at the same address (its own CA, log and keys: an impersonator), the audit warns
+    loudly and verifies with the pinned copies — so the impostor's signed package is invalid —
+    and --require-pinned-root refuses to run."""
+    pins = world.tmp / "audit-pins"
+    refused = assay_audit(world, "--require-pinned-root", pins=pins)
+    assert refused.returncode == 2
+    assert "is not pinned" in refused.stderr
+    first = assay_audit(world, pins=pins)
+    assert first.returncode == 1  # the findings of npm_text
+    assert "note: pinned the trusted root and registry keys of" in first.stderr
+    assert (pins / f"127.0.0.1%3A{world.port}" / "trusted_root.json").is_file()
+    again = assay_audit(world, "--require-pinned-root", pins=pins)
+    assert again.returncode == 1, again.stderr
+    assert again.stdout == npm_text(world.registry, seconds(again.stdout))
+    assert again.stderr == ""
+
+    # An impostor at the same address: a fresh instance, its own keys, a package it signed.
+    original = world.instance
+    stop(original)
+    impostor_data = world.tmp / "impostor" / "data"
+    impostor_data.parent.mkdir()
+    impostor = start(impostor_data, world.port, world.tmp / "impostor.log")
+    try:
+        job = ci_job(impostor, "github", f"repository={ACME}", "ref=refs/tags/v1.0.0")
+        publish(impostor, world.tmp / "impostor-packages", "impostor", "1.0.0", job)
+        packument = httpx.get(f"{impostor.url}/impostor").json()
+        dist = packument["versions"]["1.0.0"]["dist"]
+        lockfile = world.tmp / "impostor-project" / "package-lock.json"
+        lockfile.parent.mkdir()
+        lockfile.write_text(json.dumps({
+            "name": "p", "version": "1.0.0", "lockfileVersion": 3,
+            "packages": {
+                "": {"name": "p", "version": "1.0.0", "dependencies": {"impostor": "1.0.0"}},
+                "node_modules/impostor": {"version": "1.0.0", "resolved": dist["tarball"],
+                                          "integrity": dist["integrity"]},
+            },
+        }))  # fmt: skip
+        env = job_env({}, world.tmp / "assay-home")
+        env["ASSAY_TRUST_PIN_DIR"] = str(pins)
+        command = [sys.executable, "-m", "assay", "audit", "signatures", "--json",
+                   "--registry", world.registry, str(lockfile)]  # fmt: skip
+
+        def audit(*more: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([*command, *more], capture_output=True, text=True, env=env,
+                                  timeout=120, check=False)  # fmt: skip
+
+        warned = audit()
+        assert warned.returncode == 1, warned.stderr
+        assert "WARNING: the trusted root and registry keys served by" in warned.stderr
+        assert "CHANGED since they were pinned" in warned.stderr
+        report = json.loads(warned.stdout)
+        assert [(i["name"], i["code"]) for i in report["invalid"]] == [
+            ("impostor", "EMISSINGSIGNATUREKEY")  # the impostor's key is not a pinned one
+        ]
+        refused = audit("--require-pinned-root")
+        assert refused.returncode == 2
+        assert "changed since they were pinned" in refused.stderr
+        assert "--require-pinned-root" in refused.stderr
+        # --repin accepts the impostor's material (the user's decision): it verifies then.
+        repinned = audit("--repin")
+        assert repinned.returncode == 0, repinned.stdout + repinned.stderr
+        assert "re-pinned the trusted root and registry keys" in repinned.stderr
+        assert json.loads(repinned.stdout)["invalid"] == []
+    finally:
+        stop(impostor)
+        world.instance = start(original.data, world.port, original.log)

@@ -208,8 +208,9 @@ def test_package_page_shows_the_provenance_panel(seeded: Seeded, watched: Watche
     page.goto(f"{seeded.url}/widget/1.0.0")  # npm's path, from a browser
     assert page.url == seeded.web("/package/widget/v/1.0.0")
     panel = page.get_by_test_id("provenance-panel")
+    # Signed through this instance's CI emulation: said so, never "GitHub Actions" (issue 10).
     assert panel.get_by_test_id("provenance-badge").inner_text() == (
-        "✓ Built and signed on GitHub Actions"
+        "✓ Built and signed on emulated CI of this instance"
     )
     commit = panel.get_by_test_id("source-commit")
     assert commit.inner_text() == seeded.commit
@@ -221,8 +222,9 @@ def test_package_page_shows_the_provenance_panel(seeded: Seeded, watched: Watche
     assert build_file.get_attribute("href") == (
         f"https://github.com/{REPOSITORY}/blob/{seeded.commit}/{WORKFLOW}"
     )
-    run = panel.get_by_test_id("build-summary").get_attribute("href")
-    assert run is not None
+    # The emulated job's run URI names no real run: text, not a "View build summary" link.
+    assert panel.get_by_test_id("build-summary").count() == 0
+    run = panel.get_by_test_id("run").inner_text()
     assert re.fullmatch(rf"https://github.com/{REPOSITORY}/actions/runs/\d+/attempts/1", run)
     assert panel.get_by_test_id("verified-at-publish").inner_text().startswith("Yes")
     assert page.get_by_test_id("install-command").inner_text() == "npm install widget@1.0.0"
@@ -236,6 +238,37 @@ def test_package_page_shows_the_provenance_panel(seeded: Seeded, watched: Watche
         DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.set_viewport_size({"width": 1100, "height": 900})
         page.screenshot(path=DOCS_SCREENSHOT, full_page=False)
+
+
+def test_an_emulated_ci_version_says_so(seeded: Seeded, watched: Watched) -> None:
+    """Issue 10 §3: a version signed through the instance's emulated CI, whose certificate
+    names a github.com repository and run, is labelled as emulated on both pages, and
+    nothing on them calls it "GitHub Actions"."""
+    page = watched.page
+    page.goto(seeded.web("/package/widget/v/1.0.0"))
+    panel = page.get_by_test_id("provenance-panel")
+    assert "emulated CI of this instance" in panel.get_by_test_id("provenance-badge").inner_text()
+    assert panel.get_by_test_id("emulated-ci").is_visible()
+    assert panel.get_by_test_id("oidc-issuer").inner_text() == f"{seeded.url}/-/oidc"
+    assert "GitHub Actions" not in page.locator("main").inner_text()
+
+    page.get_by_test_id("provenance-details").click()
+    page.wait_for_url(seeded.web("/package/widget/v/1.0.0/provenance"))
+    assert page.get_by_test_id("facts-ci").inner_text() == "emulated CI of this instance"
+    assert page.get_by_test_id("facts-issuer").inner_text() == f"{seeded.url}/-/oidc"
+    assert page.get_by_test_id("facts-commit").inner_text() == seeded.commit
+    assert page.get_by_test_id("facts-ref").inner_text() == "refs/tags/v1.0.0"
+    assert page.get_by_test_id("facts-build-file").inner_text() == WORKFLOW
+    assert page.get_by_test_id("emulated-ci").is_visible()
+    # The builder's statement is shown as its claim, and it agrees with the certificate.
+    claims = page.get_by_role("region", name="What the builder claimed")
+    assert (
+        claims.get_by_test_id("claims-agree")
+        .inner_text()
+        .startswith("The statement agrees with the certificate on: repository, commit, ref")
+    )
+    assert "GitHub Actions" not in page.locator("main").inner_text()
+    page.screenshot(path=seeded.shots / "provenance-emulated.png", full_page=True)
 
 
 def test_provenance_detail_and_log_entry(seeded: Seeded, watched: Watched) -> None:

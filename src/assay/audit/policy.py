@@ -7,8 +7,12 @@ The policy says which builds are acceptable, for the attacks of anchors.md §7:
 * ``[[require-provenance]] packages = [...]`` — these packages must have verified provenance
   (ua-parser-js, coa/rc: hijacked accounts publish from a laptop);
 * ``[packages."<pattern>"]`` — provenance of matching packages must come from this repository,
-  workflow file, ref, trigger events and runner (TanStack: a ``pull_request_target`` job);
-  ``pull_request_target`` is refused for every package unless a matching rule lists it;
+  workflow file, ref, trigger events, runner and OIDC issuer (TanStack: a
+  ``pull_request_target`` job); ``pull_request_target`` is refused for every package unless a
+  matching rule lists it;
+* ``issuer = [...]`` (top level) — the OIDC issuers (which CI systems) any provenance may be
+  signed through; a matching rule's own ``issuer`` replaces it for its packages (issue 10 §3:
+  a registry that trusts several CAs, or an instance's emulated CI, signs for any repository);
 * ``[downgrade]`` — a version without provenance, or built from another repository, after
   earlier versions had provenance (@rspack/core, nx, axios), with per-version exceptions.
 
@@ -26,10 +30,12 @@ from typing import Any
 
 from assay.errors import ConfigError, VerificationError
 from assay.npm import hosted
+from assay.verify.facts import GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, ci_label
 from assay.verify.policy import Event, Ref, RunnerEnvironment, Workflow
 from assay.verify.result import VerificationResult
 
 __all__ = [
+    "ISSUER_ALIASES",
     "PULL_REQUEST_TARGET",
     "AuditPolicy",
     "PackageRule",
@@ -38,7 +44,10 @@ __all__ = [
 ]
 
 PULL_REQUEST_TARGET = "pull_request_target"
-_RULE_KEYS = frozenset({"repository", "workflow", "ref", "events", "runner"})
+_RULE_KEYS = frozenset({"repository", "workflow", "ref", "events", "runner", "issuer"})
+_TOP_KEYS = frozenset({"require-provenance", "packages", "downgrade", "issuer"})
+ISSUER_ALIASES = {"github-actions": GITHUB_ACTIONS_ISSUER, "gitlab.com": GITLAB_ISSUER}
+"""Short names of the public CI issuers (the names ``ASSAY_OIDC_TRUSTED_ISSUERS`` uses)."""
 
 
 def normalise_repository(value: str) -> str:
@@ -83,6 +92,46 @@ def _reason(exc: VerificationError) -> str:
     return exc.message.removeprefix("policy: ")
 
 
+def _issuers(value: object, where: str) -> tuple[str, ...]:
+    """An ``issuer`` value: a URL or an alias, or a list of them; URLs without a final slash."""
+    issuers = []
+    for item in _strings(value, where):
+        issuer = ISSUER_ALIASES.get(item, item).rstrip("/")
+        if not issuer.startswith(("https://", "http://")):
+            raise ConfigError(
+                f"policy: {where}: {item!r} is neither an issuer URL nor one of "
+                f"{sorted(ISSUER_ALIASES)}",
+                field=where,
+            )
+        issuers.append(issuer)
+    if not issuers:
+        raise ConfigError(f"policy: {where} must name at least one issuer", field=where)
+    return tuple(issuers)
+
+
+def issuer_violation(
+    result: VerificationResult, allowed: tuple[str, ...], *, instance_issuer: str | None = None
+) -> str | None:
+    """Why ``result``'s OIDC issuer is not one of ``allowed`` (None if it is).
+
+    Every issuer the certificate states (``.1.1`` and ``.1.8``, which sigstore-python and
+    sigstore-js read in turn) must be allowed, as :class:`assay.verify.policy.Identity` does.
+    """
+    signer = result.signer
+    if signer is None:
+        return "signed with a bare key, not through a CI system's OIDC identity"
+    stated = signer.issuers
+    if not stated:
+        return "the signing certificate names no OIDC issuer"
+    for issuer in stated:
+        if issuer.rstrip("/") not in allowed:
+            label = ci_label(issuer, instance_issuer)
+            return (
+                f"signed through OIDC issuer {issuer!r} ({label}), expected one of {list(allowed)}"
+            )
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class PackageRule:
     """``[packages."<pattern>"]``: what the provenance of matching packages must show."""
@@ -94,6 +143,8 @@ class PackageRule:
     ref: str | None = None
     events: tuple[str, ...] | None = None
     runner: str | None = None
+    issuer: tuple[str, ...] | None = None
+    """OIDC issuer URLs (no final slash); replaces the policy's top-level ``issuer``."""
 
     @property
     def label(self) -> str:
@@ -102,9 +153,18 @@ class PackageRule:
     def matches(self, name: str) -> bool:
         return fnmatch.fnmatchcase(name, self.pattern)
 
-    def violations(self, result: VerificationResult) -> list[str]:
-        """Why ``result`` (a verified keyless provenance) breaks this rule; empty if it holds."""
+    def violations(
+        self, result: VerificationResult, *, instance_issuer: str | None = None
+    ) -> list[str]:
+        """Why ``result`` (a verified keyless provenance) breaks this rule; empty if it holds.
+
+        ``instance_issuer``: the OIDC issuer of the package's registry, if an Assay instance
+        (to name its emulated CI as such in a finding)."""
         reasons: list[str] = []
+        if self.issuer is not None:
+            reason = issuer_violation(result, self.issuer, instance_issuer=instance_issuer)
+            if reason is not None:
+                reasons.append(reason)
         if self.repository is not None:
             actual = source_repository(result)
             wanted = normalise_repository(self.repository)
@@ -141,6 +201,9 @@ class PackageRule:
             ref=_string(value.get("ref"), f"{where}.ref"),
             events=None if events is None else _strings(events, f"{where}.events"),
             runner=_string(value.get("runner"), f"{where}.runner"),
+            issuer=None
+            if value.get("issuer") is None
+            else _issuers(value.get("issuer"), f"{where}.issuer"),
         )
 
 
@@ -154,6 +217,9 @@ class AuditPolicy:
     downgrade: bool = True
     downgrade_allow: frozenset[str] = frozenset()
     source: str = "policy"
+    issuers: tuple[str, ...] | None = None
+    """Top-level ``issuer``: the OIDC issuers every provenance may be signed through, unless a
+    matching rule names its own."""
 
     def requires_provenance(self, name: str) -> bool:
         """Listed in ``require-provenance``, or named by a rule with identity constraints."""
@@ -168,9 +234,17 @@ class AuditPolicy:
         """``[downgrade] allow`` names the package (every version) or ``name@version``."""
         return name in self.downgrade_allow or f"{name}@{version}" in self.downgrade_allow
 
-    def violations(self, name: str, provenance: VerificationResult | None) -> list[tuple[str, str]]:
+    def violations(
+        self,
+        name: str,
+        provenance: VerificationResult | None,
+        *,
+        instance_issuer: str | None = None,
+    ) -> list[tuple[str, str]]:
         """(rule, reason) for each way ``name``'s verified provenance (or its absence) breaks
-        the policy. Downgrades need the package's history: see :mod:`assay.audit.verify`."""
+        the policy. Downgrades need the package's history: see :mod:`assay.audit.verify`.
+        ``instance_issuer``: the OIDC issuer of the package's registry if it is an Assay
+        instance (findings then call its emulated CI so)."""
         rules = self.rules_for(name)
         if provenance is None:
             if self.requires_provenance(name):
@@ -183,7 +257,14 @@ class AuditPolicy:
             return []
         found: list[tuple[str, str]] = []
         for matching in rules:
-            found.extend((matching.label, reason) for reason in matching.violations(provenance))
+            found.extend(
+                (matching.label, reason)
+                for reason in matching.violations(provenance, instance_issuer=instance_issuer)
+            )
+        if self.issuers is not None and not any(rule.issuer is not None for rule in rules):
+            reason = issuer_violation(provenance, self.issuers, instance_issuer=instance_issuer)
+            if reason is not None:
+                found.append(("issuer", reason))
         # TanStack (anchors.md §7): a pull_request_target job runs with the base repository's
         # secrets and OIDC token on attacker-controlled code; never acceptable by default.
         if _trigger(provenance) == PULL_REQUEST_TARGET and not any(
@@ -196,7 +277,7 @@ class AuditPolicy:
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any], source: str = "policy") -> AuditPolicy:
-        unknown = sorted(set(value) - {"require-provenance", "packages", "downgrade"})
+        unknown = sorted(set(value) - _TOP_KEYS)
         if unknown:
             raise ConfigError(f"policy: unknown top-level keys {unknown}", field="policy")
         required: list[str] = []
@@ -221,7 +302,8 @@ class AuditPolicy:
         if not isinstance(check, bool):
             raise ConfigError("policy: downgrade.check must be true or false")
         allow: Sequence[str] = _strings(downgrade.get("allow", []), "downgrade.allow")
-        return cls(tuple(required), rules, check, frozenset(allow), source)
+        issuers = None if value.get("issuer") is None else _issuers(value["issuer"], "issuer")
+        return cls(tuple(required), rules, check, frozenset(allow), source, issuers)
 
     @classmethod
     def from_toml(cls, text: str, source: str = "policy") -> AuditPolicy:

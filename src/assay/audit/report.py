@@ -4,8 +4,10 @@ Human output repeats npm's sentences exactly where the meaning is the same (npm-
 §4.4), so people and scripts that know npm's report read ours. Our additions come after npm's
 sections: other invalid codes carry their message after the ``name@version (registry)`` line, and
 policy findings get a section of their own. JSON is npm's ``{"invalid": [...], "missing": [...]}``
-(``verified`` with ``--include-attestations``), plus ``"policy": [...]`` when a policy is given —
-without ``--policy`` the document is npm's, key for key.
+(``verified`` with ``--include-attestations``), plus ``"provenance": [...]`` — the verified facts
+of every package whose provenance verified (CI, OIDC issuer, repository, commit, ref, workflow,
+run: read from its signing certificate) — and ``"policy": [...]`` when a policy is given. npm's
+keys keep npm's meaning; ours are added beside them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import click
 
+from assay.audit.facts import facts_json
 from assay.audit.verify import AuditResult, PackageResult
 
 __all__ = ["render_json", "render_text"]
@@ -137,7 +140,8 @@ def _drop_none(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_json(report: AuditResult, *, include_attestations: bool = False) -> str:
-    """npm's ``--json`` document, in npm's key order, plus ``policy`` when a policy is given."""
+    """npm's ``--json`` document, in npm's key order, plus ``provenance`` (the verified facts
+    of each package with provenance) and ``policy`` when a policy is given."""
     document: dict[str, Any] = {
         "invalid": [
             _drop_none(
@@ -186,6 +190,17 @@ def render_json(report: AuditResult, *, include_attestations: bool = False) -> s
             for r in report.results
             if r.attestations == "verified" and r.invalid is None
         ]
+    document["provenance"] = [
+        {
+            "name": r.package.name,
+            "version": r.package.version,
+            "location": r.package.location,
+            "registry": r.registry,
+            "facts": facts_json(r.facts),
+        }
+        for r in report.results
+        if r.facts is not None and r.invalid is None
+    ]
     if report.policy is not None:
         document["policy"] = [
             {

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from assay.audit.facts import instance_issuer, provenance_facts
 from assay.audit.fetch import (
     Fetcher,
     FetchError,
@@ -35,12 +36,14 @@ from assay.audit.fetch import (
     packument_url,
     status_error,
 )
+from assay.audit.pins import PinOutcome, TrustPins
 from assay.audit.policy import AuditPolicy, normalise_repository, source_repository
 from assay.audit.tree import InstalledPackage
 from assay.errors import ConfigError, VerificationError
 from assay.npm.versions import Version
 from assay.npmrc import NpmConfig
 from assay.verify.attestations import AttestationsResult, verify_attestations
+from assay.verify.facts import VerifiedFacts
 from assay.verify.package import (
     PackageVersion,
     Served,
@@ -99,6 +102,8 @@ class PackageResult:
     policy: tuple[PolicyFinding, ...] = ()
     dist_attestations: Mapping[str, Any] | None = field(default=None, repr=False)
     bundles: tuple[Any, ...] = field(default=(), repr=False)
+    facts: VerifiedFacts | None = None
+    """The verified facts of the package's provenance (from its signing certificate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +156,9 @@ class Auditor:
 
     ``trusted_root``/``registry_keys`` override what each registry serves (``--trusted-root``,
     ``--registry-keys``). Registry ``registry.npmjs.org`` uses the bundled npmjs keys and
-    public-good root, which is what npm gets from Sigstore's TUF repository.
+    public-good root, which is what npm gets from Sigstore's TUF repository. ``pins``: what
+    other registries serve is pinned on first use and compared later (:mod:`assay.audit.pins`);
+    :attr:`pin_outcomes` then says what happened, for the caller to report.
     """
 
     def __init__(
@@ -165,6 +172,7 @@ class Auditor:
         include_bundles: bool = False,
         progress: Callable[[PackageResult], None] | None = None,
         public_good: Path | None = None,
+        pins: TrustPins | None = None,
     ) -> None:
         self.fetcher = fetcher
         # Where `assay trust update` keeps newer public-good material (None: the bundled copy).
@@ -175,6 +183,9 @@ class Auditor:
         self.policy = policy
         self.include_bundles = include_bundles
         self.progress = progress
+        # Trust on first use for registries that serve their own trust (assay.audit.pins).
+        self.pins = pins
+        self.pin_outcomes: list[PinOutcome] = []
         self._trust: dict[str, asyncio.Future[Trust]] = {}
         self._packuments: dict[str, asyncio.Future[Mapping[str, Any]]] = {}
         self._attestations: dict[str, asyncio.Future[AttestationsResult]] = {}
@@ -197,6 +208,10 @@ class Auditor:
             if plan.trusted_root_url is None
             else await self._served(plan.trusted_root_url, registry)
         )
+        if self.pins is not None:
+            outcome = self.pins.apply(registry, served_root, served_keys)
+            self.pin_outcomes.append(outcome)
+            served_root, served_keys = outcome.served_root, outcome.served_keys
         trust = registry_trust(
             registry,
             served_keys=served_keys,
@@ -296,14 +311,20 @@ class Auditor:
                     for a in verified.attestations.attestations
                 )
             result = _replace(
-                result, attestations="verified", dist_attestations=declared, bundles=bundles
+                result,
+                attestations="verified",
+                dist_attestations=declared,
+                bundles=bundles,
+                facts=provenance_facts(provenance, registry),
             )
 
         # 4. policy
         if self.policy is not None:
             findings = [
                 PolicyFinding(rule, reason)
-                for rule, reason in self.policy.violations(name, provenance)
+                for rule, reason in self.policy.violations(
+                    name, provenance, instance_issuer=instance_issuer(registry)
+                )
             ]
             findings.extend(
                 await self._downgrade(

@@ -2,7 +2,8 @@
 
     assay audit signatures [--json [--include-attestations]] [--policy FILE] [--omit dev]
                            [--registry URL] [--trusted-root FILE] [--registry-keys FILE]
-                           [--save-cache DIR | --offline --cache DIR] [--concurrency N] [PATH]
+                           [--save-cache DIR | --offline --cache DIR] [--concurrency N]
+                           [--pin-dir DIR] [--require-pinned-root | --repin] [PATH]
 
 Exit status: 0 when every package verified and the policy holds; 1 when a package is missing a
 signature, is invalid, or breaks the policy (npm sets ``process.exitCode = 1`` for the first
@@ -22,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from assay.audit.fetch import DEFAULT_CONCURRENCY, Fetcher, FetchError, ResponseCache
+from assay.audit.pins import PinOutcome, PinStatus, TrustPins
 from assay.audit.policy import AuditPolicy
 from assay.audit.report import render_json, render_text
 from assay.audit.tree import InstalledPackage, load_tree
@@ -33,6 +35,41 @@ from assay.verify.trust import RegistryKeys, TrustedRoot
 
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
+
+
+PIN_OPTIONS = [
+    click.option(
+        "--pin-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Where the trust of registries other than registry.npmjs.org is pinned on first "
+        "use (default: ASSAY_TRUST_PIN_DIR, else $XDG_CONFIG_HOME/assay/trust).",
+    ),
+    click.option(
+        "--require-pinned-root",
+        is_flag=True,
+        help="Refuse a registry whose trusted root and keys are not pinned yet, or changed.",
+    ),
+    click.option(
+        "--repin",
+        is_flag=True,
+        help="Accept the trusted root and keys a registry serves now in place of a changed pin.",
+    ),
+]
+
+
+def report_pins(outcomes: list[PinOutcome], *, err_color: bool) -> None:
+    """What pinning did, on stderr: a note on first use, a loud warning on a change."""
+    for outcome in outcomes:
+        if outcome.message is None:
+            continue
+        if outcome.status is PinStatus.CHANGED:
+            text = (
+                click.style(outcome.message, fg="red", bold=True) if err_color else outcome.message
+            )
+            click.echo(text, err=True)
+        else:
+            click.echo(f"note: {outcome.message}", err=True)
 
 
 @click.group("audit")
@@ -107,6 +144,9 @@ def _registry_keys(value: str | None, public_good: Path) -> RegistryKeys | None:
     show_default=True,
     help="Requests in flight.",
 )
+@PIN_OPTIONS[0]
+@PIN_OPTIONS[1]
+@PIN_OPTIONS[2]
 def signatures_command(
     *,
     path: Path,
@@ -121,6 +161,9 @@ def signatures_command(
     cache: Path | None,
     offline: bool,
     concurrency: int,
+    pin_dir: Path | None,
+    require_pinned_root: bool,
+    repin: bool,
 ) -> int:
     """Verify the registry signatures and attestations of every installed package (PATH:
     a project directory, default `.`, or a lockfile) and check the policy."""
@@ -133,7 +176,11 @@ def signatures_command(
     try:
         tree = load_tree(path).omit(frozenset(omit))
         policy = AuditPolicy.from_file(policy_file) if policy_file is not None else None
-        public_good = load_settings().trust_dir
+        settings = load_settings()
+        public_good = settings.trust_dir
+        pins = TrustPins(
+            pin_dir or settings.trust_pin_dir, require=require_pinned_root, repin=repin
+        )
         root = _trusted_root(trusted_root, public_good)
         keys = _registry_keys(registry_keys, public_good)
         cwd = tree.root
@@ -147,13 +194,14 @@ def signatures_command(
         raise click.ClickException("found no installed dependencies to audit")
 
     show_progress = sys.stdout.isatty() and not as_json
+    pins_seen: list[PinOutcome] = []
     try:
         result = asyncio.run(
             _run(
                 tree.packages, config, concurrency=concurrency, offline=offline,
                 cache=cache, save_cache=save_cache, trusted_root=root, registry_keys=keys,
                 policy=policy, include_bundles=include_attestations, progress=show_progress,
-                public_good=public_good,
+                public_good=public_good, pins=pins, pins_seen=pins_seen,
             )
         )  # fmt: skip
     except ConfigError as exc:
@@ -167,6 +215,7 @@ def signatures_command(
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         click.echo(render_text(result, color=color), nl=False)
+    report_pins(pins_seen, err_color=sys.stderr.isatty() and "NO_COLOR" not in os.environ)
     return 0 if result.clean else EXIT_FINDINGS
 
 
@@ -184,6 +233,8 @@ async def _run(
     include_bundles: bool,
     progress: bool,
     public_good: Path,
+    pins: TrustPins,
+    pins_seen: list[PinOutcome],
 ) -> AuditResult:
     installed = list(packages)
     fetcher = Fetcher(
@@ -198,8 +249,12 @@ async def _run(
             auditor = Auditor(
                 fetcher, config, trusted_root=trusted_root, registry_keys=registry_keys,
                 policy=policy, include_bundles=include_bundles, public_good=public_good,
+                pins=pins,
             )  # fmt: skip
-            return await auditor.audit(installed)
+            try:
+                return await auditor.audit(installed)
+            finally:
+                pins_seen.extend(auditor.pin_outcomes)
         with Progress(
             TextColumn("auditing"), BarColumn(), MofNCompleteColumn(),
             console=Console(stderr=True), transient=True,
@@ -212,6 +267,9 @@ async def _run(
             auditor = Auditor(
                 fetcher, config, trusted_root=trusted_root, registry_keys=registry_keys,
                 policy=policy, include_bundles=include_bundles, progress=advance,
-                public_good=public_good,
+                public_good=public_good, pins=pins,
             )  # fmt: skip
-            return await auditor.audit(installed)
+            try:
+                return await auditor.audit(installed)
+            finally:
+                pins_seen.extend(auditor.pin_outcomes)

@@ -8,6 +8,10 @@
   public-good material for registry.npmjs.org), with an optional provenance policy
   (repository, workflow, ref).
 
+Both print, for a provenance signed in CI, the verified facts of its signing certificate
+(:mod:`assay.audit.facts`): the CI (named by its OIDC issuer; an Assay instance's emulated CI as
+such), the issuer, source repository, commit and ref, workflow and run.
+
 Exit status (through :func:`assay.cli.main.main`): 0 when everything verifies, 1 when anything
 does not or cannot be fetched (a :class:`~assay.errors.VerificationError`, printed with its
 details), 2 for usage errors and unusable trust files (a ``click.ClickException``). Both call
@@ -16,13 +20,18 @@ details), 2 for usage errors and unusable trust files (a ``click.ClickException`
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 import httpx
 
+from assay.audit.facts import facts_lines, provenance_facts
 from assay.audit.fetch import packument_url
+from assay.audit.pins import TrustPins
+from assay.cli.audit import PIN_OPTIONS, report_pins
 from assay.errors import ConfigError, VerificationError
 from assay.provenance.subject import Digest
 from assay.settings import load_settings
@@ -66,7 +75,10 @@ def _trust(trusted_root: Path | None, registry_keys: Path | None) -> tuple[Verif
     return Verifier(root), keys
 
 
-def _report(result: AttestationsResult) -> None:
+def _report(result: AttestationsResult, registry: str | None = None) -> None:
+    """What was verified; for a keyless provenance, the verified facts of its certificate (the
+    CI, issuer, repository, commit, ref, workflow, run), never the statement's claims.
+    ``registry``: where it came from, so that an Assay instance's emulated CI is named so."""
     for attestation in result.attestations:
         verified = attestation.result
         when = verified.integrated_time.isoformat() if verified.integrated_time else "-"
@@ -78,6 +90,9 @@ def _report(result: AttestationsResult) -> None:
         click.echo(f"verified {attestation.predicate_type}")
         click.echo(f"  {who}")
         click.echo(f"  logged at index {verified.log_index}, {when}")
+        facts = provenance_facts(verified, registry) if verified.signer is not None else None
+        for line in facts_lines(facts) if facts is not None else []:
+            click.echo(f"  {line}")
 
 
 def _failed(message: str) -> VerificationError:
@@ -170,6 +185,9 @@ def _get_json(client: httpx.Client, url: str) -> Any:
     help="Registry keys, /-/npm/v1/keys or TUF keys.json shape (default: the registry's own "
     "/-/npm/v1/keys; npmjs.org's bundled keys for registry.npmjs.org).",
 )
+@PIN_OPTIONS[0]
+@PIN_OPTIONS[1]
+@PIN_OPTIONS[2]
 def package_command(
     *,
     spec: str,
@@ -179,14 +197,22 @@ def package_command(
     ref: str | None,
     trusted_root: Path | None,
     registry_keys: Path | None,
+    pin_dir: Path | None,
+    require_pinned_root: bool,
+    repin: bool,
 ) -> None:
     """Fetch NAME@VERSION's packument and attestations and verify both, with the registry's
-    default trust (assay.verify.package: the same rule as `assay audit signatures`)."""
+    default trust (assay.verify.package: the same rule as `assay audit signatures`; what a
+    registry other than registry.npmjs.org serves is pinned on first use, assay.audit.pins)."""
     name, version = split_spec(spec)
     registry = registry.rstrip("/")
     try:
+        settings = load_settings()
         given_root = TrustedRoot.from_file(trusted_root) if trusted_root else None
         given_keys = RegistryKeys.from_file(registry_keys) if registry_keys else None
+        pins = TrustPins(
+            pin_dir or settings.trust_pin_dir, require=require_pinned_root, repin=repin
+        )
     except ConfigError as exc:
         raise click.ClickException(exc.message) from exc  # exit status 2
     plan = trust_plan(registry, registry_keys=given_keys, trusted_root=given_root)
@@ -195,16 +221,18 @@ def package_command(
             served_keys = _served(client, plan.keys_url)
             served_root = _served(client, plan.trusted_root_url)
             try:
+                pinned = pins.apply(registry, served_root, served_keys)
                 trust = registry_trust(
                     registry,
-                    served_keys=served_keys,
-                    served_root=served_root,
+                    served_keys=pinned.served_keys,
+                    served_root=pinned.served_root,
                     registry_keys=given_keys,
                     trusted_root=given_root,
-                    public_good=load_settings().trust_dir,
+                    public_good=settings.trust_dir,
                 )
             except ConfigError as exc:
                 raise click.ClickException(exc.message) from exc
+            report_pins([pinned], err_color=sys.stderr.isatty() and "NO_COLOR" not in os.environ)
             packument = _get_json(client, packument_url(registry, name))
             if not isinstance(packument, dict):
                 raise _failed(f"the packument of {name} is not a JSON object")
@@ -246,4 +274,4 @@ def package_command(
     if verified.attestations is None:
         click.echo("no attestations")
         return
-    _report(verified.attestations)
+    _report(verified.attestations, registry)

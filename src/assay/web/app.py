@@ -49,16 +49,25 @@ from assay.registry.errors import BadRequest, RegistryError
 from assay.registry.errors import NotFound as RegistryNotFound
 from assay.registry.search import MAX_SIZE, SearchQuery
 from assay.registry.service import RegistryService
+from assay.registry.source_check import SourceCheckResult
 from assay.tlog.service import LogService
 from assay.tlog.service import NotFound as LogNotFound
+from assay.verify.facts import VerifiedFacts
 from assay.web import pages
-from assay.web.provenance_view import AttestationsView, Link, attestations_view
+from assay.web.provenance_view import (
+    AttestationsView,
+    Link,
+    attestations_view,
+    bundle_facts,
+    provenance_bundle,
+)
 
 HERE: Final = Path(__file__).parent
 PREFIX: Final = "/-/web"
 RECENT: Final = 12
 LOG_RECENT: Final = 20
 MAX_LOGGED_VERSIONS: Final = 100
+OIDC_PATH: Final = "/-/oidc"
 # No script runs on these pages; styles and images come from this origin only. The sanitizer
 # (web/markdown.py) is the first line of defence against a hostile README, this the second.
 SECURITY_HEADERS: Final[Mapping[str, str]] = {
@@ -88,6 +97,44 @@ def registry_attestations(registry: RegistryService) -> AttestationSource:
         return result
 
     return fetch
+
+
+# --- what the pages state about a version's origin --------------------------------------------
+
+
+def version_facts(
+    registry: RegistryService,
+    name: str,
+    version: str,
+    attestations: Mapping[str, Any] | None,
+    *,
+    instance_issuer: str | None,
+) -> VerifiedFacts | None:
+    """THE one place the pages obtain a version's verified facts (issue 10 §1).
+
+    Today: derived from the leaf certificate of the version's stored provenance bundle
+    (``attestations``, the registry's attestations response), which passed :mod:`assay.verify`
+    before the registry stored it. Once versions carry their stored facts record, read that
+    here instead (``registry`` and ``name``/``version`` are passed for that) and nothing else
+    changes. None: no provenance, or a certificate that cannot be read (the panel says so).
+    """
+    del registry, name, version  # for the stored record
+    bundle = provenance_bundle(attestations)
+    if bundle is None:
+        return None
+    try:
+        return bundle_facts(bundle, instance_issuer=instance_issuer)
+    except AssayError:
+        return None
+
+
+def version_source_check(
+    registry: RegistryService, name: str, version: str
+) -> SourceCheckResult | None:
+    """The publish-time source check of a version (issue 10 §4), once versions record it; None
+    until then (and for versions published with ``ASSAY_SOURCE_CHECK=off``)."""
+    del registry, name, version
+    return None
 
 
 # --- templates ---------------------------------------------------------------------------------
@@ -136,9 +183,16 @@ def create_app(
     attestations: AttestationSource,
     *,
     base: str = PREFIX,
+    instance_issuer: str | None = None,
 ) -> FastAPI:
-    """The pages, to mount at ``base``; links in them are absolute paths under it."""
+    """The pages, to mount at ``base``; links in them are absolute paths under it.
+
+    ``instance_issuer``: this instance's OIDC issuer, whose (emulated CI) certificates are
+    labelled "emulated CI of this instance"; default ``<registry origin>/-/oidc``, where the
+    all-in-one instance serves it.
+    """
     app = FastAPI(title="Assay pages", docs_url=None, redoc_url=None, openapi_url=None)
+    issuer = instance_issuer or f"{registry.origin.rstrip('/')}{OIDC_PATH}"
     env = templates(base)
     own_log = log.identity.log_id.hex()
 
@@ -174,6 +228,15 @@ def create_app(
         response = await attestations(name, version)
         return None if response is None else attestations_view(response, ledger)
 
+    async def origin_facts(
+        name: str, version: str, response: Mapping[str, Any] | None
+    ) -> tuple[VerifiedFacts | None, SourceCheckResult | None]:
+        def read() -> tuple[VerifiedFacts | None, SourceCheckResult | None]:
+            facts = version_facts(registry, name, version, response, instance_issuer=issuer)
+            return facts, version_source_check(registry, name, version)
+
+        return await run_in_threadpool(read)
+
     # --- packages --------------------------------------------------------------------------
 
     @app.get("/")
@@ -201,13 +264,9 @@ def create_app(
         packument = await run_in_threadpool(registry.packument, name)
         data = packument.data
         resolved = pages.resolve_version(data, version)
-        if view == "page":
-            read = await read_attestations(name.name, resolved)
-            page = pages.package_page(data, resolved, read, registry=registry.origin)
-            return render("package.html", page=page)
+        response = await attestations(name.name, resolved)
         if view == "bundle":
-            response = await attestations(name.name, resolved)
-            bundle = _provenance_bundle(response)
+            bundle = provenance_bundle(response)
             if bundle is None:
                 raise pages.PageNotFound(f"{name.name}@{resolved} has no provenance")
             filename = f"{name.bare}-{resolved}.sigstore.json"
@@ -216,16 +275,20 @@ def create_app(
                 media_type="application/json",
                 headers={"Content-Disposition": f'attachment; filename="{filename}"'},
             )
-        read = await read_attestations(name.name, resolved)
-        return render(
-            "provenance.html",
-            name=name.name,
-            version=resolved,
-            attestations=read,
-            verified_by_registry=read is not None and read.provenance is not None,
+        read = None if response is None else attestations_view(response, ledger)
+        facts, source_check = await origin_facts(name.name, resolved, response)
+        if view == "page":
+            page = pages.package_page(
+                data, resolved, read, registry=registry.origin, facts=facts,
+                source_check=source_check,
+            )  # fmt: skip
+            return render("package.html", page=page)
+        details = pages.provenance_page(
+            name.name, resolved, read, facts, source_check=source_check,
             attestations_url=f"/-/npm/v1/attestations/{_pathquote(name.name)}@"
             f"{quote(resolved, safe='')}",
-        )
+        )  # fmt: skip
+        return render("provenance.html", page=details)
 
     # --- the log ---------------------------------------------------------------------------
 
@@ -298,17 +361,6 @@ def _package_target(path: str) -> tuple[PackageName, str | None, str]:
         if len(rest) == 3 and rest[2] == "provenance.sigstore.json":
             return name, rest[1], "bundle"
     raise pages.PageNotFound("There is no page at this address.")
-
-
-def _provenance_bundle(response: Mapping[str, Any] | None) -> Any:
-    """The provenance bundle of an attestations response, as JSON data (None without one)."""
-    items = response.get("attestations") if response is not None else None
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, Mapping) and str(item.get("predicateType", "")).startswith(
-            "https://slsa.dev/provenance/"
-        ):
-            return item.get("bundle")
-    return None
 
 
 # --- browsers at the origin ----------------------------------------------------------------

@@ -17,13 +17,18 @@ from typing import Any
 
 from assay.errors import AssayError, VerificationError
 from assay.npm.hosted import normalise_repository, repository_field
+from assay.registry.source_check import SourceCheckResult, SourceStatus
 from assay.storage.tlog_store import StoredCheckpoint, StoredEntry
 from assay.transparency.checkpoint import Checkpoint, parse_signed_note
+from assay.verify.facts import VerifiedFacts
 from assay.web import markdown
 from assay.web.provenance_view import (
     AttestationsView,
+    ClaimsCheck,
+    FactsView,
     InclusionView,
     Link,
+    claims_check,
     inclusion_view,
     utc,
     web_url,
@@ -144,6 +149,34 @@ class VersionRow:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceCheckView:
+    """The result of the publish-time check that the source commit exists (issue 10 §4)."""
+
+    result: SourceCheckResult
+
+    @property
+    def status(self) -> str:
+        return self.result.status.value
+
+    @property
+    def ok(self) -> bool:
+        return self.result.status is SourceStatus.EXISTS
+
+    @property
+    def text(self) -> str:
+        commit = self.result.commit[:12]
+        return {
+            SourceStatus.EXISTS: f"commit {commit} found in {self.result.repository}",
+            SourceStatus.MISSING: f"commit {commit} NOT found in {self.result.repository}",
+            SourceStatus.UNREACHABLE: f"{self.result.repository} could not be reached",
+        }[self.result.status]
+
+    @property
+    def checked_at(self) -> datetime:
+        return self.result.checked_at
+
+
+@dataclass(frozen=True, slots=True)
 class ProvenancePanel:
     """The provenance of the shown version, or why there is none."""
 
@@ -154,6 +187,49 @@ class ProvenancePanel:
     verified_by_registry: bool
     """The registry verified the provenance before it accepted the version (every provenance
     this registry stores passed :mod:`assay.verify` at publish)."""
+    facts: FactsView | None = None
+    """What the panel states: the verified facts of the signing certificate (None: no
+    provenance, or a bundle whose certificate could not be read)."""
+    source_check: SourceCheckView | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenancePage:
+    """The provenance detail page: the facts, then the builder's claims, labelled."""
+
+    name: str
+    version: str
+    attestations: AttestationsView | None
+    verified_by_registry: bool
+    facts: FactsView | None
+    claims: ClaimsCheck | None
+    """The statement compared with the facts (None without both)."""
+    source_check: SourceCheckView | None
+    attestations_url: str
+
+
+def provenance_page(
+    name: str,
+    version: str,
+    attestations: AttestationsView | None,
+    facts: VerifiedFacts | None,
+    *,
+    attestations_url: str,
+    source_check: SourceCheckResult | None = None,
+) -> ProvenancePage:
+    provenance = attestations.provenance if attestations is not None else None
+    return ProvenancePage(
+        name=name,
+        version=version,
+        attestations=attestations,
+        verified_by_registry=provenance is not None,
+        facts=FactsView(facts) if facts is not None else None,
+        claims=claims_check(provenance.statement, facts)
+        if provenance is not None and facts is not None
+        else None,
+        source_check=SourceCheckView(source_check) if source_check is not None else None,
+        attestations_url=attestations_url,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,11 +345,15 @@ def package_page(
     attestations: AttestationsView | None,
     *,
     registry: str,
+    facts: VerifiedFacts | None = None,
+    source_check: SourceCheckResult | None = None,
 ) -> PackagePage:
     """The page of ``version`` (default: the ``latest`` tag) of the package.
 
     ``attestations``: the shown version's attestations response, read (None when the registry
     has none for it). ``registry``: this registry's origin, for the install command.
+    ``facts``: the version's verified facts (web/app.py ``version_facts``), the only source of
+    what the provenance panel states. ``source_check``: the publish-time source check, if any.
     """
     name = _text(packument.get("name"))
     versions = packument.get("versions")
@@ -322,6 +402,8 @@ def package_page(
             downgrade=row.downgrade and not present,
             attestations=attestations,
             verified_by_registry=attestations is not None and attestations.provenance is not None,
+            facts=FactsView(facts) if facts is not None else None,
+            source_check=SourceCheckView(source_check) if source_check is not None else None,
         ),
     )
 

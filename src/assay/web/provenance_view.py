@@ -6,9 +6,14 @@ provenance bundle signed keylessly in CI and the registry's own publish attestat
 
 Output, as npmjs.org's package page shows it (anchors.md §4: "Built and signed on GitHub
 Actions", build summary, source commit, build file, public ledger) and more for the detail page:
-the statement's fields, the leaf certificate's identity (SAN, issuer, every Sigstore extension
-named in words, fulcio docs/oid-info.md), and the log entry with its inclusion proof checked
-here against the root hash the bundle carries (RFC 9162 §2.1.3.2).
+the leaf certificate's identity (SAN, issuer, every Sigstore extension named in words, fulcio
+docs/oid-info.md), the log entry with its inclusion proof checked here against the root hash the
+bundle carries (RFC 9162 §2.1.3.2), and the statement.
+
+What the pages *state* about a build — the CI, issuer, repository, commit, ref, workflow and
+run — is :class:`FactsView`, read from the verified certificate
+(:class:`~assay.verify.facts.VerifiedFacts`). The statement is the builder's own claim: it is
+shown as such (text, never links) and compared with the facts (:func:`claims_check`), issue 10.
 
 Pure: no I/O. Everything read from a bundle is untrusted text: links are made only from
 ``http``/``https`` URLs (a statement could carry ``javascript:``), and templates escape the rest.
@@ -47,6 +52,7 @@ from assay.provenance.publish import PUBLISH_PREDICATE_TYPE, PublishPredicate
 from assay.provenance.slsa import SLSA_V02, SLSA_V1, BuildSummary, summarize
 from assay.provenance.statement import Statement
 from assay.transparency.merkle import leaf_hash, verify_inclusion
+from assay.verify.facts import ProvenanceMismatch, VerifiedFacts, check_statement
 
 # The public-good Rekor's log id (SHA-256 of its key), whose entries search.sigstore.dev shows.
 PUBLIC_GOOD_REKOR_LOG_ID: Final = "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
@@ -259,7 +265,13 @@ def log_entry_view(entry: TlogEntry, ledger: LedgerLink | None = None) -> LogEnt
 
 @dataclass(frozen=True, slots=True)
 class ProvenanceView:
-    """A SLSA provenance attestation, read."""
+    """A SLSA provenance attestation, read.
+
+    ``build`` and ``statement`` are what the builder *claimed*: the statement is signed, but its
+    content was written by the build itself. The pages show where a version was built from
+    :class:`FactsView` (the signing certificate) and these only as the builder's claims, as text,
+    never as links (issue 10: a statement may name any repository and any "build summary" URL).
+    """
 
     predicate_type: str
     statement: Statement
@@ -272,59 +284,193 @@ class ProvenanceView:
     statement_json: str
 
     @property
-    def signed_on(self) -> str:
-        """npm's headline: "Built and signed on GitHub Actions"."""
-        if self.build.ci in ("", "unknown", "CI"):
-            return "Built and signed in CI"
-        return f"Built and signed on {self.build.ci}"
-
-    @property
     def slsa_version(self) -> str:
         return {SLSA_V1: "SLSA v1", SLSA_V02: "SLSA v0.2"}.get(self.predicate_type, "SLSA")
-
-    @property
-    def source_repository(self) -> Link | None:
-        repository = self.build.source_repository
-        if not repository:
-            return None
-        href = web_url(repository)
-        text = repository.split("://", 1)[-1] if href else repository
-        return Link(text, href)
-
-    @property
-    def source_commit(self) -> Link | None:
-        commit = self.build.source_commit
-        if not commit:
-            return None
-        base = web_url(self.build.source_repository)
-        if base is None:
-            return Link(commit)
-        return Link(commit, f"{base}{_forge_path(base)}tree/{quote(commit, safe='')}")
-
-    @property
-    def build_file(self) -> Link | None:
-        path = self.build.build_file
-        if not path:
-            return None
-        base = web_url(self.build.source_repository)
-        commit = self.build.source_commit
-        if base is None or not commit or "://" in path or path.startswith("/"):
-            return Link(path)
-        target = f"{quote(commit, safe='')}/{quote(path.split('@', 1)[0], safe='/')}"
-        return Link(path, f"{base}{_forge_path(base)}blob/{target}")
-
-    @property
-    def invocation(self) -> Link | None:
-        run = self.build.invocation
-        if not run:
-            return None
-        return Link(run, web_url(run))
 
 
 def _forge_path(repository: str) -> str:
     """``/-/`` on GitLab (``…/-/tree/<sha>``), ``/`` on GitHub and the rest."""
     host = urlsplit(repository).hostname or ""
     return "/-/" if "gitlab" in host else "/"
+
+
+# --- the verified facts ----------------------------------------------------------------------
+
+
+def _origin(url: str | None) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of a web URL, for "same host" comparisons; None if not a web URL."""
+    href = web_url(url)
+    if href is None:
+        return None
+    parts = urlsplit(href)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return parts.scheme, (parts.hostname or "").lower(), port or default
+
+
+@dataclass(frozen=True, slots=True)
+class FactsView:
+    """Where a version was built, as its verified signing certificate states it.
+
+    Everything here comes from :class:`~assay.verify.facts.VerifiedFacts` — the certificate the
+    CA wrote from the CI system's OIDC token — never from the statement. Links are made only
+    from web URLs; the "View build summary" link only to the certificate's Run Invocation URI,
+    and only when it is on the source repository's host (a run of ``github.com/o/r`` is a page
+    of ``github.com``), as npmjs.org links the run of the workflow that signed.
+    """
+
+    facts: VerifiedFacts
+
+    @property
+    def ci(self) -> str:
+        return self.facts.ci
+
+    @property
+    def signed_on(self) -> str:
+        """npm's headline, with the CI named by its OIDC issuer: "Built and signed on …"."""
+        return f"Built and signed on {self.facts.ci}"
+
+    @property
+    def emulated(self) -> bool:
+        return self.facts.emulated
+
+    @property
+    def issuer(self) -> str:
+        return self.facts.issuer
+
+    @property
+    def source_repository(self) -> Link | None:
+        repository = self.facts.source_repository_uri
+        if not repository:
+            return None
+        href = web_url(repository)
+        return Link(repository.split("://", 1)[-1] if href else repository, href)
+
+    @property
+    def source_commit(self) -> Link | None:
+        commit = self.facts.source_repository_digest
+        if not commit:
+            return None
+        base = web_url(self.facts.source_repository_uri)
+        if base is None:
+            return Link(commit)
+        base = base.rstrip("/")
+        return Link(commit, f"{base}{_forge_path(base)}tree/{quote(commit, safe='')}")
+
+    @property
+    def ref(self) -> str | None:
+        return self.facts.source_repository_ref
+
+    @property
+    def build_file(self) -> Link | None:
+        """The workflow file (Build Config URI) as a path in the repository, linked at the
+        commit; a workflow of another repository is shown whole, not linked."""
+        path = self.facts.workflow_path
+        if not path:
+            return None
+        base = web_url(self.facts.source_repository_uri)
+        commit = self.facts.source_repository_digest
+        if base is None or not commit or "://" in path or path.startswith("/"):
+            return Link(path)
+        base = base.rstrip("/")
+        target = f"{quote(commit, safe='')}/{quote(path, safe='/')}"
+        return Link(path, f"{base}{_forge_path(base)}blob/{target}")
+
+    @property
+    def build_summary(self) -> str | None:
+        """Where "View build summary" points: the Run Invocation URI, if it is a web URL on the
+        same host as the source repository; else nowhere. Never for the emulated CI: its run
+        URI names a run that no forge ran (the job was registered with this instance)."""
+        run = self.facts.run_invocation_uri
+        if self.facts.emulated:
+            return None
+        origin = _origin(run)
+        if origin is None or origin != _origin(self.facts.source_repository_uri):
+            return None
+        return run
+
+    @property
+    def run(self) -> Link | None:
+        run = self.facts.run_invocation_uri
+        return Link(run, self.build_summary) if run else None
+
+    @property
+    def trigger(self) -> str | None:
+        return self.facts.build_trigger
+
+    @property
+    def runner_environment(self) -> str | None:
+        return self.facts.runner_environment
+
+    @property
+    def signer_identity(self) -> str:
+        return self.facts.signer_identity
+
+
+def leaf_certificate(bundle_json: object) -> x509.Certificate | None:
+    """The signing certificate of a bundle (None when it is signed with a bare key).
+
+    Raises AssayError when the bundle or the certificate cannot be read.
+    """
+    bundle = Bundle.from_dict(bundle_json)
+    der, _ = _key_material(bundle)
+    if der is None:
+        return None
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise VerificationError(f"the signing certificate is not DER X.509: {exc}") from exc
+
+
+def bundle_facts(bundle_json: object, *, instance_issuer: str | None) -> VerifiedFacts | None:
+    """The verified facts of a provenance bundle the registry accepted (None: no certificate).
+
+    Only for bundles that passed :mod:`assay.verify` (every provenance this registry stores did,
+    at publish): reading the certificate here checks nothing. ``instance_issuer`` is this
+    instance's OIDC issuer, so that its emulated CI is named as such (never "GitHub Actions").
+    Raises AssayError for a bundle or certificate that cannot be read.
+    """
+    leaf = leaf_certificate(bundle_json)
+    if leaf is None:
+        return None
+    try:
+        signer = SignerIdentity.from_certificate(leaf)
+    except FormatError as exc:
+        raise VerificationError(exc.message) from exc
+    return VerifiedFacts.from_signer(signer, instance_issuer=instance_issuer)
+
+
+def provenance_bundle(response: object) -> object | None:
+    """The SLSA provenance bundle of an attestations response (None without one)."""
+    items = response.get("attestations") if isinstance(response, Mapping) else None
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, Mapping) and item.get("predicateType") in (SLSA_V1, SLSA_V02):
+            bundle: object = item.get("bundle")
+            return bundle
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimsCheck:
+    """The builder's statement compared with the verified facts
+    (:func:`assay.verify.facts.check_statement`), for the detail page."""
+
+    agreed: tuple[str, ...]
+    unverified: tuple[str, ...]
+    mismatch: str | None
+    """The first claim that disagrees with the certificate (a version accepted before the
+    registry compared them), in npm's wording; None if every comparable claim agrees."""
+
+
+def claims_check(statement: Statement, facts: VerifiedFacts) -> ClaimsCheck:
+    try:
+        checked = check_statement(statement, facts)
+    except ProvenanceMismatch as exc:
+        return ClaimsCheck((), (), exc.message)
+    return ClaimsCheck(checked.agreed, checked.unverified, None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ def npm_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         if name.lower().startswith("npm_config_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ASSAY_TRUST_PIN_DIR", str(tmp_path / "pins"))
 
 
 def audit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -74,7 +75,29 @@ def test_real_npmjs_data_with_bundled_trust(
     code, out, _ = audit(capsys, "--json", *args)
     assert code == 1
     report = json.loads(out)
-    assert set(report) == {"invalid", "missing"}
+    assert set(report) == {"invalid", "missing", "provenance"}
+    # The verified facts of every package whose provenance verified, from its certificate.
+    facts = {(p["name"], p["version"]): p["facts"] for p in report["provenance"]}
+    assert len(facts) == 6  # every package with verified attestations has provenance
+    gundam = facts[("gundam-visor", "1.0.1")]
+    assert gundam == {
+        "ci": "GitHub Actions",
+        "emulated": False,
+        "issuer": "https://token.actions.githubusercontent.com",
+        "sourceRepository": "https://github.com/ramonpetgrave64/gundam-visor",
+        "sourceCommit": "599500821344b070902a7a5666064bfdaba715df",
+        "sourceRef": "refs/tags/v1.0.1",
+        "workflow": ".github/workflows/npm-publish.yml",
+        "buildConfigUri": "https://github.com/ramonpetgrave64/gundam-visor/"
+        ".github/workflows/npm-publish.yml@refs/tags/v1.0.1",
+        "runInvocationUri": "https://github.com/ramonpetgrave64/gundam-visor/actions/runs/"
+        "9358004112/attempts/1",
+        "runnerEnvironment": "github-hosted",
+        "trigger": "release",
+        "signerIdentity": "https://github.com/ramonpetgrave64/gundam-visor/"
+        ".github/workflows/npm-publish.yml@refs/tags/v1.0.1",
+    }
+    assert all(f["issuer"] == gundam["issuer"] for f in facts.values())
     assert {(i["name"], i["version"], i["code"]) for i in report["invalid"]} == {
         ("node-fetch", "1.7.1", "EINTEGRITYSIGNATURE"),
         ("@laurentsimon/provenance-npm-test", "1.0.3", "EATTESTATIONVERIFY"),

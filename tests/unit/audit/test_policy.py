@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -9,6 +10,10 @@ import pytest
 from assay.audit.policy import AuditPolicy, normalise_repository
 from assay.audit.verify import _earlier_with_provenance
 from assay.errors import ConfigError
+from assay.verify import RegistryKeys, TrustedRoot, Verifier
+from assay.verify.attestations import verify_attestations
+from assay.verify.result import VerificationResult
+from tests.unit.verify.fixtures import NPM_KEYS, TRUSTED_ROOT, responses
 
 EXAMPLE = """
 [[require-provenance]]
@@ -98,3 +103,87 @@ def test_earlier_versions_by_publish_time_then_semver() -> None:
     assert _earlier_with_provenance(packument, "1.1.1") == ["1.0.0", "1.1.0"]
     # no time for 3.0.0: semver order decides
     assert _earlier_with_provenance(packument, "3.0.0") == ["1.0.0", "1.1.0"]
+
+
+# --- the issuer rule (issue 10 §3), on a real npm provenance verified with the bundled root -----
+
+
+def _gundam() -> VerificationResult:
+    """gundam-visor@1.0.1's provenance from npmjs.org, verified: signed through GitHub Actions."""
+    response = next(r for r in responses() if r.name == "gundam-visor")
+    verified = verify_attestations(
+        response.data, response.name, response.version, response.integrity,
+        verifier=Verifier(TrustedRoot.from_file(TRUSTED_ROOT)),
+        registry_keys=RegistryKeys.from_file(NPM_KEYS),
+    )  # fmt: skip
+    assert verified.provenance is not None
+    return verified.provenance
+
+
+GITHUB = "https://token.actions.githubusercontent.com"
+
+
+def test_issuer_rule_allows_the_listed_issuers() -> None:
+    provenance = _gundam()
+    for value in ('"github-actions"', f'"{GITHUB}"', f'["gitlab.com", "{GITHUB}/"]'):
+        policy = AuditPolicy.from_toml(f"issuer = {value}\n")
+        assert policy.violations("gundam-visor", provenance) == [], value
+    policy = AuditPolicy.from_toml('issuer = "gitlab.com"\n')
+    assert policy.issuers == ("https://gitlab.com",)
+    assert policy.violations("gundam-visor", provenance) == [
+        (
+            "issuer",
+            f"signed through OIDC issuer '{GITHUB}' (GitHub Actions), "
+            "expected one of ['https://gitlab.com']",
+        )
+    ]
+    # The top-level rule does not itself require provenance (require-provenance does).
+    assert policy.violations("gundam-visor", None) == []
+
+
+def test_issuer_rule_names_an_instances_emulated_ci() -> None:
+    """Against an Assay instance, a finding calls the instance's own issuer its emulated CI
+    (here the instance issuer is, for the test, GitHub's URL)."""
+    policy = AuditPolicy.from_toml('issuer = ["gitlab.com"]\n')
+    ((rule, reason),) = policy.violations("gundam-visor", _gundam(), instance_issuer=GITHUB)
+    assert rule == "issuer"
+    assert f"'{GITHUB}' (emulated CI of this instance)" in reason
+
+
+def test_a_package_rules_issuer_replaces_the_top_level_one() -> None:
+    provenance = _gundam()
+    text = 'issuer = "gitlab.com"\n\n[packages."gundam-*"]\nissuer = ["github-actions"]\n'
+    policy = AuditPolicy.from_toml(text)
+    assert policy.violations("gundam-visor", provenance) == []
+    assert policy.violations("other", provenance) == [
+        (
+            "issuer",
+            f"signed through OIDC issuer '{GITHUB}' (GitHub Actions), "
+            "expected one of ['https://gitlab.com']",
+        )
+    ]
+    text = 'issuer = "github-actions"\n\n[packages."gundam-*"]\nissuer = "https://gitlab.com/"\n'
+    policy = AuditPolicy.from_toml(text)
+    assert [rule for rule, _ in policy.violations("gundam-visor", provenance)] == [
+        'packages."gundam-*"'
+    ]
+    (rule,) = policy.rules_for("gundam-visor")
+    assert rule.issuer == ("https://gitlab.com",)
+    # A rule with an issuer is an identity constraint: the package must have provenance.
+    assert policy.violations("gundam-visor", None) == [
+        ('packages."gundam-*"', "no provenance attestation")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('issuer = "github"\n', "'github' is neither an issuer URL nor one of"),
+        ("issuer = []\n", "issuer must name at least one issuer"),
+        ("issuer = 3\n", "issuer must be a string or a list of strings"),
+        ('[packages.x]\nissuer = ["ftp://x"]\n', "packages.\"x\".issuer: 'ftp://x'"),
+    ],
+)
+def test_invalid_issuer_rules(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        AuditPolicy.from_toml(text)

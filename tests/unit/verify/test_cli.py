@@ -109,7 +109,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def registry() -> Iterator[Registry]:
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
+    # `assay verify` pins a registry's trust on first use (assay.audit.pins): not in ~/.config.
+    monkeypatch.setenv("ASSAY_TRUST_PIN_DIR", str(tmp_path / "pins"))
     server = Registry(("127.0.0.1", 0), Handler)
     url = f"http://127.0.0.1:{server.server_address[1]}"
     server.routes = {

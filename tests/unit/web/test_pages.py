@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from assay.keys import Signer, generate_ec
+from assay.registry.source_check import SourceCheckResult, SourceStatus
 from assay.storage.tlog_store import StoredCheckpoint, StoredEntry
 from assay.transparency.checkpoint import Checkpoint, sign_checkpoint
 from assay.transparency.merkle import MemoryTree, inclusion_proof, leaf_hash
+from assay.web.app import templates
 from assay.web.pages import (
     PackageSummary,
     PageNotFound,
@@ -18,13 +22,14 @@ from assay.web.pages import (
     log_entry_page,
     package_entries_page,
     package_page,
+    provenance_page,
     recently_published,
     resolve_version,
     search_page,
     summaries,
     version_rows,
 )
-from assay.web.provenance_view import attestations_view
+from assay.web.provenance_view import attestations_view, bundle_facts, provenance_bundle
 from tests.npm_real import ROOT
 
 SLSA = {"provenance": {"predicateType": "https://slsa.dev/provenance/v1"}}
@@ -128,9 +133,88 @@ def test_package_page_with_real_attestations() -> None:
     page = package_page(data, None, attestations_view(response), registry="http://r")
     assert page.provenance.verified_by_registry
     assert page.provenance.attestations is not None
-    view = page.provenance.attestations.provenance
-    assert view is not None
-    assert view.signed_on == "Built and signed on GitHub Actions"
+    assert page.provenance.attestations.provenance is not None
+    # Without verified facts the panel states nothing about the build.
+    assert page.provenance.facts is None
+    facts = bundle_facts(provenance_bundle(response), instance_issuer="http://r/-/oidc")
+    page = package_page(data, None, attestations_view(response), registry="http://r", facts=facts)
+    assert page.provenance.facts is not None
+    assert page.provenance.facts.signed_on == "Built and signed on GitHub Actions"
+    assert page.provenance.source_check is None
+
+
+GUNDAM = ROOT / "slsa-verifier" / "gundam-visor-cli-v1-tag.tgz.json"
+GUNDAM_REPO = "https://github.com/ramonpetgrave64/gundam-visor"
+GUNDAM_COMMIT = "599500821344b070902a7a5666064bfdaba715df"
+
+
+def _spoofed_gundam() -> dict[str, Any]:
+    """gundam-visor's real attestations with a statement that claims facebook/react and a
+    build summary on another site (as an attacker would write it)."""
+    data: dict[str, Any] = json.loads(GUNDAM.read_text())
+    attestation = next(a for a in data["attestations"] if "slsa" in a["predicateType"])
+    envelope = attestation["bundle"]["dsseEnvelope"]
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    definition = statement["predicate"]["buildDefinition"]
+    definition["externalParameters"]["workflow"]["repository"] = "https://github.com/facebook/react"
+    statement["predicate"]["runDetails"]["metadata"]["invocationId"] = "https://evil.example/run"
+    envelope["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    return data
+
+
+def _render(template: str, **context: Any) -> str:
+    return templates("/-/web").get_template(template).render(**context)
+
+
+def test_rendered_panel_states_the_certificate_not_the_statement() -> None:
+    response = _spoofed_gundam()
+    data = packument(("1.0.1", "2024-06-03T22:18:00Z", True))
+    facts = bundle_facts(provenance_bundle(response), instance_issuer="http://r/-/oidc")
+    checked = SourceCheckResult(
+        GUNDAM_REPO, GUNDAM_COMMIT, SourceStatus.MISSING, datetime(2026, 1, 2, tzinfo=UTC), "x"
+    )
+    page = package_page(
+        data, None, attestations_view(response), registry="http://r", facts=facts,
+        source_check=checked,
+    )  # fmt: skip
+    html = _render("package.html", page=page)
+    assert "Built and signed on GitHub Actions" in html
+    assert f'href="{GUNDAM_REPO}/actions/runs/9358004112/attempts/1"' in html
+    assert "facebook" not in html
+    assert "evil.example" not in html
+    assert "https://token.actions.githubusercontent.com" in html
+    assert f"commit {GUNDAM_COMMIT[:12]} NOT found in {GUNDAM_REPO}" in html
+    assert "emulated CI" not in html
+
+    details = provenance_page(
+        "w", "1.0.1", attestations_view(response), facts, attestations_url="/-/npm/v1/x"
+    )
+    assert details.claims is not None
+    assert details.claims.mismatch is not None
+    html = _render("provenance.html", page=details)
+    assert "What the builder claimed (not verified beyond its signature)" in html
+    assert "The statement disagrees with the signing certificate" in html
+    assert 'href="https://evil.example' not in html  # a claim is text, never a link
+    assert 'href="https://github.com/facebook' not in html
+
+
+def test_rendered_panel_names_the_emulated_ci() -> None:
+    response = json.loads(GUNDAM.read_text())
+    data = packument(("1.0.1", "2024-06-03T22:18:00Z", True))
+    # This instance's issuer signed it: as the emulated CI's certificates are.
+    facts = bundle_facts(
+        provenance_bundle(response), instance_issuer="https://token.actions.githubusercontent.com"
+    )
+    page = package_page(data, None, attestations_view(response), registry="http://r", facts=facts)
+    html = _render("package.html", page=page)
+    assert "Built and signed on emulated CI of this instance" in html
+    assert "GitHub Actions" not in html
+    details = provenance_page(
+        "w", "1.0.1", attestations_view(response), facts, attestations_url="/-/npm/v1/x"
+    )
+    html = _render("provenance.html", page=details)
+    assert "Built and signed on emulated CI of this instance" in html
+    assert "The statement agrees with the certificate on: repository, commit, ref" in html
 
 
 def test_malformed_packument_values_do_not_break_the_page() -> None:

@@ -1,4 +1,8 @@
-"""The provenance panel's fields, read from REAL npm attestations (tests/fixtures/npm-real)."""
+"""The provenance panel's fields, read from REAL npm attestations (tests/fixtures/npm-real).
+
+What the panel states about a build comes from the signing certificate (FactsView over
+VerifiedFacts); the statement is only the builder's claim (issue 10).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,15 @@ from typing import Any
 import pytest
 
 from assay.provenance.fulcio import EXTENSION_NAMES
+from assay.verify.facts import EMULATED_CI, GITHUB_ACTIONS_ISSUER, VerifiedFacts
 from assay.web.provenance_view import (
     PUBLIC_GOOD_REKOR_LOG_ID,
+    FactsView,
     Link,
     attestations_view,
+    bundle_facts,
+    claims_check,
+    provenance_bundle,
     web_url,
 )
 from tests.npm_real import ROOT
@@ -28,26 +37,84 @@ def load(name: str) -> dict[str, Any]:
     return data
 
 
+def facts_of(data: object, instance_issuer: str | None = None) -> FactsView:
+    facts = bundle_facts(provenance_bundle(data), instance_issuer=instance_issuer)
+    assert facts is not None
+    return FactsView(facts)
+
+
 def test_gundam_visor_reads_as_npmjs_shows_it() -> None:
-    view = attestations_view(json.loads(GUNDAM.read_text()))
+    data = json.loads(GUNDAM.read_text())
+    view = attestations_view(data)
     assert view.problems == ()
     provenance = view.provenance
     assert provenance is not None
-    assert provenance.signed_on == "Built and signed on GitHub Actions"
     assert provenance.slsa_version == "SLSA v1"
-    assert provenance.source_repository == Link("github.com/ramonpetgrave64/gundam-visor", REPO)
-    assert provenance.source_commit == Link(COMMIT, f"{REPO}/tree/{COMMIT}")
-    assert provenance.build_file == Link(
+    assert provenance.statement.subject.name == "pkg:npm/gundam-visor@1.0.1"
+    facts = facts_of(data)
+    assert facts.signed_on == "Built and signed on GitHub Actions"
+    assert not facts.emulated
+    assert facts.issuer == GITHUB_ACTIONS_ISSUER
+    assert facts.source_repository == Link("github.com/ramonpetgrave64/gundam-visor", REPO)
+    assert facts.source_commit == Link(COMMIT, f"{REPO}/tree/{COMMIT}")
+    assert facts.ref == "refs/tags/v1.0.1"
+    assert facts.build_file == Link(
         ".github/workflows/npm-publish.yml",
         f"{REPO}/blob/{COMMIT}/.github/workflows/npm-publish.yml",
     )
-    assert provenance.invocation == Link(
-        f"{REPO}/actions/runs/9358004112/attempts/1", f"{REPO}/actions/runs/9358004112/attempts/1"
+    run = f"{REPO}/actions/runs/9358004112/attempts/1"
+    assert facts.build_summary == run
+    assert facts.run == Link(run, run)
+    assert facts.trigger == "release"
+    assert facts.runner_environment == "github-hosted"
+    # The builder's claims agree with the certificate on everything it states.
+    assert claims_check(provenance.statement, facts.facts).mismatch is None
+    assert {"repository", "commit", "ref", "workflow path", "run URI"} <= set(
+        claims_check(provenance.statement, facts.facts).agreed
     )
-    assert provenance.build.source_ref == "refs/tags/v1.0.1"
-    assert provenance.build.event == "release"
-    assert provenance.build.runner_environment == "github-hosted"
-    assert provenance.statement.subject.name == "pkg:npm/gundam-visor@1.0.1"
+
+
+def _with_statement(data: dict[str, Any], change: Any) -> dict[str, Any]:
+    """``data`` with its provenance statement rewritten (the signature no longer matters for
+    reading: the registry verified before it stored)."""
+    data = copy.deepcopy(data)
+    attestation = next(a for a in data["attestations"] if "slsa" in a["predicateType"])
+    envelope = attestation["bundle"]["dsseEnvelope"]
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    change(statement)
+    envelope["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    return data
+
+
+def test_a_statements_claims_never_become_facts() -> None:
+    """The attack of issue 10: the statement names facebook/react, a React commit and a build
+    summary anywhere; the page states the certificate's repository, commit and run."""
+
+    def spoof(statement: dict[str, Any]) -> None:
+        definition = statement["predicate"]["buildDefinition"]
+        workflow = definition["externalParameters"]["workflow"]
+        workflow["repository"] = "https://github.com/facebook/react"
+        definition["resolvedDependencies"][0]["uri"] = (
+            "git+https://github.com/facebook/react@refs/heads/main"
+        )
+        definition["resolvedDependencies"][0]["digest"]["gitCommit"] = "f" * 40
+        statement["predicate"]["runDetails"]["metadata"]["invocationId"] = (
+            "https://evil.example/run"
+        )
+
+    data = _with_statement(json.loads(GUNDAM.read_text()), spoof)
+    facts = facts_of(data)
+    assert facts.source_repository == Link("github.com/ramonpetgrave64/gundam-visor", REPO)
+    assert facts.source_commit is not None
+    assert facts.source_commit.text == COMMIT
+    assert facts.build_summary == f"{REPO}/actions/runs/9358004112/attempts/1"
+    provenance = attestations_view(data).provenance
+    assert provenance is not None
+    assert provenance.build.source_repository == "https://github.com/facebook/react"  # a claim
+    check = claims_check(provenance.statement, facts.facts)
+    assert check.mismatch is not None
+    assert check.mismatch.startswith("Failed to validate repository information")
+    assert "facebook/react" in check.mismatch
 
 
 def test_gundam_visor_certificate_names_every_extension() -> None:
@@ -146,11 +213,14 @@ def test_every_generation_of_npm_provenance_reads(
     assert view.problems == ()
     provenance = view.provenance
     assert provenance is not None
-    assert provenance.signed_on == "Built and signed on GitHub Actions"
-    assert provenance.source_repository is not None
-    assert provenance.source_repository.href == f"https://github.com/{repository}"
-    assert provenance.build_file is not None
-    assert provenance.build_file.text == f".github/workflows/{workflow}"
+    facts = facts_of(load(name))
+    assert facts.signed_on == "Built and signed on GitHub Actions"
+    assert facts.source_repository is not None
+    assert facts.source_repository.href == f"https://github.com/{repository}"
+    assert facts.source_commit is not None
+    assert facts.build_file is not None
+    assert facts.build_file.text == f".github/workflows/{workflow}"
+    assert claims_check(provenance.statement, facts.facts).mismatch is None
     assert provenance.log_entry is not None
     # v0.1 bundles carry only the signed promise; v0.2 ones a proof that holds.
     if provenance.media_type.endswith("version=0.1"):
@@ -191,22 +261,69 @@ def test_unreadable_attestations_are_reported_not_raised() -> None:
         assert empty.publish is None
 
 
-def test_links_are_made_only_from_web_urls() -> None:
+def test_the_instances_issuer_is_labelled_emulated_ci() -> None:
+    """A certificate from this instance's issuer is "emulated CI", even when its repository and
+    run look like GitHub's (the emulation mints GitHub-shaped tokens)."""
     data = json.loads(GUNDAM.read_text())
-    attestation = next(a for a in data["attestations"] if "slsa" in a["predicateType"])
-    envelope = attestation["bundle"]["dsseEnvelope"]
-    statement = json.loads(base64.b64decode(envelope["payload"]))
-    definition = statement["predicate"]["buildDefinition"]
-    definition["externalParameters"]["workflow"]["repository"] = "javascript:alert(1)//"
-    statement["predicate"]["runDetails"]["metadata"]["invocationId"] = "data:text/html,x"
-    envelope["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
-    view = attestations_view(data).provenance  # the signature no longer matters for reading
-    assert view is not None
+    assert facts_of(data, "https://registry.example/-/oidc").ci == "GitHub Actions"
+    facts = bundle_facts(provenance_bundle(data), instance_issuer=GITHUB_ACTIONS_ISSUER + "/")
+    assert facts is not None
+    assert facts.ci == EMULATED_CI
+    view = FactsView(facts)
+    assert view.emulated
+    assert view.signed_on == "Built and signed on emulated CI of this instance"
+    assert "GitHub Actions" not in view.signed_on
+    # Its run URI names a run no forge ran: shown as text, never as "View build summary".
+    assert view.build_summary is None
+    assert view.run == Link(f"{REPO}/actions/runs/9358004112/attempts/1", None)
+
+
+def facts(**fields: str | None) -> FactsView:
+    base: dict[str, Any] = {
+        "issuer": GITHUB_ACTIONS_ISSUER,
+        "ci": "GitHub Actions",
+        "signer_identity": f"{REPO}/.github/workflows/release.yml@refs/heads/main",
+        "source_repository_uri": REPO,
+        "source_repository_digest": COMMIT,
+        "source_repository_ref": "refs/heads/main",
+        "build_config_uri": f"{REPO}/.github/workflows/release.yml@refs/heads/main",
+        "run_invocation_uri": f"{REPO}/actions/runs/1/attempts/1",
+    }
+    return FactsView(VerifiedFacts(**{**base, **fields}))
+
+
+def test_build_summary_links_only_to_the_run_on_the_repositorys_host() -> None:
+    assert facts().build_summary == f"{REPO}/actions/runs/1/attempts/1"
+    for run in (
+        "https://evil.example/acme/actions/runs/1",  # another host
+        "http://github.com/o/r/actions/runs/1",  # another scheme (port)
+        "https://github.com:8443/o/r/actions/runs/1",  # another port
+        "javascript:alert(1)//github.com",
+        "data:text/html,x",
+        "1234-1",  # an id, not a URL
+    ):
+        view = facts(run_invocation_uri=run)
+        assert view.build_summary is None, run
+        assert view.run == Link(run, None)
+    assert facts(run_invocation_uri=None).run is None
+    # A repository that is no web URL: nothing is on its host.
+    view = facts(source_repository_uri="javascript:alert(1)//")
+    assert view.build_summary is None
     assert view.source_repository == Link("javascript:alert(1)//", None)
     assert view.source_commit == Link(COMMIT, None)
     assert view.build_file is not None
     assert view.build_file.href is None
-    assert view.invocation == Link("data:text/html,x", None)
+    # GitLab's paths: /-/tree and /-/blob, the pipeline file from the Build Config URI.
+    gitlab = "https://gitlab.com/acme/widget"
+    view = facts(
+        issuer="https://gitlab.com",
+        source_repository_uri=gitlab,
+        build_config_uri=f"{gitlab}//.gitlab-ci.yml@refs/heads/main",
+        run_invocation_uri=f"{gitlab}/-/jobs/42",
+    )
+    assert view.source_commit == Link(COMMIT, f"{gitlab}/-/tree/{COMMIT}")
+    assert view.build_file == Link(".gitlab-ci.yml", f"{gitlab}/-/blob/{COMMIT}/.gitlab-ci.yml")
+    assert view.build_summary == f"{gitlab}/-/jobs/42"
 
 
 @pytest.mark.parametrize(
