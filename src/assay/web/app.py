@@ -47,6 +47,7 @@ from assay.errors import AssayError, FormatError, ManifestError
 from assay.npm.names import PackageName, parse_package_path
 from assay.registry.errors import BadRequest, RegistryError
 from assay.registry.errors import NotFound as RegistryNotFound
+from assay.registry.provenance import ProvenanceRecord
 from assay.registry.search import MAX_SIZE, SearchQuery
 from assay.registry.service import RegistryService
 from assay.registry.source_check import SourceCheckResult
@@ -102,6 +103,15 @@ def registry_attestations(registry: RegistryService) -> AttestationSource:
 # --- what the pages state about a version's origin --------------------------------------------
 
 
+def _stored_record(registry: RegistryService, name: str, version: str) -> ProvenanceRecord | None:
+    """What the registry recorded at publish (None: no provenance, a version published before
+    records were kept, or one that is gone)."""
+    try:
+        return registry.version_facts(PackageName(name), version)
+    except (AssayError, ValueError):
+        return None
+
+
 def version_facts(
     registry: RegistryService,
     name: str,
@@ -112,13 +122,16 @@ def version_facts(
 ) -> VerifiedFacts | None:
     """THE one place the pages obtain a version's verified facts (issue 10 §1).
 
-    Today: derived from the leaf certificate of the version's stored provenance bundle
-    (``attestations``, the registry's attestations response), which passed :mod:`assay.verify`
-    before the registry stored it. Once versions carry their stored facts record, read that
-    here instead (``registry`` and ``name``/``version`` are passed for that) and nothing else
-    changes. None: no provenance, or a certificate that cannot be read (the panel says so).
+    The record the registry stored when it verified the version's provenance at publish
+    (:meth:`RegistryService.version_facts`: the certificate's facts, never the statement's).
+    A version published before records were kept falls back to the leaf certificate of its
+    stored provenance bundle (``attestations``), which passed :mod:`assay.verify` before the
+    registry stored it — the same derivation the record was made with. None: no provenance,
+    or a certificate that cannot be read (the panel says so).
     """
-    del registry, name, version  # for the stored record
+    record = _stored_record(registry, name, version)
+    if record is not None:
+        return record.facts
     bundle = provenance_bundle(attestations)
     if bundle is None:
         return None
@@ -131,10 +144,10 @@ def version_facts(
 def version_source_check(
     registry: RegistryService, name: str, version: str
 ) -> SourceCheckResult | None:
-    """The publish-time source check of a version (issue 10 §4), once versions record it; None
-    until then (and for versions published with ``ASSAY_SOURCE_CHECK=off``)."""
-    del registry, name, version
-    return None
+    """The publish-time source check of a version (issue 10 §4), from the stored record; None
+    for versions published with ``ASSAY_SOURCE_CHECK=off`` or before records were kept."""
+    record = _stored_record(registry, name, version)
+    return None if record is None else record.source
 
 
 # --- templates ---------------------------------------------------------------------------------
