@@ -30,7 +30,11 @@ failure deciding the verdict:
 3. if ``dist.attestations`` is declared: every attestation of the response verifies — the
    registry's publish attestation with its key, the SLSA provenance keylessly — and the
    provenance satisfies the caller's policy, if any
-   (:func:`~assay.verify.attestations.verify_attestations`).
+   (:func:`~assay.verify.attestations.verify_attestations`);
+4. the provenance statement agrees with its verified signing certificate
+   (:func:`~assay.verify.facts.check_statement`): the registry refuses a contradicting statement
+   at publish, but a consumer does not take a registry's word for it — an upstream or tampered
+   registry could serve one (``EATTESTATIONVERIFY``).
 
 Every failure is a :class:`~assay.errors.VerificationError` whose details carry npm's ``code``,
 the ``kind`` of check (``manifest``, ``signature``, ``attestation``) and, where known, the
@@ -47,6 +51,7 @@ from urllib.parse import urljoin, urlsplit
 
 from assay.errors import ConfigError, VerificationError
 from assay.verify.attestations import AttestationsResult, verify_attestations
+from assay.verify.facts import VerifiedFacts, check_statement
 from assay.verify.policy import Policy
 from assay.verify.registry_signatures import verify_registry_signatures
 from assay.verify.result import VerificationResult
@@ -309,6 +314,16 @@ def verify_package(
         except VerificationError as exc:
             details = {"code": "EATTESTATIONVERIFY", **exc.details, "kind": "attestation"}
             raise VerificationError(exc.message, **details) from exc
+    # 4. the statement against the certificate
+    provenance = verified.provenance if verified is not None else None
+    if provenance is not None and provenance.signer is not None and provenance.statement:
+        try:
+            check_statement(provenance.statement, VerifiedFacts.from_result(provenance))
+        except VerificationError as exc:
+            message = f"{name}@{version}: the provenance contradicts its certificate: {exc.message}"
+            raise _invalid(
+                "EATTESTATIONVERIFY", "attestation", message, predicate_type="provenance"
+            ) from exc
     if provenance_policy is not None and (verified is None or verified.provenance is None):
         raise _invalid(
             "EATTESTATIONVERIFY", "attestation", f"{name}@{version} has no provenance attestation"
