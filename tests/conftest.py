@@ -87,6 +87,15 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         return (yield)
 
 
+@pytest.fixture(autouse=True)
+def _trust_pins(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test pins registries' trust in a directory of its own: the commands it runs (in
+    process or as children, which inherit the environment) never read or write the user's
+    ~/.config pins, and two instances that happen to reuse a port never look like one whose
+    trusted root changed."""
+    monkeypatch.setenv("ASSAY_TRUST_PIN_DIR", str(tmp_path_factory.mktemp("pins")))
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     """One PostgreSQL server for the session; each test makes its own database."""
