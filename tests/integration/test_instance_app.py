@@ -24,15 +24,30 @@ from assay.settings import Settings
 from tests.servers import loopback_socket, serve_app, socket_url
 
 
-@pytest.fixture
-def instance(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def _serve(tmp_path: Path, *, ci_emulation: bool) -> Iterator[tuple[str, Path]]:
     data = tmp_path / "data"
     initialize(DataDir(data))
     sock = loopback_socket()
     url = socket_url(sock)
-    settings = Settings(data_dir=data, public_url=url, oidc_trusted_issuers=("github-actions",))
+    settings = Settings(
+        data_dir=data,
+        public_url=url,
+        oidc_trusted_issuers=("github-actions",),
+        ci_emulation=ci_emulation,
+    )
     with serve_app(create_instance_app(settings), sock) as served:
         yield served, data
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """With CI emulation on: the CA certifies the instance's own issuer too."""
+    yield from _serve(tmp_path, ci_emulation=True)
+
+
+@pytest.fixture
+def without_emulation(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    yield from _serve(tmp_path, ci_emulation=False)
 
 
 def _request(token: str, key: ec.EllipticCurvePrivateKey, subject: str) -> dict[str, object]:
@@ -104,3 +119,21 @@ def test_good_token_gets_a_certificate_and_bad_ones_get_401(instance: tuple[str,
     assert httpx.post(f"{url}/api/v2/signingCert", content=b"{").status_code == 400
     huge = httpx.post(f"{url}/api/v2/signingCert", content=b"x" * (1 << 20))
     assert huge.status_code == 413
+
+
+def test_without_emulation_the_ca_does_not_certify_the_instances_own_tokens(
+    without_emulation: tuple[str, Path],
+) -> None:
+    """The instance's issuer mints tokens only for emulated CI jobs: with emulation off the CA
+    neither lists it nor certifies a token it signed (even one minted with its real key)."""
+    url, data = without_emulation
+    issuers = httpx.get(f"{url}/api/v2/configuration").json()["issuers"]
+    assert {i["issuerUrl"] for i in issuers} == {"https://token.actions.githubusercontent.com"}
+    material = InstanceMaterial.load(DataDir(data))
+    claims = CIJob.github("acme/widget").token_claims()
+    token = OIDCIssuer(f"{url}/-/oidc", material.oidc_key).mint(claims, "sigstore")
+    response = httpx.post(
+        f"{url}/api/v2/signingCert", json=_request(token, generate_ec(), str(claims["sub"]))
+    )
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == 16

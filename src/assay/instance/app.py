@@ -93,7 +93,12 @@ def create_instance_app(settings: Settings) -> ASGIApp:
         instance_issuer(settings), material.oidc_key, jobs=FileJobStore(data_dir.oidc / "jobs")
     )
     public = [PUBLIC_ISSUERS[name] for name in settings.oidc_trusted_issuers]
-    validator = TokenValidator([issuer.trusted_issuer(), *(trusted for trusted, _ in public)])
+    # The instance's own issuer mints tokens only for emulated CI jobs, so the CA certifies its
+    # identities only while emulation is on: with it off, nothing the instance signed for itself
+    # can become a signing certificate (issue 10 §3).
+    own = [(issuer.trusted_issuer(), IssuerProfile(issuer.issuer_url, "ci"))]
+    certified = [*own, *public] if settings.ci_emulation else public
+    validator = TokenValidator([trusted for trusted, _ in certified])
 
     def verify_token(token: str) -> dict[str, Any]:
         return validator.validate(token, SIGSTORE_AUDIENCE)
@@ -103,7 +108,7 @@ def create_instance_app(settings: Settings) -> ASGIApp:
         intermediate=material.ca_intermediate,
         intermediate_key=material.ca_intermediate_key,
         ct_key=material.ct_key,
-        profiles=[IssuerProfile(issuer.issuer_url, "ci"), *(profile for _, profile in public)],
+        profiles=[profile for _, profile in certified],
     )
     ca_app = create_ca_app(authority, verify_token)
 
