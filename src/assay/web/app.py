@@ -47,7 +47,6 @@ from assay.errors import AssayError, FormatError, ManifestError
 from assay.npm.names import PackageName, parse_package_path
 from assay.registry.errors import BadRequest, RegistryError
 from assay.registry.errors import NotFound as RegistryNotFound
-from assay.registry.provenance import ProvenanceRecord
 from assay.registry.search import MAX_SIZE, SearchQuery
 from assay.registry.service import RegistryService
 from assay.registry.source_check import SourceCheckResult
@@ -103,51 +102,37 @@ def registry_attestations(registry: RegistryService) -> AttestationSource:
 # --- what the pages state about a version's origin --------------------------------------------
 
 
-def _stored_record(registry: RegistryService, name: str, version: str) -> ProvenanceRecord | None:
-    """What the registry recorded at publish (None: no provenance, a version published before
-    records were kept, or one that is gone)."""
-    try:
-        return registry.version_facts(PackageName(name), version)
-    except (AssayError, ValueError):
-        return None
-
-
-def version_facts(
+def version_origin(
     registry: RegistryService,
     name: str,
     version: str,
     attestations: Mapping[str, Any] | None,
     *,
     instance_issuer: str | None,
-) -> VerifiedFacts | None:
-    """THE one place the pages obtain a version's verified facts (issue 10 §1).
+) -> tuple[VerifiedFacts | None, SourceCheckResult | None]:
+    """THE one place the pages obtain a version's verified facts and source check (issue 10).
 
     The record the registry stored when it verified the version's provenance at publish
-    (:meth:`RegistryService.version_facts`: the certificate's facts, never the statement's).
+    (:meth:`RegistryService.version_facts`: the certificate's facts, never the statement's, and
+    the source check, None when the instance did not check), read once per page.
     A version published before records were kept falls back to the leaf certificate of its
     stored provenance bundle (``attestations``), which passed :mod:`assay.verify` before the
-    registry stored it — the same derivation the record was made with. None: no provenance,
-    or a certificate that cannot be read (the panel says so).
+    registry stored it — the same derivation the record was made with. No facts: no
+    provenance, or a certificate that cannot be read (the panel says so).
     """
-    record = _stored_record(registry, name, version)
+    try:
+        record = registry.version_facts(PackageName(name), version)
+    except (AssayError, ValueError):
+        record = None
     if record is not None:
-        return record.facts
+        return record.facts, record.source
     bundle = provenance_bundle(attestations)
     if bundle is None:
-        return None
+        return None, None
     try:
-        return bundle_facts(bundle, instance_issuer=instance_issuer)
+        return bundle_facts(bundle, instance_issuer=instance_issuer), None
     except AssayError:
-        return None
-
-
-def version_source_check(
-    registry: RegistryService, name: str, version: str
-) -> SourceCheckResult | None:
-    """The publish-time source check of a version (issue 10 §4), from the stored record; None
-    for versions published with ``ASSAY_SOURCE_CHECK=off`` or before records were kept."""
-    record = _stored_record(registry, name, version)
-    return None if record is None else record.source
+        return None, None
 
 
 # --- templates ---------------------------------------------------------------------------------
@@ -244,11 +229,9 @@ def create_app(
     async def origin_facts(
         name: str, version: str, response: Mapping[str, Any] | None
     ) -> tuple[VerifiedFacts | None, SourceCheckResult | None]:
-        def read() -> tuple[VerifiedFacts | None, SourceCheckResult | None]:
-            facts = version_facts(registry, name, version, response, instance_issuer=issuer)
-            return facts, version_source_check(registry, name, version)
-
-        return await run_in_threadpool(read)
+        return await run_in_threadpool(
+            version_origin, registry, name, version, response, instance_issuer=issuer
+        )
 
     # --- packages --------------------------------------------------------------------------
 

@@ -352,7 +352,7 @@ def package_page(
 
     ``attestations``: the shown version's attestations response, read (None when the registry
     has none for it). ``registry``: this registry's origin, for the install command.
-    ``facts``: the version's verified facts (web/app.py ``version_facts``), the only source of
+    ``facts``: the version's verified facts (web/app.py ``version_origin``), the only source of
     what the provenance panel states. ``source_check``: the publish-time source check, if any.
     """
     name = _text(packument.get("name"))
