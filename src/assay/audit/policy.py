@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import ConfigError, VerificationError
-from assay.npm import hosted
+from assay.npm.hosted import repository_key
 from assay.verify.facts import GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, ci_label
 from assay.verify.policy import Event, Ref, RunnerEnvironment, Workflow
 from assay.verify.result import VerificationResult
@@ -39,7 +39,6 @@ __all__ = [
     "PULL_REQUEST_TARGET",
     "AuditPolicy",
     "PackageRule",
-    "normalise_repository",
     "source_repository",
 ]
 
@@ -48,12 +47,6 @@ _RULE_KEYS = frozenset({"repository", "workflow", "ref", "events", "runner", "is
 _TOP_KEYS = frozenset({"require-provenance", "packages", "downgrade", "issuer"})
 ISSUER_ALIASES = {"github-actions": GITHUB_ACTIONS_ISSUER, "gitlab.com": GITLAB_ISSUER}
 """Short names of the public CI issuers (the names ``ASSAY_OIDC_TRUSTED_ISSUERS`` uses)."""
-
-
-def normalise_repository(value: str) -> str:
-    """``github.com/o/r``, ``git+https://github.com/o/r.git``, ``github:o/r`` →
-    ``https://github.com/o/r`` (lower case: GitHub and GitLab paths are case-insensitive)."""
-    return hosted.normalise_repository(value).lower()
 
 
 def source_repository(result: VerificationResult) -> str | None:
@@ -167,8 +160,8 @@ class PackageRule:
                 reasons.append(reason)
         if self.repository is not None:
             actual = source_repository(result)
-            wanted = normalise_repository(self.repository)
-            if actual is None or not fnmatch.fnmatchcase(normalise_repository(actual), wanted):
+            wanted = repository_key(self.repository)
+            if actual is None or not fnmatch.fnmatchcase(repository_key(actual), wanted):
                 reasons.append(f"built from repository {actual!r}, expected {self.repository!r}")
         checks = (
             Workflow(self.workflow) if self.workflow is not None else None,

@@ -37,9 +37,10 @@ from assay.audit.fetch import (
     status_error,
 )
 from assay.audit.pins import PinOutcome, TrustPins
-from assay.audit.policy import AuditPolicy, normalise_repository, source_repository
+from assay.audit.policy import AuditPolicy, source_repository
 from assay.audit.tree import InstalledPackage
 from assay.errors import ConfigError, VerificationError
+from assay.npm.hosted import repository_key
 from assay.npm.versions import Version
 from assay.npmrc import NpmConfig
 from assay.verify.attestations import AttestationsResult, verify_attestations
@@ -430,7 +431,7 @@ class Auditor:
         if (
             before_repository is not None
             and repository is not None
-            and normalise_repository(before_repository) != normalise_repository(repository)
+            and repository_key(before_repository) != repository_key(repository)
         ):
             return [
                 PolicyFinding(

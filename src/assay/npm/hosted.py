@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, unquote, urlsplit
 
-__all__ = ["HostedGit", "from_url", "normalise_repository", "repository_field"]
+__all__ = ["HostedGit", "from_url", "normalise_repository", "repository_field", "repository_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,3 +286,9 @@ def normalise_repository(value: str) -> str:
     if "://" not in text and not _OPAQUE_SCHEME.match(text):
         text = "https://" + text
     return text.rstrip("/").removesuffix(".git")
+
+
+def repository_key(value: str) -> str:
+    """What two repository values are compared by: :func:`normalise_repository`, lower-cased,
+    because GitHub and GitLab ignore case in repository paths (npm compares them so too)."""
+    return normalise_repository(value).lower()

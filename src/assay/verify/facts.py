@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from assay.errors import FormatError, VerificationError
-from assay.npm.hosted import normalise_repository
+from assay.npm.hosted import repository_key
 from assay.provenance.fulcio import (
     OID_BUILD_CONFIG_DIGEST,
     OID_BUILD_CONFIG_URI,
@@ -438,19 +438,13 @@ def _v02_claims(c: _Claims) -> None:
 # --- comparison -----------------------------------------------------------------------------------
 
 
-def _normalise_repository(value: str) -> str:
-    """The one repository rule (:func:`assay.npm.hosted.normalise_repository`), lower-cased as
-    GitHub and GitLab ignore case in repository paths."""
-    return normalise_repository(value).lower()
-
-
 def _same_repository(a: str, b: str) -> bool:
-    return _normalise_repository(a) == _normalise_repository(b)
+    return repository_key(a) == repository_key(b)
 
 
 def _repository_path(uri: str) -> str:
     """``https://github.com/o/r`` → ``o/r`` (GITHUB_REPOSITORY's form)."""
-    parts = urlsplit(_normalise_repository(uri))
+    parts = urlsplit(repository_key(uri))
     return parts.path.strip("/")
 
 

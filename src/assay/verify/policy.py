@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from assay.errors import StatementError, VerificationError
-from assay.npm.hosted import normalise_repository
+from assay.npm.hosted import repository_key
 from assay.provenance.fulcio import OID_RUNNER_ENVIRONMENT, SignerIdentity
 from assay.provenance.subject import Digest, npm_purl
 from assay.verify.result import VerificationResult
@@ -153,10 +153,7 @@ class SourceRepository:
     def verify(self, result: VerificationResult) -> None:
         signer = _signer(result, "a source repository policy")
         actual = signer.source_repository_uri
-        if (
-            actual is None
-            or normalise_repository(actual).lower() != normalise_repository(self.repository).lower()
-        ):
+        if actual is None or repository_key(actual) != repository_key(self.repository):
             raise _fail(
                 f"built from repository {actual!r}, expected {self.repository!r}",
                 expected=self.repository,

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from assay.audit.policy import AuditPolicy, normalise_repository
+from assay.audit.policy import AuditPolicy
 from assay.audit.verify import _earlier_with_provenance
 from assay.errors import ConfigError
+from assay.npm.hosted import repository_key
 from assay.verify import RegistryKeys, TrustedRoot, Verifier
 from assay.verify.attestations import verify_attestations
 from assay.verify.result import VerificationResult
@@ -73,7 +74,7 @@ def test_invalid_policies(text: str, message: str) -> None:
 def test_repository_normalisation() -> None:
     for text in ("git+https://github.com/Acme/X.git", "github:acme/x", "github.com/acme/x/",
                  "http://github.com/acme/x"):  # fmt: skip
-        assert normalise_repository(text) == "https://github.com/acme/x"
+        assert repository_key(text) == "https://github.com/acme/x"
 
 
 def _packument(versions: dict[str, tuple[str | None, bool]]) -> dict[str, Any]:
