@@ -37,6 +37,7 @@ from assay.registry.packuments import iso
 from assay.settings import Settings
 from assay.storage.account_store import StoreConflict, StoredToken, StoredUser, now_ms
 from assay.storage.registry_store import RegistryStore
+from assay.storage.trust_store import StoredOidcToken, StoredPublisher
 
 BEARER = 'Bearer realm="assay"'
 BASIC = 'Basic realm="assay"'
@@ -197,10 +198,44 @@ class Principal:
         return self.token is not None and self.token.readonly
 
 
-def require(principal: Principal | None, action: str, *, write: bool = True) -> Principal:
-    """The principal, if it may do `action`: 401 for nobody, 403 for a read-only token."""
+# The permissions of a trusted publisher, as npm's trust API names them (lib/trust-cmd.js).
+CREATE_PACKAGE = "createPackage"  # npm publish
+CREATE_STAGED_PACKAGE = "createStagedPackage"  # npm stage publish
+PERMISSIONS = (CREATE_PACKAGE, CREATE_STAGED_PACKAGE)
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedPrincipal:
+    """A CI job acting through trusted publishing: the bearer of a token the OIDC exchange
+    minted. It is nobody's account: it may publish (or stage) `token.package` with the
+    token's permissions until the token expires, and nothing else (docs/trusted-publishing.md)."""
+
+    token: StoredOidcToken
+    publisher: StoredPublisher
+
+    @property
+    def package(self) -> str:
+        return self.token.package
+
+    def may(self, permission: str, package: str) -> bool:
+        return package == self.token.package and permission in self.token.permissions
+
+
+Caller = Principal | TrustedPrincipal
+"""Whoever authenticated a request: a user (with or without a token) or a trusted publisher."""
+
+
+def require(principal: Caller | None, action: str, *, write: bool = True) -> Principal:
+    """The user principal, if it may do `action`: 401 for nobody, 403 for a read-only token and
+    for a trusted-publishing token (it may only publish its package; see
+    :class:`TrustedPrincipal`, whose publish path checks it explicitly)."""
     if principal is None:
         raise Unauthorized(f"You must be logged in to {action}. Run `npm login` first.")
+    if isinstance(principal, TrustedPrincipal):
+        raise Forbidden(
+            f"This token was issued by trusted publishing for {principal.package}; "
+            f"it can only publish that package, not {action}"
+        )
     if write and principal.readonly:
         raise Forbidden(f"This token is read-only; it cannot be used to {action}")
     return principal
@@ -382,9 +417,14 @@ class Accounts:
 __all__ = [
     "BASIC",
     "BEARER",
+    "CREATE_PACKAGE",
+    "CREATE_STAGED_PACKAGE",
+    "PERMISSIONS",
     "Accounts",
+    "Caller",
     "NewToken",
     "Principal",
+    "TrustedPrincipal",
     "address_allowed",
     "check_email",
     "check_password",

@@ -69,6 +69,8 @@ class StoredVersion:
     """JSON text: the ``attestations`` list served at ``/-/npm/v1/attestations/…`` (or None)."""
     provenance_facts: str | None = None
     """JSON text: what the registry verified about the provenance (or None without one)."""
+    trusted_publisher: str | None = None
+    """JSON text: the trusted publisher the version came through (or None for a token)."""
 
     @property
     def live(self) -> bool:
@@ -309,6 +311,7 @@ class RegistryStore(AccountStore):
                     unpublished_ms=None,
                     attestations=version.attestations,
                     provenance_facts=version.provenance_facts,
+                    trusted_publisher=version.trusted_publisher,
                 )
             )
         for version_name, message in change.deprecations.items():
@@ -499,6 +502,7 @@ def _version(row: Any) -> StoredVersion:
         unpublished_ms=None if row.unpublished_ms is None else int(row.unpublished_ms),
         attestations=row.attestations,
         provenance_facts=row.provenance_facts,
+        trusted_publisher=row.trusted_publisher,
     )
 
 

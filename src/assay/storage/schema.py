@@ -126,6 +126,9 @@ registry_versions = sa.Table(
     # ProvenanceRecord: the certificate's facts, the statement check, the source check and its
     # time); NULL for a version published without provenance.
     sa.Column("provenance_facts", sa.Text, nullable=True),
+    # JSON: the trusted publisher a version was published through (npm's
+    # `_npmUser.trustedPublisher`, plus the verified OIDC identity); NULL for a token publish.
+    sa.Column("trusted_publisher", sa.Text, nullable=True),
 )
 sa.Index("registry_versions_filename", registry_versions.c.package, registry_versions.c.filename)
 
@@ -181,4 +184,107 @@ registry_scope_members = sa.Table(
         primary_key=True,
     ),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
+)
+
+# --- trusted publishing (issue 11; docs/trusted-publishing.md) ----------------------------------
+# A package's trusted publishers: which CI identity may exchange its OIDC token for a short-lived
+# token that publishes (or stages) this one package. `claims` is the npm trust API's `claims`
+# object as stored (normalized); `pins` holds immutable ids learnt on first use
+# (`repository_id`, `repository_owner_id`, GitLab's `project_id`, …) so a repository deleted and
+# recreated under the same name no longer matches (PyPI's rule). No foreign key to
+# registry_packages: a *pending* publisher (`pending_until_ms` set) names a package that does not
+# exist yet and reserves the name to that publisher until then.
+registry_trusted_publishers = sa.Table(
+    "registry_trusted_publishers",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # a UUID, what `npm trust revoke --id` takes
+    sa.Column("package", sa.String(214), nullable=False, index=True),
+    sa.Column("provider", sa.String(16), nullable=False),  # github | gitlab | circleci
+    sa.Column("claims", sa.Text, nullable=False),  # JSON object
+    sa.Column("permissions", sa.Text, nullable=False),  # JSON list, of accounts.PERMISSIONS
+    sa.Column("pins", sa.Text, nullable=True),  # JSON object, filled on the first exchange
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("registry_users.id"), nullable=True),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("pending_until_ms", sa.BigInteger, nullable=True),
+)
+
+# Every OIDC token `jti` the exchange has accepted, kept past the token's own expiry (so one
+# identity token buys at most one registry token, across processes and nodes). The primary key
+# is the atomic claim: a second insert of the same (issuer, jti) fails.
+registry_oidc_jtis = sa.Table(
+    "registry_oidc_jtis",
+    metadata,
+    sa.Column("issuer", sa.String(512), primary_key=True),
+    sa.Column("jti", sa.String(256), primary_key=True),
+    sa.Column("forget_after_ms", sa.BigInteger, nullable=False, index=True),
+)
+
+# Tokens minted by the exchange. Like registry_tokens only the SHA-256 is stored; unlike them they
+# belong to no user: they act for one trusted publisher on one package, with its permissions, and
+# expire within minutes. Revoking the publisher revokes its tokens (ON DELETE CASCADE).
+# `identity` is the verified OIDC claims that bought the token (issuer, subject, repository,
+# workflow, run, sha, …): what `_npmUser.trustedPublisher` and the audit trail show.
+registry_oidc_tokens = sa.Table(
+    "registry_oidc_tokens",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("package", sa.String(214), nullable=False, index=True),
+    sa.Column(
+        "publisher_id",
+        sa.String(36),
+        sa.ForeignKey("registry_trusted_publishers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("permissions", sa.Text, nullable=False),  # JSON list, ⊆ the publisher's
+    sa.Column("identity", sa.Text, nullable=False),  # JSON object
+    sa.Column("preview", sa.String(32), nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("expires_ms", sa.BigInteger, nullable=False),
+)
+
+# Rules a package's maintainers set for its future versions (`assay package policy`). A missing
+# row means the defaults: tokens allowed, provenance optional, no provenance downgrade.
+registry_package_policies = sa.Table(
+    "registry_package_policies",
+    metadata,
+    sa.Column("package", sa.String(214), primary_key=True),
+    sa.Column("require_trusted_publishing", sa.Boolean, nullable=False),
+    sa.Column("require_provenance", sa.Boolean, nullable=False),
+    # False (the default) refuses a version without provenance after one with it.
+    sa.Column("allow_provenance_downgrade", sa.Boolean, nullable=False),
+    sa.Column("updated_by", sa.Integer, sa.ForeignKey("registry_users.id"), nullable=True),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+)
+
+# Staged publishes (`npm stage publish`): checked like a publish, held until a maintainer approves
+# (then published as the stager) or rejects (then deleted). `body` is the publish document without
+# the tarball's bytes, which are in the blob store under `blob_key`.
+registry_staged_versions = sa.Table(
+    "registry_staged_versions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # a UUID (npm validates it as one)
+    sa.Column("package", sa.String(214), nullable=False, index=True),
+    sa.Column("version", sa.String(256), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # JSON
+    sa.Column("blob_key", sa.String(256), nullable=False),
+    sa.Column("integrity", sa.String(128), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("stager", sa.Text, nullable=False),  # JSON: the user or trusted publisher
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("package", "version", name="registry_staged_package_version"),
+)
+
+# The registry's audit trail: who changed what about a package, and when (trusted publishers,
+# package policy, staged publishes). Append-only; `actor` is "user:<name>" or
+# "trusted-publisher:<id>".
+registry_audit_events = sa.Table(
+    "registry_audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("package", sa.String(214), nullable=False, index=True),
+    sa.Column("actor", sa.String(300), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),  # JSON object
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
 )
