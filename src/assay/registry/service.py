@@ -73,6 +73,7 @@ from assay.storage.registry_store import (
     StoredVersion,
     tarball_key,
 )
+from assay.storage.trust_store import TrustStore
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,8 @@ class RegistryService:
         self.settings = settings
         self.keys = keys
         self.accounts = Accounts(store, settings)
+        # Trusted publishing's rows (publishers, exchanged tokens, policies, staging, audit).
+        self.trust_store = TrustStore(store.engine)
         # None: this registry has no trusted roots, so it refuses every provenance bundle.
         self.provenance = provenance
         self.origin = settings.origin
