@@ -82,15 +82,19 @@ from assay.transparency.sct import verify_embedded_sct
 from assay.verify.log_entry import (
     MESSAGE_HASHES,
     check_dsse_body,
+    check_dsse_v2_body,
     check_hashedrekord_body,
+    check_hashedrekord_v2_body,
     check_intoto_body,
     entry_body,
+    entry_body_v2,
     verify_checkpoint_note,
     verify_promise,
 )
 from assay.verify.policy import Policy
 from assay.verify.result import VerificationResult
 from assay.verify.steps import STEPS, fail
+from assay.verify.timestamp import TimestampAuthorities
 from assay.verify.trust import CertificateAuthority, TrustedRoot
 
 __all__ = [
@@ -107,7 +111,7 @@ _PREHASH: Final[Mapping[str, type[hashes.HashAlgorithm]]] = {
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
 }
-_SUPPORTED_KINDS: Final = frozenset(
+_REKOR_V1_KINDS: Final = frozenset(
     {("hashedrekord", "0.0.1"), ("dsse", "0.0.1"), ("intoto", "0.0.2")}
 )
 _REKOR_V2_KINDS: Final = frozenset({("hashedrekord", "0.0.2"), ("dsse", "0.0.2")})
@@ -145,6 +149,7 @@ class Verifier:
             (authority, Store(list(authority.chain)))
             for authority in trusted_root.certificate_authorities
         )
+        self._timestamp_authorities = TimestampAuthorities(trusted_root.timestamp_authorities)
 
     def verify(
         self,
@@ -191,16 +196,15 @@ class Verifier:
         leaf, key = self._key_material(bundle, public_key)
         # 4. The entry kind/version, and that it fits the content.
         kind = (entry.kind_version.kind, entry.kind_version.version)
-        if kind in _REKOR_V2_KINDS:
-            raise fail(
-                4,
-                f"Rekor v2 entries ({kind[0]} {kind[1]}) are not supported yet: they need RFC "
-                "3161 timestamps",
-            )
-        if kind not in _SUPPORTED_KINDS:
+        rekor_v2 = kind in _REKOR_V2_KINDS
+        if not rekor_v2 and kind not in _REKOR_V1_KINDS:
             raise fail(4, f"unsupported log entry kind {kind[0]!r} version {kind[1]!r}")
         envelope = bundle.dsse_envelope
-        if (kind[0] == "hashedrekord") != (envelope is None):
+        # Rekor v2 logs a DSSE envelope as dsse 0.0.2 or as hashedrekord 0.0.2 over its PAE
+        # (rekor-v2-spec §6.1.4); a message signature only ever as a hashedrekord.
+        if kind == ("dsse", "0.0.2") and envelope is None:
+            raise fail(4, "a dsse log entry cannot record a message signature")
+        if not rekor_v2 and (kind[0] == "hashedrekord") != (envelope is None):
             content = "a DSSE envelope" if envelope is not None else "a message signature"
             raise fail(4, f"a {kind[0]} log entry cannot record {content}")
         # 5. Proof of inclusion.
@@ -211,6 +215,9 @@ class Verifier:
             raise fail(5, "the inclusion proof has no checkpoint")
         if proof is None and bundle.version >= (0, 2):
             raise fail(5, "bundles from v0.2 on must carry an inclusion proof")
+        if rekor_v2 and (proof is None or promise is not None or entry.integrated_time != 0):
+            # Rekor v2 signs no entry timestamp: inclusion proof and checkpoint only.
+            raise fail(5, "a Rekor v2 entry carries an inclusion proof only, with no SET or time")
         # 6. A source of time.
         data = bundle.verification_material.timestamp_verification_data
         timestamps = data.rfc3161_timestamps if data is not None else ()
@@ -219,9 +226,10 @@ class Verifier:
         # 7. DSSE: exactly one signature (also a Bundle invariant).
         if envelope is not None and len(envelope.signatures) != 1:
             raise fail(7, f"expected one DSSE signature, found {len(envelope.signatures)}")
-        # 8. RFC 3161 timestamps: fail closed until we verify them.
-        if timestamps:
-            raise fail(8, "RFC 3161 timestamps are not supported yet; refusing the bundle")
+        # 8. RFC 3161 timestamps: each one's genTime is a verified time (timestamp.py).
+        verified_times = self._timestamp_authorities.verify(
+            bundle.signature, [stamp.signed_timestamp for stamp in timestamps]
+        )
         logs = self.trusted_root.tlog(entry.log_id.key_id)
         if not logs:
             raise fail(
@@ -230,7 +238,6 @@ class Verifier:
                 f"{entry.log_id.key_id.hex()})",
             )
         # 9 and 17. The inclusion promise: the integrated time, once its SET verifies.
-        verified_times: list[datetime] = []
         integrated_time: datetime | None = None
         if promise is not None:
             if entry.integrated_time == 0:
@@ -238,7 +245,7 @@ class Verifier:
             integrated_time = datetime.fromtimestamp(entry.integrated_time, UTC)
             verify_promise(entry, promise.signed_entry_timestamp, logs, integrated_time)
             verified_times.append(integrated_time)
-        # 10. At least one verified time.
+        # 10. At least one verified time (a Rekor v2 entry alone has none: it needs a TSA).
         if not verified_times:
             raise fail(10, "no verified time for the signature")
         signer: SignerIdentity | None = None
@@ -280,13 +287,20 @@ class Verifier:
         else:
             self._verify_message(bundle, key, artifact)
         # 20. The body says what the bundle says.
-        body = entry_body(entry, kind)
-        if envelope is not None and kind == ("dsse", "0.0.1"):
-            check_dsse_body(body, envelope, leaf, key)
-        elif envelope is not None:
-            check_intoto_body(body, envelope, leaf, key)
+        if rekor_v2:
+            body_v2 = entry_body_v2(entry, kind)
+            if kind[0] == "dsse" and envelope is not None:
+                check_dsse_v2_body(body_v2, envelope, leaf, key)
+            else:
+                check_hashedrekord_v2_body(body_v2, bundle, leaf, key)
         else:
-            check_hashedrekord_body(body, bundle, leaf, key)
+            body = entry_body(entry, kind)
+            if envelope is not None and kind == ("dsse", "0.0.1"):
+                check_dsse_body(body, envelope, leaf, key)
+            elif envelope is not None:
+                check_intoto_body(body, envelope, leaf, key)
+            else:
+                check_hashedrekord_body(body, bundle, leaf, key)
         # 21. The statement and its subject.
         statement: Statement | None = None
         if envelope is not None:
