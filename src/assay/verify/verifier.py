@@ -4,8 +4,8 @@
 (the verified payload and statement, who signed, the log entry and its verified time) or raises
 :class:`~assay.errors.VerificationError` whose ``step`` detail is the §6 step number and whose
 message names exactly what failed. It fails closed: an unknown media type, entry kind or key
-type, a missing proof, an RFC 3161 timestamp it cannot check yet — all are refusals, never a
-silent pass. It does no I/O.
+type, a missing proof, a timestamp that does not verify — all are refusals, never a silent pass.
+It does no I/O. docs/verification.md says what is accepted, and against which oracles.
 
 What is checked, by step (sigstore.md §6, compiled from sigstore-python 4.5.1 and
 @sigstore/verify 4.1.3; where they differ we take the stricter rule, so that whatever we accept
@@ -16,15 +16,20 @@ both accept):
 3. the key material: the v0.3 ``certificate`` or ``x509CertificateChain[0]`` is a leaf (not a
    CA; v3; the rest of a chain is ignored: paths are built from the trusted root alone), or
    a public-key hint with the key supplied by the caller (npm's registry-signed attestations);
-4. the entry kind/version is one we can rebuild — ``hashedrekord`` 0.0.1, ``dsse`` 0.0.1,
-   ``intoto`` 0.0.2 — and matches the bundle content (message signature vs DSSE);
+4. the entry kind/version is one we can rebuild — Rekor v1 ``hashedrekord`` 0.0.1, ``dsse``
+   0.0.1, ``intoto`` 0.0.2; Rekor v2 ``hashedrekord`` and ``dsse`` 0.0.2 — and matches the
+   bundle content (message signature vs DSSE; Rekor v2 may log a DSSE envelope as a hashedrekord
+   over its PAE, rekor-v2-spec §6.1.4);
 5. an inclusion proof with a checkpoint, or (v0.1 only, what npm's 2023 bundles carry and
-   sigstore-js accepts) an inclusion promise alone;
+   sigstore-js accepts) an inclusion promise alone; a Rekor v2 entry has an inclusion proof and
+   no promise and no integrated time;
 6. v0.2 and later: an inclusion promise or RFC 3161 timestamps as the time source;
 7. a DSSE envelope has exactly one signature;
-8. RFC 3161 timestamps: not supported yet, so a bundle carrying any is refused;
+8. RFC 3161 timestamps (:mod:`assay.verify.timestamp`): every one verifies over the bundle's
+   signature with a TSA of the trusted root, its chain valid at its ``genTime``, which lies in
+   the TSA's ``validFor``; each ``genTime`` is a verified time;
 9. the inclusion promise's ``integratedTime`` is the verified time (checked in step 17);
-10. at least one verified time;
+10. at least one verified time (a Rekor v2 entry gives none: it needs a timestamp);
 11. at every verified time, the leaf chains to a trusted CA whose ``validFor`` contains it, with
     every certificate of the path valid then, under the WebPKI profile sigstore-python applies
     (cryptography's verifier, EKU left to step 13);
@@ -34,14 +39,16 @@ both accept):
 14. identity: left to the caller's policy (:mod:`assay.verify.policy`), run last;
 15. the RFC 6962 inclusion proof leads from the body's leaf hash to the proof's root;
 16. the checkpoint is signed by the entry's log (key hint = ``logId[:4]``, key name inside the
-    log's ``baseUrl``) and names the same root and size;
+    log's ``baseUrl``; the log's line may be anywhere among witness cosignatures, which are
+    ignored) and names the same root and size;
 17. the SET verifies over JCS(body, integratedTime, logID, logIndex) with that log's key, valid
     at ``integratedTime``;
 18. every verified time lies within the leaf's validity;
 19. the signature: ECDSA over the artifact digest (``messageDigest`` must equal it), or over the
     DSSE PAE;
 20. the log entry's body says the same as the bundle (CVE-2022-36056): same signature, same
-    certificate or key, same digest / payload hash;
+    certificate or key, same digest / payload hash (Rekor v2 bodies:
+    :mod:`assay.transparency.rekor_v2`);
 21. with an artifact, a DSSE statement has a subject with the artifact's digest.
 
 The step names and the error each failure raises are in :mod:`assay.verify.steps`; the checks of
