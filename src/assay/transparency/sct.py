@@ -29,12 +29,12 @@ from typing import Final
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.certificate_transparency import LogEntryType, Version
 
 from assay.errors import VerificationError
-from assay.keys import key_id, spki_der
+from assay.keys import key_id
 
 __all__ = [
     "V1",
@@ -90,11 +90,14 @@ def digitally_signed(
 
 
 def issuer_key_hash(issuer: x509.Certificate) -> bytes:
-    """SHA-256 of the issuing CA's DER SPKI (RFC 6962 §3.2); the issuer's key must be ECDSA."""
-    public = issuer.public_key()
-    if not isinstance(public, ec.EllipticCurvePublicKey):
-        raise VerificationError("the SCT issuer's key is not an ECDSA key")
-    return hashlib.sha256(spki_der(public)).digest()
+    """SHA-256 of the issuing CA's DER SPKI (RFC 6962 §3.2), whatever its key type: a CA may
+    hold an RSA key (conformance ``bundle-with-sct-with-extensions``); only the CT log's own
+    signature is ECDSA."""
+    return hashlib.sha256(
+        issuer.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    ).digest()
 
 
 def verify_embedded_sct(

@@ -25,18 +25,29 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from assay.errors import FormatError, VerificationError
 from assay.keys import verify_signature
 from assay.provenance.bundle import Bundle, HashAlgorithm, TlogEntry
-from assay.provenance.dsse import Envelope, PublicKey
+from assay.provenance.dsse import Envelope, PublicKey, pae
 from assay.transparency.checkpoint import parse_signed_note, verify_checkpoint
 from assay.transparency.rekor import set_payload
+from assay.transparency.rekor_v2 import (
+    PREHASH,
+    DsseV002,
+    HashedRekordV002,
+    V2Verifier,
+    key_details,
+    parse_entry_body,
+)
 from assay.verify.steps import fail
 from assay.verify.trust import TransparencyLog
 
 __all__ = [
     "MESSAGE_HASHES",
     "check_dsse_body",
+    "check_dsse_v2_body",
     "check_hashedrekord_body",
+    "check_hashedrekord_v2_body",
     "check_intoto_body",
     "entry_body",
+    "entry_body_v2",
     "verify_checkpoint_note",
     "verify_promise",
 ]
@@ -234,6 +245,101 @@ def check_intoto_body(
     if outer is None or _b64(outer.decode("ascii", "replace")) != envelope.signatures[0].sig:
         raise fail(20, "the log entry records a different DSSE signature")
     if not _same_signer(_get(signatures[0], "publicKey"), leaf, key):
+        raise fail(20, "the log entry records a different certificate or key")
+
+
+# --- Rekor v2 (hashedrekord and dsse 0.0.2; assay.transparency.rekor_v2) ------------------------
+
+_HASH_NAMES: Final[Mapping[str, str]] = {
+    "SHA2_256": "sha256",
+    "SHA2_384": "sha384",
+    "SHA2_512": "sha512",
+}
+
+
+def entry_body_v2(entry: TlogEntry, kind: tuple[str, str]) -> HashedRekordV002 | DsseV002:
+    """The entry's canonicalized body as a Rekor v2 entry of the kind ``kindVersion`` names."""
+    try:
+        body = parse_entry_body(entry.canonicalized_body)
+    except FormatError as exc:
+        raise fail(20, f"the log entry body is not a Rekor v2 entry: {exc.message}") from None
+    if (body.kind, "0.0.2") != kind:
+        raise fail(20, f"the log entry body is {body.kind} 0.0.2, but kindVersion says {kind}")
+    return body
+
+
+def _same_v2_signer(verifier: V2Verifier, leaf: x509.Certificate | None, key: PublicKey) -> bool:
+    """Whether a v2 verifier names the bundle's certificate (or, keyed, its key) and key type."""
+    if verifier.key_details not in key_details(key):
+        return False
+    if leaf is not None:
+        return verifier.x509_certificate == leaf.public_bytes(serialization.Encoding.DER)
+    return verifier.public_key is not None and verifier.public_key == _spki(key)
+
+
+def check_hashedrekord_v2_body(
+    body: HashedRekordV002 | DsseV002,
+    bundle: Bundle,
+    leaf: x509.Certificate | None,
+    key: PublicKey,
+) -> None:
+    """hashedrekord 0.0.2: the digest, signature and verifier the bundle has (CVE-2022-36056).
+
+    For a message signature the recorded digest is the bundle's ``messageDigest`` (already
+    matched to the artifact in step 19); for a DSSE envelope (rekor-v2-spec §6.1.4) it is the
+    digest of the envelope's PAE under the hash that ``keyDetails`` externalizes.
+    """
+    if not isinstance(body, HashedRekordV002):
+        raise fail(20, "the log entry is not a hashedrekord entry")
+    verifier = body.signature.verifier
+    if not _same_v2_signer(verifier, leaf, key):
+        raise fail(20, "the log entry records a different certificate or key")
+    envelope = bundle.dsse_envelope
+    message = bundle.message_signature
+    if envelope is not None:
+        algorithm = PREHASH.get(verifier.key_details)
+        if algorithm is None or body.algorithm != algorithm:
+            raise fail(
+                20,
+                f"a DSSE hashedrekord entry for {verifier.key_details} must record "
+                f"{algorithm or 'a prehash'}, not {body.algorithm}",
+            )
+        digest = hashlib.new(
+            _HASH_NAMES[algorithm], pae(envelope.payload_type, envelope.payload)
+        ).digest()
+        signature = envelope.signatures[0].sig
+    elif message is not None:
+        recorded = MESSAGE_HASHES.get(message.message_digest.algorithm)
+        if recorded is None or _HASH_NAMES.get(body.algorithm) != recorded:
+            raise fail(20, "the log entry records a digest of a different algorithm")
+        digest = message.message_digest.digest
+        signature = message.signature
+    else:
+        raise fail(20, "the bundle has neither a message signature nor a DSSE envelope")
+    if body.digest != digest:
+        raise fail(20, "the log entry records a different artifact digest")
+    if body.signature.content != signature:
+        raise fail(20, "the log entry records a different signature")
+
+
+def check_dsse_v2_body(
+    body: HashedRekordV002 | DsseV002,
+    envelope: Envelope,
+    leaf: x509.Certificate | None,
+    key: PublicKey,
+) -> None:
+    """dsse 0.0.2: the payload's SHA-256 and the one signature with its verifier."""
+    if not isinstance(body, DsseV002):
+        raise fail(20, "the log entry is not a dsse entry")
+    if body.payload_algorithm != "SHA2_256" or (
+        body.payload_hash != hashlib.sha256(envelope.payload).digest()
+    ):
+        raise fail(20, "the log entry's payload hash does not match the DSSE payload")
+    if len(body.signatures) != 1:
+        raise fail(20, "the log entry must record exactly one DSSE signature")
+    if body.signatures[0].content != envelope.signatures[0].sig:
+        raise fail(20, "the log entry records a different DSSE signature")
+    if not _same_v2_signer(body.signatures[0].verifier, leaf, key):
         raise fail(20, "the log entry records a different certificate or key")
 
 

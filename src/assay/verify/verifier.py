@@ -4,8 +4,8 @@
 (the verified payload and statement, who signed, the log entry and its verified time) or raises
 :class:`~assay.errors.VerificationError` whose ``step`` detail is the §6 step number and whose
 message names exactly what failed. It fails closed: an unknown media type, entry kind or key
-type, a missing proof, an RFC 3161 timestamp it cannot check yet — all are refusals, never a
-silent pass. It does no I/O.
+type, a missing proof, a timestamp that does not verify — all are refusals, never a silent pass.
+It does no I/O. docs/verification.md says what is accepted, and against which oracles.
 
 What is checked, by step (sigstore.md §6, compiled from sigstore-python 4.5.1 and
 @sigstore/verify 4.1.3; where they differ we take the stricter rule, so that whatever we accept
@@ -16,15 +16,20 @@ both accept):
 3. the key material: the v0.3 ``certificate`` or ``x509CertificateChain[0]`` is a leaf (not a
    CA; v3; the rest of a chain is ignored: paths are built from the trusted root alone), or
    a public-key hint with the key supplied by the caller (npm's registry-signed attestations);
-4. the entry kind/version is one we can rebuild — ``hashedrekord`` 0.0.1, ``dsse`` 0.0.1,
-   ``intoto`` 0.0.2 — and matches the bundle content (message signature vs DSSE);
+4. the entry kind/version is one we can rebuild — Rekor v1 ``hashedrekord`` 0.0.1, ``dsse``
+   0.0.1, ``intoto`` 0.0.2; Rekor v2 ``hashedrekord`` and ``dsse`` 0.0.2 — and matches the
+   bundle content (message signature vs DSSE; Rekor v2 may log a DSSE envelope as a hashedrekord
+   over its PAE, rekor-v2-spec §6.1.4);
 5. an inclusion proof with a checkpoint, or (v0.1 only, what npm's 2023 bundles carry and
-   sigstore-js accepts) an inclusion promise alone;
+   sigstore-js accepts) an inclusion promise alone; a Rekor v2 entry has an inclusion proof and
+   no promise and no integrated time;
 6. v0.2 and later: an inclusion promise or RFC 3161 timestamps as the time source;
 7. a DSSE envelope has exactly one signature;
-8. RFC 3161 timestamps: not supported yet, so a bundle carrying any is refused;
+8. RFC 3161 timestamps (:mod:`assay.verify.timestamp`): every one verifies over the bundle's
+   signature with a TSA of the trusted root, its chain valid at its ``genTime``, which lies in
+   the TSA's ``validFor``; each ``genTime`` is a verified time;
 9. the inclusion promise's ``integratedTime`` is the verified time (checked in step 17);
-10. at least one verified time;
+10. at least one verified time (a Rekor v2 entry gives none: it needs a timestamp);
 11. at every verified time, the leaf chains to a trusted CA whose ``validFor`` contains it, with
     every certificate of the path valid then, under the WebPKI profile sigstore-python applies
     (cryptography's verifier, EKU left to step 13);
@@ -34,14 +39,16 @@ both accept):
 14. identity: left to the caller's policy (:mod:`assay.verify.policy`), run last;
 15. the RFC 6962 inclusion proof leads from the body's leaf hash to the proof's root;
 16. the checkpoint is signed by the entry's log (key hint = ``logId[:4]``, key name inside the
-    log's ``baseUrl``) and names the same root and size;
+    log's ``baseUrl``; the log's line may be anywhere among witness cosignatures, which are
+    ignored) and names the same root and size;
 17. the SET verifies over JCS(body, integratedTime, logID, logIndex) with that log's key, valid
     at ``integratedTime``;
 18. every verified time lies within the leaf's validity;
 19. the signature: ECDSA over the artifact digest (``messageDigest`` must equal it), or over the
     DSSE PAE;
 20. the log entry's body says the same as the bundle (CVE-2022-36056): same signature, same
-    certificate or key, same digest / payload hash;
+    certificate or key, same digest / payload hash (Rekor v2 bodies:
+    :mod:`assay.transparency.rekor_v2`);
 21. with an artifact, a DSSE statement has a subject with the artifact's digest.
 
 The step names and the error each failure raises are in :mod:`assay.verify.steps`; the checks of
@@ -82,15 +89,19 @@ from assay.transparency.sct import verify_embedded_sct
 from assay.verify.log_entry import (
     MESSAGE_HASHES,
     check_dsse_body,
+    check_dsse_v2_body,
     check_hashedrekord_body,
+    check_hashedrekord_v2_body,
     check_intoto_body,
     entry_body,
+    entry_body_v2,
     verify_checkpoint_note,
     verify_promise,
 )
 from assay.verify.policy import Policy
 from assay.verify.result import VerificationResult
 from assay.verify.steps import STEPS, fail
+from assay.verify.timestamp import TimestampAuthorities
 from assay.verify.trust import CertificateAuthority, TrustedRoot
 
 __all__ = [
@@ -107,7 +118,7 @@ _PREHASH: Final[Mapping[str, type[hashes.HashAlgorithm]]] = {
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
 }
-_SUPPORTED_KINDS: Final = frozenset(
+_REKOR_V1_KINDS: Final = frozenset(
     {("hashedrekord", "0.0.1"), ("dsse", "0.0.1"), ("intoto", "0.0.2")}
 )
 _REKOR_V2_KINDS: Final = frozenset({("hashedrekord", "0.0.2"), ("dsse", "0.0.2")})
@@ -145,6 +156,7 @@ class Verifier:
             (authority, Store(list(authority.chain)))
             for authority in trusted_root.certificate_authorities
         )
+        self._timestamp_authorities = TimestampAuthorities(trusted_root.timestamp_authorities)
 
     def verify(
         self,
@@ -191,16 +203,15 @@ class Verifier:
         leaf, key = self._key_material(bundle, public_key)
         # 4. The entry kind/version, and that it fits the content.
         kind = (entry.kind_version.kind, entry.kind_version.version)
-        if kind in _REKOR_V2_KINDS:
-            raise fail(
-                4,
-                f"Rekor v2 entries ({kind[0]} {kind[1]}) are not supported yet: they need RFC "
-                "3161 timestamps",
-            )
-        if kind not in _SUPPORTED_KINDS:
+        rekor_v2 = kind in _REKOR_V2_KINDS
+        if not rekor_v2 and kind not in _REKOR_V1_KINDS:
             raise fail(4, f"unsupported log entry kind {kind[0]!r} version {kind[1]!r}")
         envelope = bundle.dsse_envelope
-        if (kind[0] == "hashedrekord") != (envelope is None):
+        # Rekor v2 logs a DSSE envelope as dsse 0.0.2 or as hashedrekord 0.0.2 over its PAE
+        # (rekor-v2-spec §6.1.4); a message signature only ever as a hashedrekord.
+        if kind == ("dsse", "0.0.2") and envelope is None:
+            raise fail(4, "a dsse log entry cannot record a message signature")
+        if not rekor_v2 and (kind[0] == "hashedrekord") != (envelope is None):
             content = "a DSSE envelope" if envelope is not None else "a message signature"
             raise fail(4, f"a {kind[0]} log entry cannot record {content}")
         # 5. Proof of inclusion.
@@ -211,6 +222,9 @@ class Verifier:
             raise fail(5, "the inclusion proof has no checkpoint")
         if proof is None and bundle.version >= (0, 2):
             raise fail(5, "bundles from v0.2 on must carry an inclusion proof")
+        if rekor_v2 and (proof is None or promise is not None or entry.integrated_time != 0):
+            # Rekor v2 signs no entry timestamp: inclusion proof and checkpoint only.
+            raise fail(5, "a Rekor v2 entry carries an inclusion proof only, with no SET or time")
         # 6. A source of time.
         data = bundle.verification_material.timestamp_verification_data
         timestamps = data.rfc3161_timestamps if data is not None else ()
@@ -219,9 +233,10 @@ class Verifier:
         # 7. DSSE: exactly one signature (also a Bundle invariant).
         if envelope is not None and len(envelope.signatures) != 1:
             raise fail(7, f"expected one DSSE signature, found {len(envelope.signatures)}")
-        # 8. RFC 3161 timestamps: fail closed until we verify them.
-        if timestamps:
-            raise fail(8, "RFC 3161 timestamps are not supported yet; refusing the bundle")
+        # 8. RFC 3161 timestamps: each one's genTime is a verified time (timestamp.py).
+        verified_times = self._timestamp_authorities.verify(
+            bundle.signature, [stamp.signed_timestamp for stamp in timestamps]
+        )
         logs = self.trusted_root.tlog(entry.log_id.key_id)
         if not logs:
             raise fail(
@@ -230,7 +245,6 @@ class Verifier:
                 f"{entry.log_id.key_id.hex()})",
             )
         # 9 and 17. The inclusion promise: the integrated time, once its SET verifies.
-        verified_times: list[datetime] = []
         integrated_time: datetime | None = None
         if promise is not None:
             if entry.integrated_time == 0:
@@ -238,7 +252,7 @@ class Verifier:
             integrated_time = datetime.fromtimestamp(entry.integrated_time, UTC)
             verify_promise(entry, promise.signed_entry_timestamp, logs, integrated_time)
             verified_times.append(integrated_time)
-        # 10. At least one verified time.
+        # 10. At least one verified time (a Rekor v2 entry alone has none: it needs a TSA).
         if not verified_times:
             raise fail(10, "no verified time for the signature")
         signer: SignerIdentity | None = None
@@ -280,13 +294,20 @@ class Verifier:
         else:
             self._verify_message(bundle, key, artifact)
         # 20. The body says what the bundle says.
-        body = entry_body(entry, kind)
-        if envelope is not None and kind == ("dsse", "0.0.1"):
-            check_dsse_body(body, envelope, leaf, key)
-        elif envelope is not None:
-            check_intoto_body(body, envelope, leaf, key)
+        if rekor_v2:
+            body_v2 = entry_body_v2(entry, kind)
+            if kind[0] == "dsse" and envelope is not None:
+                check_dsse_v2_body(body_v2, envelope, leaf, key)
+            else:
+                check_hashedrekord_v2_body(body_v2, bundle, leaf, key)
         else:
-            check_hashedrekord_body(body, bundle, leaf, key)
+            body = entry_body(entry, kind)
+            if envelope is not None and kind == ("dsse", "0.0.1"):
+                check_dsse_body(body, envelope, leaf, key)
+            elif envelope is not None:
+                check_intoto_body(body, envelope, leaf, key)
+            else:
+                check_hashedrekord_body(body, bundle, leaf, key)
         # 21. The statement and its subject.
         statement: Statement | None = None
         if envelope is not None:
