@@ -68,9 +68,12 @@ def test_github_job_publishes_a_version_both_clients_verify(
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "+ widget@1.0.0"
 
-    dist = httpx.get(f"{instance.url}/widget").json()["versions"]["1.0.0"]["dist"]
+    served = httpx.get(f"{instance.url}/widget").json()["versions"]["1.0.0"]
+    dist = served["dist"]
     verified = dist["attestations"]["provenance"].pop("verified")  # Assay's key, beside npm's
     assert verified["facts"]["ci"] == "emulated CI of this instance"
+    # npm's gitHead is the certificate's commit, not whatever the body claimed.
+    assert served["gitHead"] == verified["facts"]["source_repository_digest"]
     assert dist["attestations"] == {
         "url": f"{instance.url}/-/npm/v1/attestations/widget@1.0.0",
         "provenance": {"predicateType": "https://slsa.dev/provenance/v1"},

@@ -56,6 +56,7 @@ _CLIENT_ONLY = frozenset(
         "_optional",
         "_cacheKey",
         "deprecated",
+        "gitHead",
         "readme",
         "readmeFilename",
     }
@@ -267,18 +268,16 @@ def _check_confusion(
     )
 
 
-# What npm adds that the tarball cannot say, kept from the request when well-formed: the commit
-# the package was packed from (@npmcli/package-json's gitHead step) and the client's versions
-# (libnpmpublish patchManifest). They are labelled claims; nothing is derived from them.
-_GIT_HEAD = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# What npm adds that the tarball cannot say, kept from the request when well-formed: the
+# client's tool versions (libnpmpublish patchManifest), which say nothing about where the code
+# came from. The body's `gitHead` (@npmcli/package-json's gitHead step) is a claim about the
+# source, so it is never kept: a version with verified provenance gets the certificate's commit
+# as `gitHead` instead (RegistryService._verify_provenance), every other version has none.
 _TOOL_VERSION = re.compile(r"[0-9A-Za-z.+-]{1,64}")
 
 
 def _client_facts(manifest: Mapping[str, Any]) -> dict[str, str]:
     facts: dict[str, str] = {}
-    head = manifest.get("gitHead")
-    if isinstance(head, str) and _GIT_HEAD.fullmatch(head):
-        facts["gitHead"] = head
     for key in ("_nodeVersion", "_npmVersion"):
         value = manifest.get(key)
         if isinstance(value, str) and _TOOL_VERSION.fullmatch(value):

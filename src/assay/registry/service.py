@@ -240,6 +240,10 @@ class RegistryService:
         published.manifest["dist"]["attestations"] = {
             "provenance": {"predicateType": verified.predicate_type}
         }
+        # npm's `gitHead`, from the certificate's source commit (the body's is never kept).
+        commit = verified.facts.source_repository_digest
+        if commit:
+            published.manifest["gitHead"] = commit
         return verified
 
     def attestations(self, name: PackageName, version: str) -> dict[str, Any]:
