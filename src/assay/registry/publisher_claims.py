@@ -144,6 +144,17 @@ def effective_issuer(claims: Mapping[str, Any], issuer: str, provider: str, emul
     return server
 
 
+def token_provider(claims: Mapping[str, Any]) -> str | None:
+    """Which CI wrote the token, by the claims only it writes."""
+    if "workflow_ref" in claims:
+        return "github"
+    if "ci_config_ref_uri" in claims or "project_path" in claims:
+        return "gitlab"
+    if any(name.startswith(CIRCLECI) for name in claims):
+        return "circleci"
+    return None
+
+
 def expected_issuer(provider: str, publisher: Mapping[str, Any]) -> str | None:
     named = _text(publisher, "issuer")
     if named is not None:
@@ -169,6 +180,10 @@ def match(
     checks = _Checks()
     try:
         checks.require(provider in PROVIDERS, "type", f"unknown publisher type {provider!r}")
+        kind = token_provider(claims)
+        checks.require(
+            kind == provider, "type", f"the token is {kind or 'no CI'}'s, not {provider}'s"
+        )
         effective = effective_issuer(claims, issuer, provider, emulated)
         checks.require(
             effective == expected_issuer(provider, publisher),
@@ -414,4 +429,5 @@ __all__ = [
     "match",
     "npm_user",
     "server_url",
+    "token_provider",
 ]
