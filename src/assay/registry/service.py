@@ -18,6 +18,12 @@ Rules enforced here (what registry.npmjs.org does, unless noted):
   (:meth:`RegistryService.version_facts`). The registry's own publish attestation is signed and
   logged only *after* the version's transaction commits, so a publish that loses a race, or is
   refused, leaves no signed log entry behind.
+* Trusted publishing (docs/trusted-publishing.md): a token minted by the OIDC exchange
+  (:mod:`assay.registry.trusted_publishing`) publishes its one package without its bearer being
+  a maintainer, creates a package only through a pending publisher (whose registrant becomes
+  the maintainer), and is refused everything else; its versions show npm's
+  ``_npmUser.trustedPublisher`` and keep the verified identity, and provenance it uploads must
+  name the exchanged repository and workflow.
 * Packuments are cached per package as serialized bytes, invalidated by every write made through
   this service; a write by another process is noticed within ``CROSS_PROCESS_STALENESS`` seconds
   (each cached entry re-checks the package's ``rev`` at most that often).
