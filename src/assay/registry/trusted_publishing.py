@@ -15,14 +15,14 @@ as npm's ``lib/utils/oidc.js`` sends it. The checks, in order (each refusal says
 4. one of them matches the token's claims (:mod:`assay.registry.publisher_claims`: repository,
    workflow, environment, reusable workflow, event, pinned ids; 403 naming the failed claim of
    the closest publisher and the token's value, never the configuration);
-5. the token was never exchanged before: its ``(iss, jti)`` is claimed atomically in the
-   database and remembered :data:`JTI_MEMORY_MS` past its ``exp`` (401 on a replay);
-6. the publisher's immutable ids are pinned on first use (a concurrent first use re-checked);
-7. a registry token is minted: ``assay_…`` like a user's, stored as its SHA-256 in
-   ``registry_oidc_tokens``, with the publisher's permissions on this one package, valid
-   :data:`LIFETIME_MS` (15 minutes) but never past the OIDC token's own ``exp`` — the registry
-   token never outlives the identity that bought it. An OIDC token with less than
-   :data:`MIN_LIFETIME_MS` left is refused: fetch a fresh one.
+5. the publisher's immutable ids are pinned on first use (a concurrent first use re-checked);
+6. the lifetime: :data:`LIFETIME_MS` (15 minutes) but never past the OIDC token's own ``exp``
+   — the registry token never outlives the identity that bought it; an OIDC token with less
+   than :data:`MIN_LIFETIME_MS` left is refused (401): fetch a fresh one;
+7. a registry token is minted — ``assay_…`` like a user's, stored as its SHA-256 in
+   ``registry_oidc_tokens`` with the publisher's permissions on this one package — in the
+   same transaction that claims the token's ``(iss, jti)``, remembered :data:`JTI_MEMORY_MS`
+   past its ``exp``: a token is exchanged at most once, across processes (401 on a replay).
 
 The answer is 201 ``{"token_type": "oidc", "token", "created", "expires"}``; errors are
 ``{"message", "error"}`` (npm logs ``body.message``).
@@ -136,18 +136,7 @@ class TokenExchange:
         publisher, matched = self._match(name, candidates, claims, emulated)
         if not publisher.permissions:
             raise Forbidden(f"The trusted publisher of {name.name} is allowed nothing")
-        # 5. One exchange per token.
-        jti = claims.get("jti")
-        key = jti if isinstance(jti, str) and jti else "sha256:" + _digest(token)
-        expires_at = int(float(claims["exp"]) * 1000)
-        forget = max(expires_at, now) + int(LEEWAY.total_seconds() * 1000) + JTI_MEMORY_MS
-        if not self.trust.claim_jti(issuer, key[:256], forget):
-            raise Unauthorized(
-                "OIDC token refused: it was already exchanged once (jti replay); "
-                "fetch a new one from the CI",
-                challenge=BEARER,
-            )
-        # 6. Pin the immutable ids on first use.
+        # 5. Pin the immutable ids on first use (a concurrent first use: re-read, re-match).
         if (
             publisher.pins is None
             and matched.pins
@@ -157,7 +146,8 @@ class TokenExchange:
             if fresh is None:
                 raise NotFound(f"No trusted publisher is configured for {name.name}")
             publisher, matched = self._match(name, [fresh], claims, emulated)
-        # 7. Mint.
+        # 6. The lifetime: 15 minutes, never past the OIDC token's own exp.
+        expires_at = int(float(claims["exp"]) * 1000)
         expires = min(now + LIFETIME_MS, expires_at)
         if expires - now < MIN_LIFETIME_MS:
             raise Unauthorized(
@@ -165,6 +155,11 @@ class TokenExchange:
                 f"{MIN_LIFETIME_MS // 1000} seconds; fetch a fresh one",
                 challenge=BEARER,
             )
+        # 7. One exchange per token: the jti is claimed in the transaction that stores the
+        # minted token, so a token is spent exactly when it bought one.
+        jti = claims.get("jti")
+        key = jti if isinstance(jti, str) and jti else "sha256:" + _digest(token)
+        forget = max(expires_at, now) + int(LEEWAY.total_seconds() * 1000) + JTI_MEMORY_MS
         fresh_token = new_token()
         stored = StoredOidcToken(
             key=fresh_token.key,
@@ -185,7 +180,12 @@ class TokenExchange:
             expires=iso(expires),
             identity=_summary(matched.identity),
         )
-        self.trust.add_oidc_token(stored, [event])
+        if not self.trust.add_oidc_token_once(stored, issuer, key[:256], forget, [event]):
+            raise Unauthorized(
+                "OIDC token refused: it was already exchanged once (jti replay); "
+                "fetch a new one from the CI",
+                challenge=BEARER,
+            )
         return {
             "token_type": "oidc",
             "token": fresh_token.secret,
