@@ -47,6 +47,7 @@ from assay.registry.provenance import ProvenanceGate
 from assay.registry.service import RegistryService
 from assay.registry.signing import RegistryKeys
 from assay.registry.source_check import SourceChecker, SourceCheckMode
+from assay.registry.trusted_publishing import LEEWAY as EXCHANGE_LEEWAY
 from assay.settings import Settings
 from assay.sign.log import InProcessLog
 from assay.storage.database import database_url, migrate, open_engine
@@ -160,7 +161,12 @@ def create_instance_app(settings: Settings) -> ASGIApp:
     # (unless the operator named another log, which it reaches over HTTP).
     attestation_log = None if settings.publish_attestation_tlog_url else InProcessLog(log_service)
     registry = RegistryService.open(
-        settings, engine, provenance_gate(settings, material), log=attestation_log
+        settings,
+        engine,
+        provenance_gate(settings, material),
+        log=attestation_log,
+        oidc=exchange_validator(settings, issuer.trusted_issuer()),
+        instance_issuer=issuer.issuer_url,
     )
     # The web pages, under /-/web so that no page can take a package's path (assay.web.app).
     app.mount("/-/web", create_web_app(registry, log_service, registry_attestations(registry)))
@@ -202,6 +208,20 @@ def accepted_issuers(settings: Settings) -> tuple[str, ...]:
     if settings.ci_emulation:
         issuers += (instance_issuer(settings),)
     return tuple(dict.fromkeys(issuers))
+
+
+def exchange_validator(settings: Settings, own: TrustedIssuer) -> TokenValidator:
+    """The validator of trusted publishing's OIDC exchange: the same issuers as provenance
+    (:func:`accepted_issuers`, the one rule: the instance's own only with CI emulation on),
+    each with its keys — ours static, GitHub's and gitlab.com's from their JWKS, any other
+    (GitHub Enterprise Server, a self-managed GitLab, a CircleCI organisation) through OpenID
+    discovery — and the exchange's small leeway."""
+    known = {GITHUB_ACTIONS.issuer: GITHUB_ACTIONS, GITLAB_COM.issuer: GITLAB_COM}
+    trusted = [
+        own if issuer == own.issuer else known.get(issuer) or TrustedIssuer(issuer)
+        for issuer in accepted_issuers(settings)
+    ]
+    return TokenValidator(trusted, leeway=EXCHANGE_LEEWAY)
 
 
 class _FulcioAtOrigin:

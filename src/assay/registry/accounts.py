@@ -13,6 +13,10 @@ Rules enforced here (what registry.npmjs.org does, unless noted):
   list`` shows is a public ``key`` (random, unrelated to the secret) and a short ``preview`` of
   the token's start, as npmjs.org does, so a leaked listing reveals nothing usable. A token may
   be read-only, expire, and be limited to IPv4 CIDRs (``npm token create --cidr``).
+* **Exchanged tokens** (trusted publishing, docs/trusted-publishing.md) are looked up when a
+  bearer is no user's token: they authenticate a :class:`TrustedPrincipal` until they expire,
+  and their publisher must still exist (revoking it revokes them). ``npm token list`` shows a
+  maintainer the live exchanged tokens of their packages, and ``npm token revoke`` takes them.
 * **Profiles** (``GET /-/user/org.couchdb.user:<name>``) show the e-mail address only to its
   owner.
 * **Logins** that fail say "Incorrect username or password" whether the user exists or not.
@@ -37,7 +41,7 @@ from assay.registry.packuments import iso
 from assay.settings import Settings
 from assay.storage.account_store import StoreConflict, StoredToken, StoredUser, now_ms
 from assay.storage.registry_store import RegistryStore
-from assay.storage.trust_store import StoredOidcToken, StoredPublisher
+from assay.storage.trust_store import StoredOidcToken, StoredPublisher, TrustStore
 
 BEARER = 'Bearer realm="assay"'
 BASIC = 'Basic realm="assay"'
@@ -166,6 +170,31 @@ def address_allowed(whitelist: tuple[str, ...] | None, address: str | None) -> b
     return any(ip in ipaddress.ip_network(cidr) for cidr in whitelist)
 
 
+def oidc_token_json(token: StoredOidcToken) -> dict[str, Any]:
+    """An exchanged token as ``npm token list`` shows it to the package's maintainers."""
+    created = iso(token.created_ms)
+    return {
+        "key": token.key,
+        "token": token.preview,
+        "name": oidc_token_name(token),
+        "readonly": False,
+        "cidr_whitelist": None,
+        "created": created,
+        "updated": created,
+        "expires": iso(token.expires_ms),
+        "package": token.package,
+        "type": "oidc",
+    }
+
+
+def oidc_token_name(token: StoredOidcToken) -> str:
+    """``oidc: github acme/widget release.yml`` (provider, repository, workflow file)."""
+    identity = token.identity
+    workflow = str(identity.get("workflow") or "").rsplit("/", 1)[-1]
+    parts = (identity.get("provider"), identity.get("repository"), workflow)
+    return "oidc: " + " ".join(str(p) for p in parts if p)
+
+
 def token_json(token: StoredToken) -> dict[str, Any]:
     """A token as ``npm token list`` shows it: never the secret, only its preview."""
     created = iso(token.created_ms)
@@ -247,11 +276,15 @@ class Accounts:
     def __init__(self, store: RegistryStore, settings: Settings) -> None:
         self.store = store
         self.settings = settings
+        self.trust = TrustStore(store.engine)
 
     # --- authentication ----------------------------------------------------------------------
 
-    def authenticate(self, authorization: str | None, client_ip: str | None) -> Principal | None:
-        """The principal of an ``Authorization`` header; None without one; 401 if it is bad."""
+    def authenticate(self, authorization: str | None, client_ip: str | None) -> Caller | None:
+        """The principal of an ``Authorization`` header; None without one; 401 if it is bad.
+
+        A bearer that is no user's token may be one the OIDC exchange minted: then the caller
+        is a :class:`TrustedPrincipal` (it may only publish its package)."""
         if not authorization:
             return None
         scheme, _, credentials = authorization.strip().partition(" ")
@@ -262,17 +295,31 @@ class Accounts:
             return self._basic(credentials)
         raise Unauthorized("Unsupported authorization scheme", challenge=BEARER)
 
-    def _bearer(self, secret: str, client_ip: str | None) -> Principal:
+    def _bearer(self, secret: str, client_ip: str | None) -> Caller:
         digest = hash_token(secret)
         found = self.store.token_by_hash(digest)
         if found is None or not same_hash(found[0].token_hash, digest):
-            raise Unauthorized("Invalid or revoked token", challenge=BEARER)
+            return self._exchanged(digest)
         token, user = found
         if token.expires_ms is not None and token.expires_ms <= now_ms():
             raise Unauthorized("This token has expired", challenge=BEARER)
         if not address_allowed(token.cidr_whitelist, client_ip):
             raise Unauthorized("Login is not allowed from your IP address", challenge="ipaddress")
         return Principal(user, token)
+
+    def _exchanged(self, digest: str) -> TrustedPrincipal:
+        token = self.trust.oidc_token_by_hash(digest)
+        if token is None or not same_hash(token.token_hash, digest):
+            raise Unauthorized("Invalid or revoked token", challenge=BEARER)
+        if token.expires_ms <= now_ms():
+            raise Unauthorized(
+                "This trusted-publishing token has expired; exchange a new OIDC token",
+                challenge=BEARER,
+            )
+        publisher = self.trust.publisher(token.publisher_id)
+        if publisher is None or publisher.package != token.package:
+            raise Unauthorized("Invalid or revoked token", challenge=BEARER)
+        return TrustedPrincipal(token, publisher)
 
     def _basic(self, credentials: str) -> Principal:
         try:
@@ -321,7 +368,7 @@ class Accounts:
         except StoreConflict as exc:
             raise Conflict(f"User {name} already exists") from exc
 
-    def user_profile(self, name: str, who: Principal | None) -> dict[str, Any]:
+    def user_profile(self, name: str, who: Caller | None) -> dict[str, Any]:
         """``GET /-/user/org.couchdb.user:<name>`` (what ``npm owner add`` looks up): the name
         for anyone, the e-mail address only for the user themself. ``npm owner add`` needs
         only the name (the maintainer is resolved by it); an address is personal data."""
@@ -329,14 +376,17 @@ class Accounts:
         if user is None:
             raise NotFound("Not found")
         profile = {"_id": f"org.couchdb.user:{name}", "name": user.name}
-        if who is not None and who.user.id == user.id:
+        if isinstance(who, Principal) and who.user.id == user.id:
             profile["email"] = user.email
         return profile
 
     @staticmethod
-    def whoami(who: Principal | None) -> dict[str, Any]:
+    def whoami(who: Caller | None) -> dict[str, Any]:
         if who is None:
             raise Unauthorized("You are not logged in", challenge=BEARER)
+        if isinstance(who, TrustedPrincipal):
+            # Nobody's account: npm shows this name (npmjs.org answers with the CI's name).
+            return {"username": oidc_token_name(who.token)}
         return {"username": who.user.name}
 
     # --- tokens --------------------------------------------------------------------------------
@@ -366,12 +416,15 @@ class Accounts:
         self.store.add_token(stored)
         return fresh.secret, stored
 
-    def list_tokens(self, who: Principal | None) -> dict[str, Any]:
+    def list_tokens(self, who: Caller | None) -> dict[str, Any]:
         principal = require(who, "list tokens", write=False)
         objects = [token_json(t) for t in self.store.tokens_of(principal.user.id)]
+        # The live exchanged tokens of the packages this user maintains.
+        packages = self.store.packages_of(principal.user.id)
+        objects += [oidc_token_json(t) for t in self.trust.oidc_tokens(packages)]
         return {"objects": objects, "total": len(objects), "urls": {}}
 
-    def create_token(self, body: object, who: Principal | None) -> dict[str, Any]:
+    def create_token(self, body: object, who: Caller | None) -> dict[str, Any]:
         """``POST /-/npm/v1/tokens`` (npm token create): the password is asked again."""
         principal = require(who, "create tokens")
         if not isinstance(body, dict):
@@ -397,8 +450,9 @@ class Accounts:
         )
         return {**token_json(stored), "token": secret}
 
-    def delete_token(self, key_or_secret: str, who: Principal | None) -> None:
-        """``DELETE /-/npm/v1/tokens/token/<key>``: by the listed key, or by the token itself."""
+    def delete_token(self, key_or_secret: str, who: Caller | None) -> None:
+        """``DELETE /-/npm/v1/tokens/token/<key>``: by the listed key, or by the token itself.
+        A maintainer may also revoke the exchanged tokens of their packages by key."""
         principal = require(who, "revoke tokens")
         if key_or_secret.startswith(TOKEN_PREFIX):
             deleted = self.store.delete_token(
@@ -406,6 +460,9 @@ class Accounts:
             )
         else:
             deleted = self.store.delete_token(key=key_or_secret, user_id=principal.user.id)
+            if not deleted:
+                packages = self.store.packages_of(principal.user.id)
+                deleted = self.trust.delete_oidc_token(key_or_secret, packages)
         if not deleted:
             raise NotFound("No such token")
 
@@ -432,6 +489,8 @@ __all__ = [
     "hash_password",
     "hash_token",
     "new_token",
+    "oidc_token_json",
+    "oidc_token_name",
     "parse_cidrs",
     "require",
     "same_hash",

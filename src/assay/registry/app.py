@@ -11,6 +11,7 @@
     GET  /-/user/<name>/package                    npm access list packages <user>
     GET|POST /-/npm/v1/tokens, DELETE …/token/<k>  npm token list / create / revoke
     GET /-/npm/v1/keys                             the keys of dist.signatures (npm audit)
+    POST /-/npm/v1/oidc/token/exchange/package/<n> trusted publishing: OIDC token → 201 token
     GET /-/npm/v1/attestations/<name>@<version>    provenance and publish attestations
     GET  /-/package/<name>/dist-tags               npm dist-tag ls
     PUT|DELETE /-/package/<name>/dist-tags/<tag>   npm dist-tag add / rm
@@ -43,7 +44,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay.errors import AssayError, ManifestError
 from assay.npm.names import PackageName, parse_package_path
-from assay.registry.accounts import Principal
+from assay.registry.accounts import Caller
 from assay.registry.errors import (
     BadRequest,
     Conflict,
@@ -58,6 +59,7 @@ from assay.registry.errors import (
 from assay.registry.packuments import CORGI_TYPE, Packument
 from assay.registry.search import SearchQuery
 from assay.registry.service import RegistryService
+from assay.registry.trusted_publishing import MAX_BODY_BYTES
 from assay.request_body import BodyTooLarge, read_bounded
 from assay.settings import Settings
 
@@ -75,6 +77,8 @@ STATUS: dict[type[RegistryError], int] = {
     Unavailable: 503,
 }
 _JSON = "application/json"
+# Tokens are credentials: never cached by anything between us and the job (RFC 6749 §5.1).
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def create_app(service: RegistryService, settings: Settings) -> FastAPI:
@@ -106,15 +110,15 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
         log.error("registry failure: %s", exc.diagnostics())
         return JSONResponse({"error": "Internal error: " + exc.message}, status_code=500)
 
-    def principal(request: Request) -> Principal | None:
+    def principal(request: Request) -> Caller | None:
         client = request.client.host if request.client else None
         return accounts.authenticate(request.headers.get("authorization"), client)
 
     async def call(function: Callable[..., Any], *args: Any) -> Any:
         return await run_in_threadpool(function, *args)
 
-    async def authed(request: Request) -> Principal | None:
-        who: Principal | None = await call(principal, request)
+    async def authed(request: Request) -> Caller | None:
+        who: Caller | None = await call(principal, request)
         return who
 
     async def read_json(request: Request) -> Any:
@@ -180,6 +184,28 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
             raise NotFound("Not found")
         result: dict[str, Any] = await call(service.attestations, PackageName.parse(name), version)
         return result
+
+    @app.post("/-/npm/v1/oidc/token/exchange/package/{name:path}")
+    async def oidc_exchange(name: str, request: Request) -> Response:
+        # Trusted publishing (registry/trusted_publishing.py). npm logs `body.message` of a
+        # refusal (lib/utils/oidc.js), other clients read `error`: both are sent.
+        try:
+            package = PackageName.parse(name)
+            try:
+                await read_bounded(
+                    request.stream(), request.headers.get("content-length"), MAX_BODY_BYTES
+                )
+            except BodyTooLarge as exc:
+                raise PayloadTooLarge(
+                    f"The exchange takes no body (at most {MAX_BODY_BYTES} bytes)"
+                ) from exc
+            authorization = request.headers.get("authorization")
+            result: dict[str, Any] = await call(service.exchange.exchange, package, authorization)
+        except ManifestError as exc:
+            return error_response(BadRequest(exc.message), message=True)
+        except RegistryError as exc:
+            return error_response(exc, message=True)
+        return JSONResponse(result, status_code=201, headers=_NO_STORE)
 
     @app.get("/-/npm/v1/tokens")
     async def list_tokens(request: Request) -> dict[str, Any]:
@@ -316,14 +342,17 @@ def packument_response(request: Request, packument: Packument, write: bool) -> R
     return Response(document.body, media_type=CORGI_TYPE if corgi else _JSON, headers=headers)
 
 
-def error_response(exc: RegistryError) -> Response:
+def error_response(exc: RegistryError, *, message: bool = False) -> Response:
+    """The error as npm reads it: ``{"error": …}``; with `message`, also ``{"message": …}``
+    (what npm's OIDC exchange logs)."""
     status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
     headers = {}
     if isinstance(exc, Unauthorized) and exc.challenge:
         headers["WWW-Authenticate"] = exc.challenge
     if isinstance(exc, Unavailable) and exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
-    return JSONResponse({"error": exc.message}, status_code=status, headers=headers)
+    body = {"message": exc.message, "error": exc.message} if message else {"error": exc.message}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

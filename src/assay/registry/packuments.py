@@ -127,7 +127,11 @@ def version_object(
     manifest["dist"] = dist
     if row.deprecated:
         manifest["deprecated"] = row.deprecated
-    if publisher is not None:
+    if row.trusted_publisher is not None:
+        # npm's form for a trusted publish: the CI's name and `trustedPublisher`
+        # (registry/trusted_publishing.py); the verified identity stays in the row.
+        manifest["_npmUser"] = json.loads(row.trusted_publisher)["npmUser"]
+    elif publisher is not None:
         manifest["_npmUser"] = {"name": publisher.name, "email": publisher.email}
     scripts = manifest.get("scripts")
     if isinstance(scripts, dict) and any(s in scripts for s in _INSTALL_SCRIPTS):

@@ -18,6 +18,12 @@ Rules enforced here (what registry.npmjs.org does, unless noted):
   (:meth:`RegistryService.version_facts`). The registry's own publish attestation is signed and
   logged only *after* the version's transaction commits, so a publish that loses a race, or is
   refused, leaves no signed log entry behind.
+* Trusted publishing (docs/trusted-publishing.md): a token minted by the OIDC exchange
+  (:mod:`assay.registry.trusted_publishing`) publishes its one package without its bearer being
+  a maintainer, creates a package only through a pending publisher (whose registrant becomes
+  the maintainer), and is refused everything else; its versions show npm's
+  ``_npmUser.trustedPublisher`` and keep the verified identity, and provenance it uploads must
+  name the exchanged repository and workflow.
 * Packuments are cached per package as serialized bytes, invalidated by every write made through
   this service; a write by another process is noticed within ``CROSS_PROCESS_STALENESS`` seconds
   (each cached entry re-checks the package's ``rev`` at most that often).
@@ -38,7 +44,13 @@ from sqlalchemy.engine import Engine
 
 from assay.npm.names import PackageName
 from assay.npm.tarball import TarballLimits
-from assay.registry.accounts import Accounts, Principal, require
+from assay.registry.accounts import (
+    Accounts,
+    Caller,
+    Principal,
+    TrustedPrincipal,
+    require,
+)
 from assay.registry.attestations import PublishAttestations
 from assay.registry.errors import (
     BadRequest,
@@ -59,6 +71,16 @@ from assay.registry.publish import (
 from assay.registry.scopes import check_new_package
 from assay.registry.search import SearchQuery, search_object
 from assay.registry.signing import RegistryKeys
+from assay.registry.trusted_publishing import (
+    IdentityValidator,
+    TokenExchange,
+    bind_provenance,
+    check_trusted_existing,
+    check_trusted_publish,
+    exchange_audience,
+    publish_event,
+    trusted_publisher_record,
+)
 from assay.registry.updates import check_rev, metadata_change
 from assay.settings import Settings
 from assay.sign.clients import HttpLog
@@ -115,6 +137,8 @@ class RegistryService:
         provenance: ProvenanceGate | None = None,
         *,
         log: LogWriter | None = None,
+        oidc: IdentityValidator | None = None,
+        instance_issuer: str | None = None,
     ) -> None:
         self.store = store
         self.blobs = blobs
@@ -123,6 +147,14 @@ class RegistryService:
         self.accounts = Accounts(store, settings)
         # Trusted publishing's rows (publishers, exchanged tokens, policies, staging, audit).
         self.trust_store = TrustStore(store.engine)
+        # The OIDC exchange of trusted publishing; `oidc` None: not enabled (404).
+        self.exchange = TokenExchange(
+            store,
+            self.trust_store,
+            oidc,
+            exchange_audience(settings.origin),
+            instance_issuer=instance_issuer,
+        )
         # None: this registry has no trusted roots, so it refuses every provenance bundle.
         self.provenance = provenance
         self.origin = settings.origin
@@ -150,12 +182,16 @@ class RegistryService:
         provenance: ProvenanceGate | None = None,
         *,
         log: LogWriter | None = None,
+        oidc: IdentityValidator | None = None,
+        instance_issuer: str | None = None,
     ) -> RegistryService:
         """The service over the database and blob store `settings` name (migrated).
 
         ``engine``: an already open and migrated engine to share (the all-in-one instance opens
         one for every service). ``log``: where publish attestations are logged (default: over
-        HTTP, see ``__init__``).
+        HTTP, see ``__init__``). ``oidc``: the validator of the OIDC exchange (trusted
+        publishing), over the issuers the operator trusts; ``instance_issuer``: the URL of the
+        instance's own issuer, whose emulated jobs stand in for the forge they claim.
         """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if engine is None:
@@ -172,7 +208,16 @@ class RegistryService:
             prefix=settings.s3_prefix,
         )
         keys = RegistryKeys.load_or_create(settings.data_dir / "keys")
-        return cls(RegistryStore(engine), blobs, settings, keys, provenance, log=log)
+        return cls(
+            RegistryStore(engine),
+            blobs,
+            settings,
+            keys,
+            provenance,
+            log=log,
+            oidc=oidc,
+            instance_issuer=instance_issuer,
+        )
 
     def close(self) -> None:
         self.blobs.close()
@@ -288,18 +333,31 @@ class RegistryService:
     # --- publish and metadata updates --------------------------------------------------------
 
     def put_package(
-        self, name: PackageName, body: Mapping[str, Any], rev: str | None, who: Principal | None
+        self, name: PackageName, body: Mapping[str, Any], rev: str | None, who: Caller | None
     ) -> dict[str, Any]:
         """``PUT /<name>[/-rev/<rev>]``: publish (with attachments) or update metadata."""
         if is_publish(body):
-            principal = require(who, "publish packages")
-            self._publish(name, parse_publish(name, body, self._limits), principal)
+            caller: Caller
+            if isinstance(who, TrustedPrincipal):
+                caller = check_trusted_publish(who, name.name)
+            else:
+                caller = require(who, "publish packages")
+            self._publish(name, parse_publish(name, body, self._limits), caller)
             return {"ok": True, "id": name.name}
         principal = require(who, "change packages")
         return self._update(name, body, rev, principal)
 
-    def _publish(self, name: PackageName, published: PublishedVersion, who: Principal) -> None:
+    def _publish(self, name: PackageName, published: PublishedVersion, who: Caller) -> None:
+        """Publish one version as a user or, through trusted publishing, as a CI job.
+
+        A :class:`TrustedPrincipal` publishes an existing package without being a maintainer
+        (its publisher was configured by one); a new package only through a *pending*
+        publisher, whose creator becomes the maintainer. Its version records the publisher
+        (``_npmUser.trustedPublisher``) and the verified identity; provenance it uploads must
+        name the same repository and workflow (:func:`trusted_publishing.bind_provenance`)."""
         key = tarball_key(published.sha512.hex)
+        trusted = who if isinstance(who, TrustedPrincipal) else None
+        user = who.user if isinstance(who, Principal) else None
         # Every version is signed by the registry, with or without provenance (§3.2); the
         # signature is part of the version row, so it lands in the same transaction.
         published.manifest["dist"]["signatures"] = [
@@ -316,18 +374,31 @@ class RegistryService:
             size=len(published.tarball),
             readme=published.readme,
             deprecated=None,
-            publisher_id=who.user.id,
+            publisher_id=None if user is None else user.id,
             published_ms=0,
+            trusted_publisher=None if trusted is None else trusted_publisher_record(trusted),
         )
+        # A pending publisher creates the package for the user who registered it.
+        creator = self._pending_creator(trusted) if trusted is not None else None
 
         def decide(state: PackageState | None, scope_owner: int | None) -> PackageChange:
             claim = None
+            owner = user or creator
             if state is None:
+                if owner is None:
+                    raise Forbidden(
+                        f"{name.name} does not exist; a trusted publisher can only create it "
+                        "through a pending publisher a maintainer registered for the name"
+                    )
                 claim = check_new_package(
-                    name, who.user, self.settings.registry_scope_policy, scope_owner, members
+                    name, owner, self.settings.registry_scope_policy, scope_owner, members
                 )
             else:
-                self._check_owner(state, who.user, "publish")
+                if trusted is not None:
+                    check_trusted_existing(trusted, state.name)
+                else:
+                    assert user is not None  # noqa: S101 - a Caller is one or the other
+                    self._check_owner(state, user, "publish")
                 taken = previously_published(state.versions, published.version)
                 if taken is not None:
                     raise Forbidden(
@@ -340,7 +411,7 @@ class RegistryService:
                 create=state is None,
                 new_versions=(replace(row, published_ms=now_ms()),),
                 set_tags=published.tags,
-                maintainers=(who.user.id,) if state is None else None,
+                maintainers=(owner.id,) if state is None and owner is not None else None,
                 claim_scope=claim,
                 description=(description if isinstance(description, str) else "")
                 if latest
@@ -361,6 +432,8 @@ class RegistryService:
             # Verified after the ownership checks (no work for strangers), before anything is
             # written: a refused bundle leaves no blob, no row, no log entry.
             verified = self._verify_provenance(name, published)
+            if trusted is not None:
+                bind_provenance(verified.facts, trusted.token.identity)
             row = replace(
                 row,
                 attestations=json.dumps(
@@ -378,11 +451,26 @@ class RegistryService:
             raise Conflict(f"Concurrent publish of {name.name}; please retry") from exc
         finally:
             self._invalidate(name.name)
+        if trusted is not None:
+            # The package exists now: a pending publisher that created it becomes ordinary.
+            if trusted.publisher.pending:
+                self.trust_store.settle_pending(name.name)
+            self.trust_store.append_audit([publish_event(trusted, published.version)])
         if published.provenance is not None:
             # Only now, with the version committed, does the registry sign and log that it
             # accepted it. If the log is down the version stands (it is committed, immutable
             # and signed in dist.signatures) and the attestation follows when next read.
             self.publish_attestations.complete(name.name, published.version)
+
+    def _pending_creator(self, trusted: TrustedPrincipal) -> StoredUser | None:
+        """The user a pending publisher would create its package for (read before the write
+        transaction: a second connection inside it would wait on SQLite's write lock)."""
+        publisher = trusted.publisher
+        if not publisher.pending or publisher.created_by is None:
+            return None
+        if (publisher.pending_until_ms or 0) <= now_ms():
+            return None
+        return self.store.user_by_id(publisher.created_by)
 
     @staticmethod
     def _check_owner(state: PackageState, user: StoredUser, action: str) -> None:
@@ -444,7 +532,7 @@ class RegistryService:
             raise BadRequest("Cannot remove all owners of a package. Add someone else first.")
         return tuple(ids)
 
-    def delete_package(self, name: PackageName, rev: str | None, who: Principal | None) -> None:
+    def delete_package(self, name: PackageName, rev: str | None, who: Caller | None) -> None:
         """``DELETE /<name>/-rev/<rev>``: unpublish every version (npm unpublish <name>)."""
         principal = require(who, "unpublish packages")
 
@@ -464,7 +552,7 @@ class RegistryService:
         self._delete_blobs(result.orphaned_blobs)
 
     def delete_tarball(
-        self, name: PackageName, filename: str, who: Principal | None
+        self, name: PackageName, filename: str, who: Caller | None
     ) -> dict[str, Any]:
         """``DELETE /<name>/-/<file>/-rev/<rev>``: the last step of ``npm unpublish <v>``.
 
@@ -497,7 +585,7 @@ class RegistryService:
         return dict(self.packument(name).data["dist-tags"])
 
     def set_dist_tag(
-        self, name: PackageName, tag: str, version: object, who: Principal | None
+        self, name: PackageName, tag: str, version: object, who: Caller | None
     ) -> dict[str, Any]:
         principal = require(who, "change dist-tags")
         check_tag(tag)
@@ -518,7 +606,7 @@ class RegistryService:
             self._invalidate(name.name)
         return {"ok": True}
 
-    def delete_dist_tag(self, name: PackageName, tag: str, who: Principal | None) -> None:
+    def delete_dist_tag(self, name: PackageName, tag: str, who: Caller | None) -> None:
         principal = require(who, "change dist-tags")
 
         def decide(state: PackageState | None, _scope_owner: int | None) -> PackageChange:
@@ -546,7 +634,7 @@ class RegistryService:
     def collaborators(self, name: PackageName) -> dict[str, str]:
         return {m["name"]: "read-write" for m in self.packument(name).data["maintainers"]}
 
-    def set_access(self, name: PackageName, body: object, who: Principal | None) -> dict[str, Any]:
+    def set_access(self, name: PackageName, body: object, who: Caller | None) -> dict[str, Any]:
         principal = require(who, "change package access")
         state = self.store.load_package(name.name)
         if state is None or not state.live_versions:

@@ -238,6 +238,43 @@ class TrustStore:
             )
             _append_audit(connection, audit)
 
+    def add_oidc_token_once(
+        self,
+        token: StoredOidcToken,
+        issuer: str,
+        jti: str,
+        forget_after_ms: int,
+        audit: Sequence[AuditEvent] = (),
+    ) -> bool:
+        """:meth:`claim_jti` and :meth:`add_oidc_token` in one transaction: the token is stored
+        only if (issuer, jti) was never claimed; False (nothing written) if it was."""
+        jtis, tokens = registry_oidc_jtis, registry_oidc_tokens
+        now = now_ms()
+        try:
+            with write_transaction(self._engine) as connection:
+                connection.execute(jtis.delete().where(jtis.c.forget_after_ms < now))
+                connection.execute(
+                    jtis.insert().values(issuer=issuer, jti=jti, forget_after_ms=forget_after_ms)
+                )
+                connection.execute(tokens.delete().where(tokens.c.expires_ms < now))
+                connection.execute(
+                    tokens.insert().values(
+                        key=token.key,
+                        token_hash=token.token_hash,
+                        package=token.package,
+                        publisher_id=token.publisher_id,
+                        permissions=_dumps(list(token.permissions)),
+                        identity=_dumps(token.identity),
+                        preview=token.preview,
+                        created_ms=token.created_ms,
+                        expires_ms=token.expires_ms,
+                    )
+                )
+                _append_audit(connection, audit)
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
     def oidc_token_by_hash(self, token_hash: str) -> StoredOidcToken | None:
         table = registry_oidc_tokens
         query = sa.select(table).where(table.c.token_hash == token_hash)

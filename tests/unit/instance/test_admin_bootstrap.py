@@ -11,6 +11,7 @@ import pytest
 from assay.errors import ConfigError
 from assay.instance.layout import DataDir
 from assay.instance.setup import ensure_admin_token
+from assay.registry.accounts import Principal
 from assay.registry.service import RegistryService
 from assay.settings import Settings
 
@@ -29,7 +30,7 @@ def test_created_once_and_returned_only_then(tmp_path: Path) -> None:
     service = RegistryService.open(settings)
     try:
         who = service.accounts.authenticate(f"Bearer {token}", "127.0.0.1")
-        assert who is not None
+        assert isinstance(who, Principal)
         assert who.user.name == "admin"
         assert len(service.store.tokens_of(who.user.id)) == 1
     finally:

@@ -58,7 +58,7 @@ def _basic(name: str, password: str) -> str:
 
 def _bearer(accounts: Accounts, secret: str, ip: str | None = "127.0.0.1") -> Principal:
     who = accounts.authenticate(f"Bearer {secret}", ip)
-    assert who is not None
+    assert isinstance(who, Principal)
     return who
 
 
@@ -176,7 +176,7 @@ def test_signup_can_be_disabled(tmp_path: Path) -> None:
 
 def test_basic_authentication(accounts: Accounts, alice: StoredUser) -> None:
     who = accounts.authenticate(_basic("alice", PASSWORD), None)
-    assert who is not None
+    assert isinstance(who, Principal)
     assert (who.user.name, who.token, who.readonly) == ("alice", None, False)
     for bad in (_basic("alice", "nope"), _basic("nobody", PASSWORD), "Basic !!!", "Basic YWxpY2U="):
         with pytest.raises(Unauthorized):

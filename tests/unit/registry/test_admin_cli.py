@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from assay.cli.main import main
+from assay.registry.accounts import Principal
 from assay.registry.service import RegistryService
 from assay.settings import Settings
 
@@ -29,7 +30,7 @@ def test_user_and_token_lifecycle(
     service = RegistryService.open(Settings(data_dir=tmp_path / "data"))
     try:
         who = service.accounts.authenticate(f"Bearer {secret}", "127.0.0.1")
-        assert who is not None
+        assert isinstance(who, Principal)
         assert who.user.name == "admin"
         assert who.readonly
     finally:

@@ -50,7 +50,7 @@ def _principal(service: RegistryService, name: str, *, readonly: bool = False) -
     )
     secret, _ = service.accounts.issue_token(user, readonly=readonly)
     who = service.accounts.authenticate(f"Bearer {secret}", "127.0.0.1")
-    assert who is not None
+    assert isinstance(who, Principal)
     return who
 
 
