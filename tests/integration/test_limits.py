@@ -44,6 +44,8 @@ from assay.oidc.jobs import FileJobStore, ensure_registration_secret
 from assay.registry.app import create_app as create_registry_app
 from assay.registry.service import RegistryService
 from assay.settings import Settings
+from assay.sign.clients import HttpLog
+from assay.sign.errors import SigningError
 from assay.storage.database import migrate, open_engine, sqlite_url
 from assay.storage.tlog_store import TlogStore
 from assay.tlog.app import create_app as create_tlog_app
@@ -354,6 +356,22 @@ def test_log_appends_are_limited_per_client_but_not_for_the_writer_secret(
         ) as other:
             response = other.post("/api/v1/log/entries", json=hashedrekord(b"b"))
             assert response.status_code == 201
+
+
+def test_the_registrys_http_log_writer_sends_the_writer_secret(
+    log_app: tuple[LogService, TlogStore],
+) -> None:
+    service, _ = log_app
+    writer = secrets.token_urlsafe(16)
+    appends = Limiter(RateLimit(burst=1, per_second=0.01), "log appends from this address")
+    with serve_app(create_tlog_app(service, appends=appends, writer_secret=writer)) as url:
+        trusted = HttpLog(url, bearer=writer)
+        for i in range(3):
+            assert int(trusted.append(hashedrekord(b"t%d" % i))["logIndex"]) == i
+        anonymous = HttpLog(url)
+        anonymous.append(hashedrekord(b"anonymous"))
+        with pytest.raises(SigningError, match="429"):
+            anonymous.append(hashedrekord(b"anonymous again"))
 
 
 # --- logins ---------------------------------------------------------------------------------------

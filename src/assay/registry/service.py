@@ -144,7 +144,10 @@ class RegistryService:
         self.origin = settings.origin
         # Where publish attestations are logged: the log the settings name, over HTTP, unless
         # the caller hands over a writer (the all-in-one instance: its own log, in process).
-        self.log = log or HttpLog(settings.publish_attestation_tlog_url or f"{self.origin}/-/tlog")
+        self.log = log or HttpLog(
+            settings.publish_attestation_tlog_url or f"{self.origin}/-/tlog",
+            bearer=settings.tlog_writer_secret,
+        )
         self._limits = PublishLimits(
             max_tarball_bytes=settings.registry_max_tarball_bytes,
             tarball=TarballLimits(
