@@ -47,7 +47,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay import limits
-from assay.errors import AssayError, FormatError, ManifestError
+from assay.errors import AssayError, ManifestError
 from assay.limits import RateLimit, RateLimited, RateLimiter
 from assay.npm.names import PackageName, parse_package_path
 from assay.registry.accounts import Principal
@@ -104,11 +104,6 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
         return JSONResponse(
             {"error": exc.message}, status_code=429, headers=limits.retry_after_header(exc)
         )
-
-    @app.exception_handler(FormatError)
-    async def bad_parameter(_request: Request, exc: FormatError) -> Response:
-        # A query parameter out of its bounds (assay.limits.parse_int): 400, never a 500.
-        return error_response(BadRequest(exc.message))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
