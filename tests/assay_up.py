@@ -46,7 +46,15 @@ def start(data: Path, port: int, log: Path, env: dict[str, str] | None = None) -
         stdout=handle,
         stderr=subprocess.STDOUT,
         # CI emulation is opt-in (issue 10); the tests sign provenance through it.
-        env={**os.environ, "ASSAY_CI_EMULATION": "1", **(env or {})},
+        # Every test signs from 127.0.0.1, one client to the log's append limit (tested on
+        # its own in tests/integration/test_limits.py): unlimited here.
+        env={
+            **os.environ,
+            "ASSAY_CI_EMULATION": "1",
+            "ASSAY_TLOG_APPENDS_PER_MINUTE": "0",
+            "ASSAY_TOKEN_EXCHANGES_PER_MINUTE": "0",
+            **(env or {}),
+        },
     )
     handle.close()
     deadline = time.monotonic() + STARTUP_TIMEOUT

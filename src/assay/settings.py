@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from assay import limits
+
 
 def _config_home() -> Path:
     """``$XDG_CONFIG_HOME`` if set to an absolute path (XDG Base Directory), else ``~/.config``."""
@@ -78,6 +80,58 @@ class Settings(BaseSettings):
     )
     registry_max_tarball_bytes: int = Field(
         default=100 * 1024 * 1024, gt=0, description="largest package tarball (compressed)"
+    )
+    registry_max_packument_bytes: int = Field(
+        default=limits.MAX_PACKUMENT_BYTES,
+        gt=0,
+        description="largest package document: a publish that would make the sum of the "
+        "package's version manifests (and its README) larger is refused (422)",
+    )
+    registry_packument_cache_bytes: int = Field(
+        default=limits.PACKUMENT_CACHE_BYTES,
+        ge=0,
+        description="memory for cached packuments, counted in serialized bytes (0: no cache)",
+    )
+
+    # --- rate limits (assay.limits; per process, see docs/operations.md) ------------------------
+    login_failures_per_client: int = Field(
+        default=limits.LOGIN_FAILURES_PER_CLIENT,
+        gt=0,
+        description="failed password checks per client address per window",
+    )
+    login_failures_per_user: int = Field(
+        default=limits.LOGIN_FAILURES_PER_USER,
+        gt=0,
+        description="failed password checks per user name per window",
+    )
+    login_window_seconds: float = Field(
+        default=limits.LOGIN_WINDOW_SECONDS,
+        gt=0,
+        description="the window over which failed logins are refilled",
+    )
+    tlog_appends_per_minute: int = Field(
+        default=limits.LOG_APPENDS_PER_MINUTE,
+        ge=0,
+        description="log appends per client per minute (0: unlimited)",
+    )
+    tlog_append_burst: int = Field(
+        default=limits.LOG_APPEND_BURST, gt=0, description="log appends a client may make at once"
+    )
+    tlog_writer_secret: str | None = Field(
+        default=None,
+        repr=False,
+        description="a bearer secret (Authorization: Bearer <it>) that exempts a trusted HTTP "
+        "writer (another registry node, a mirror) from the log's append limit",
+    )
+    token_exchanges_per_minute: int = Field(
+        default=limits.TOKEN_EXCHANGES_PER_MINUTE,
+        ge=0,
+        description="OIDC token exchanges per client per minute (0: unlimited)",
+    )
+    token_exchange_burst: int = Field(
+        default=limits.TOKEN_EXCHANGE_BURST,
+        gt=0,
+        description="OIDC token exchanges a client may make at once",
     )
 
     # --- provenance at publish time (assay.registry.provenance) ----------------------------------

@@ -38,6 +38,7 @@ from assay.instance.material import InstanceMaterial
 from assay.instance.trust import client_trust_config, signing_config, trusted_root
 from assay.instance.tuf_repo import TufRepository, instance_targets
 from assay.keys import Signer
+from assay.limits import RateLimit, RateLimiter
 from assay.oidc.app import create_app as create_oidc_app
 from assay.oidc.issuer import OIDCIssuer
 from assay.oidc.jobs import FileJobStore, ensure_registration_secret
@@ -155,7 +156,17 @@ def create_instance_app(settings: Settings) -> ASGIApp:
         ),
     )
     app.mount("/-/ca", ca_app)
-    app.mount("/-/tlog", create_tlog_app(log_service))
+    app.mount(
+        "/-/tlog",
+        create_tlog_app(
+            log_service,
+            appends=RateLimiter(
+                RateLimit.per_minute(settings.tlog_appends_per_minute, settings.tlog_append_burst),
+                "log appends from this address",
+            ),
+            writer_secret=settings.tlog_writer_secret,
+        ),
+    )
     # The registry takes every other path: packages live at the root (npm's protocol).
     # It logs its publish attestations in the log above, in process: no HTTP request to itself
     # (unless the operator named another log, which it reaches over HTTP).

@@ -17,6 +17,11 @@ The two CI routes exist only with CI emulation on (``settings.ci_emulation``, of
 the all-in-one instance): otherwise they answer 404 ``{"error": "CI emulation is off …",
 "reason": "ci-emulation-off"}``.
 
+Bounded work (assay.limits): ``POST /ci/jobs`` checks the registration secret from its headers
+*before* it reads a byte of the body, then reads at most :data:`~assay.limits.OIDC_BODY_BYTES`
+(413 beyond; a body that does not match :class:`JobRegistration` is 422). The OpenAPI
+document describes the body all the same.
+
 The bearer scheme is matched case-insensitively (RFC 7235 §2.1): sigstore-python's ``id``
 sends ``bearer``, sigstore-js and npm send ``Bearer``. Handlers are thin: they parse, call
 :class:`~assay.oidc.issuer.OIDCIssuer`, and render; errors map to statuses in
@@ -30,12 +35,15 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from assay.errors import AssayError, ConfigError, FormatError
+from assay.limits import OIDC_BODY_BYTES
 from assay.oidc.claims import CIJob
 from assay.oidc.issuer import CI_JOBS_PATH, CI_TOKEN_PATH, DISCOVERY_PATH, JWKS_PATH, OIDCIssuer
 from assay.oidc.validation import KeysUnavailableError, TokenError
+from assay.request_body import BodyTooLarge, read_bounded
 
 # Tokens are credentials: never cached by anything between us and the job (RFC 6749 §5.1).
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -56,6 +64,8 @@ def status_for(error: AssayError) -> int:
     """The HTTP status of an error raised while serving a request."""
     if isinstance(error, KeysUnavailableError):
         return 503
+    if isinstance(error, BodyTooLarge):
+        return 413
     if isinstance(error, TokenError):
         return 401
     if isinstance(error, ConfigError | FormatError):
@@ -131,8 +141,17 @@ def create_app(
         token = issuer.job_token(request_token, audience or None)
         return JSONResponse({"value": token, "count": 1}, headers=_NO_STORE)
 
-    @app.post(CI_JOBS_PATH, status_code=201)
-    def register(request: Request, body: JobRegistration) -> JSONResponse:
+    # The body is read by hand, after the secret is checked (a declared model would be read
+    # and parsed by the framework before the handler runs); the schema is still declared.
+    job_schema = {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": JobRegistration.model_json_schema()}},
+        }
+    }
+
+    @app.post(CI_JOBS_PATH, status_code=201, openapi_extra=job_schema)
+    async def register(request: Request) -> JSONResponse:
         if not ci_emulation:
             return emulation_off()
         if registration_secret is None:
@@ -143,10 +162,22 @@ def create_app(
                 "job registration needs the instance's registration secret",
                 reason="registration-secret",
             )
+        raw = await read_bounded(
+            request.stream(), request.headers.get("content-length"), OIDC_BODY_BYTES
+        )
+        try:
+            body = JobRegistration.model_validate_json(raw)
+        except ValidationError as exc:
+            # 422, as for any body that does not match its schema (what FastAPI answers).
+            return JSONResponse(
+                {"error": f"malformed job registration: {exc}", "reason": "invalid-job"},
+                status_code=422,
+                headers=_NO_STORE,
+            )
         job = CIJob.create(
             body.provider, body.claims, server_url=body.server_url, variables=body.variables
         )
-        request_token, record = issuer.register_job_record(job)
+        request_token, record = await run_in_threadpool(issuer.register_job_record, job)
         return JSONResponse(
             {
                 "request_token": request_token,

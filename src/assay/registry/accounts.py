@@ -19,8 +19,12 @@ Rules enforced here (what registry.npmjs.org does, unless noted):
   maintainer the live exchanged tokens of their packages, and ``npm token revoke`` takes them.
 * **Profiles** (``GET /-/user/org.couchdb.user:<name>``) show the e-mail address only to its
   owner.
-* **Logins** that fail say "Incorrect username or password" whether the user exists or not.
-  An existing user "added" again with the right password is logged in (npm relies on it).
+* **Logins** that fail say "Incorrect username or password" whether the user exists or not,
+  after the same scrypt work (an unknown user's password is checked against a dummy hash, so
+  the answer's timing does not tell either). Failed password checks are limited per client
+  address and per user name (:class:`assay.limits.LoginThrottle`: 429 with ``Retry-After``
+  once spent, before any scrypt work; a success costs nothing). An existing user "added"
+  again with the right password is logged in (npm relies on it).
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
+from assay.limits import login_throttle
 from assay.registry.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from assay.registry.packuments import iso
 from assay.settings import Settings
@@ -95,6 +101,13 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, binascii.Error):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash no password matches, verified against for unknown users: the same scrypt work as
+    a known user's, so the time of a refusal does not tell whether the user exists."""
+    return hash_password(secrets.token_urlsafe(24))
 
 
 def _scrypt(password: str, salt: bytes, log2_n: int, r: int, p: int) -> bytes:
@@ -277,6 +290,24 @@ class Accounts:
         self.store = store
         self.settings = settings
         self.trust = TrustStore(store.engine)
+        self.logins = login_throttle(
+            settings.login_failures_per_client,
+            settings.login_failures_per_user,
+            settings.login_window_seconds,
+        )
+
+    def check_password(
+        self, user: StoredUser | None, name: str, password: str, client_ip: str | None
+    ) -> bool:
+        """Whether `password` is `user`'s; an unknown user (None) costs the same scrypt work.
+        Throttled per client and per `name`: 429 before any work once their failures are
+        spent; only a failure spends."""
+        self.logins.check(client_ip, name)
+        ok = verify_password(password, user.password_hash if user else _dummy_hash())
+        if ok and user is not None:
+            return True
+        self.logins.failed(client_ip, name)
+        return False
 
     # --- authentication ----------------------------------------------------------------------
 
@@ -292,7 +323,7 @@ class Accounts:
         if scheme.lower() == "bearer" and credentials:
             return self._bearer(credentials, client_ip)
         if scheme.lower() == "basic" and credentials:
-            return self._basic(credentials)
+            return self._basic(credentials, client_ip)
         raise Unauthorized("Unsupported authorization scheme", challenge=BEARER)
 
     def _bearer(self, secret: str, client_ip: str | None) -> Caller:
@@ -321,20 +352,23 @@ class Accounts:
             raise Unauthorized("Invalid or revoked token", challenge=BEARER)
         return TrustedPrincipal(token, publisher)
 
-    def _basic(self, credentials: str) -> Principal:
+    def _basic(self, credentials: str, client_ip: str | None = None) -> Principal:
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
         except (binascii.Error, ValueError) as exc:
             raise Unauthorized("Malformed Basic credentials", challenge=BASIC) from exc
         name, sep, password = decoded.partition(":")
         user = self.store.user_by_name(name) if sep else None
-        if user is None or not verify_password(password, user.password_hash):
+        ok = self.check_password(user, name, password, client_ip)  # the same work for nobody
+        if user is None or not ok:
             raise Unauthorized("Incorrect username or password", challenge=BASIC)
         return Principal(user, None)
 
     # --- users ---------------------------------------------------------------------------------
 
-    def couch_login(self, url_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def couch_login(
+        self, url_name: str, body: Mapping[str, Any], client_ip: str | None = None
+    ) -> dict[str, Any]:
         """``PUT /-/user/org.couchdb.user:<name>``: npm adduser and npm login (legacy).
 
         An existing user with the right password is logged in (npmjs.org's quirk that npm
@@ -349,12 +383,14 @@ class Accounts:
         if user is None:
             email = body.get("email")
             if not isinstance(email, str):
-                # A login of an unknown user: answer as for a wrong password, naming nobody.
+                # A login of an unknown user: answer as for a wrong password, naming nobody,
+                # after the same work and under the same throttle.
+                self.check_password(None, name, password, client_ip)
                 raise Unauthorized("Incorrect username or password", challenge=BASIC)
             if not self.settings.registry_allow_signup:
                 raise Forbidden("Sign-up is disabled on this registry; ask an administrator")
             user = self.add_user(name, email, password)
-        elif not verify_password(password, user.password_hash):
+        elif not self.check_password(user, name, password, client_ip):
             raise Unauthorized("Incorrect username or password", challenge=BASIC)
         secret, _ = self.issue_token(user, name="npm login")
         return {"ok": True, "id": f"org.couchdb.user:{name}", "rev": "1", "token": secret}
@@ -424,14 +460,16 @@ class Accounts:
         objects += [oidc_token_json(t) for t in self.trust.oidc_tokens(packages)]
         return {"objects": objects, "total": len(objects), "urls": {}}
 
-    def create_token(self, body: object, who: Caller | None) -> dict[str, Any]:
+    def create_token(
+        self, body: object, who: Caller | None, client_ip: str | None = None
+    ) -> dict[str, Any]:
         """``POST /-/npm/v1/tokens`` (npm token create): the password is asked again."""
         principal = require(who, "create tokens")
         if not isinstance(body, dict):
             raise BadRequest("The body must be a JSON object")
         password = body.get("password")
-        if not isinstance(password, str) or not verify_password(
-            password, principal.user.password_hash
+        if not isinstance(password, str) or not self.check_password(
+            principal.user, principal.user.name, password, client_ip
         ):
             raise Unauthorized("Incorrect or missing password", challenge=BASIC)
         readonly = body.get("readonly") is True or (

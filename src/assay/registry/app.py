@@ -27,6 +27,11 @@
 ``POST /-/v1/login`` (npm's web login) is deliberately absent: npm-profile treats the 404 as
 "web login not supported" and falls back to the user name/password flow above.
 Errors are JSON ``{"error": "…"}`` with the status npm reacts to (registry/errors.py).
+
+Bounded work (assay.limits, docs/operations.md "Limits"): every write route authenticates from
+the headers *before* it reads a byte of the body, and every body is read with a cap chosen by
+the route (:data:`~assay.limits.SMALL_BODY_BYTES` for the small JSON routes, the configured
+``registry_max_body_bytes`` for a publish); a 429 carries ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from assay import limits
 from assay.errors import AssayError, ManifestError
+from assay.limits import RateLimit, RateLimited, RateLimiter
 from assay.npm.names import PackageName, parse_package_path
 from assay.registry.accounts import Caller
 from assay.registry.errors import (
@@ -96,6 +103,12 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
         # A name, version or path that breaks npm's rules (assay.npm) is the client's mistake.
         return error_response(BadRequest(exc.message))
 
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_request: Request, exc: RateLimited) -> Response:
+        return JSONResponse(
+            {"error": exc.message}, status_code=429, headers=limits.retry_after_header(exc)
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
         message = "Not found" if exc.status_code == 404 else str(exc.detail)
@@ -121,22 +134,44 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
         who: Caller | None = await call(principal, request)
         return who
 
-    async def read_json(request: Request) -> Any:
+    async def signed_in(request: Request, action: str) -> Caller:
+        """Whoever the headers authenticate; 401 for nobody, before any body is read."""
+        who = await authed(request)
+        if who is None:
+            raise Unauthorized(f"You must be logged in to {action}. Run `npm login` first.")
+        return who
+
+    def throttle(limiter: RateLimiter, request: Request) -> None:
+        """Spend one of the client's requests on ``limiter``, or 429 with ``Retry-After``."""
+        limiter.acquire(limits.client_key(request.client.host if request.client else None))
+
+    # The OIDC token exchange of trusted publishing is limited per client, before it reads the
+    # body or checks the token (an anonymous route that verifies signatures).
+    # Kept on app.state so that it is reachable (and visible) before that route exists.
+    token_exchanges = RateLimiter(
+        RateLimit.per_minute(settings.token_exchanges_per_minute, settings.token_exchange_burst),
+        "token exchanges from this address",
+    )
+    app.state.token_exchanges = token_exchanges
+
+    async def read_json(request: Request, limit: int) -> Any:
+        """The body as JSON, read only up to ``limit`` bytes (413 beyond): each route names its
+        cap (assay.limits), so no route reads more than it can use."""
         try:
             body = await read_bounded(
-                request.stream(), request.headers.get("content-length"), max_body
+                request.stream(), request.headers.get("content-length"), limit
             )
         except BodyTooLarge as exc:
             raise PayloadTooLarge(
-                f"Request body is larger than the limit of {max_body} bytes"
+                f"Request body is larger than the limit of {limit} bytes"
             ) from exc
         try:
             return json.loads(body, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as exc:
             raise BadRequest(f"Malformed JSON body: {exc}") from exc
 
-    async def read_object(request: Request) -> dict[str, Any]:
-        body = await read_json(request)
+    async def read_object(request: Request, limit: int) -> dict[str, Any]:
+        body = await read_json(request, limit)
         if not isinstance(body, dict):
             raise BadRequest("The body must be a JSON object")
         return body
@@ -153,8 +188,9 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
 
     @app.put("/-/user/org.couchdb.user:{name}", status_code=201)
     async def couch_user(name: str, request: Request) -> dict[str, Any]:
-        body = await read_object(request)
-        result: dict[str, Any] = await call(accounts.couch_login, name, body)
+        body = await read_object(request, limits.SMALL_BODY_BYTES)
+        client = request.client.host if request.client else None
+        result: dict[str, Any] = await call(accounts.couch_login, name, body, client)
         return result
 
     @app.get("/-/user/org.couchdb.user:{name}")
@@ -189,6 +225,7 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
     async def oidc_exchange(name: str, request: Request) -> Response:
         # Trusted publishing (registry/trusted_publishing.py). npm logs `body.message` of a
         # refusal (lib/utils/oidc.js), other clients read `error`: both are sent.
+        throttle(token_exchanges, request)
         try:
             package = PackageName.parse(name)
             try:
@@ -214,8 +251,10 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
 
     @app.post("/-/npm/v1/tokens")
     async def create_token(request: Request) -> dict[str, Any]:
-        body = await read_json(request)
-        result: dict[str, Any] = await call(accounts.create_token, body, await authed(request))
+        who = await signed_in(request, "create tokens")
+        body = await read_json(request, limits.SMALL_BODY_BYTES)
+        client = request.client.host if request.client else None
+        result: dict[str, Any] = await call(accounts.create_token, body, who, client)
         return result
 
     @app.delete("/-/npm/v1/tokens/token/{key}", status_code=204)
@@ -232,8 +271,8 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
     @app.post("/-/package/{name:path}/dist-tags/{tag}")
     async def set_dist_tag(name: str, tag: str, request: Request) -> dict[str, Any]:
         package = PackageName.parse(name)
-        version = await read_json(request)
-        who = await authed(request)
+        who = await signed_in(request, "change dist-tags")
+        version = await read_json(request, limits.SMALL_BODY_BYTES)
         result: dict[str, Any] = await call(service.set_dist_tag, package, tag, version, who)
         return result
 
@@ -256,10 +295,9 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
     @app.post("/-/package/{name:path}/access")
     async def set_access(name: str, request: Request) -> dict[str, Any]:
         package = PackageName.parse(name)
-        body = await read_json(request)
-        result: dict[str, Any] = await call(
-            service.set_access, package, body, await authed(request)
-        )
+        who = await signed_in(request, "change package access")
+        body = await read_json(request, limits.SMALL_BODY_BYTES)
+        result: dict[str, Any] = await call(service.set_access, package, body, who)
         return result
 
     @app.get("/-/v1/search")
@@ -306,9 +344,9 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
                     tarball.data, media_type="application/octet-stream", headers=headers
                 )
         elif method == "PUT" and target.kind == "doc":
-            body = await read_object(request)
-            who = await authed(request)
-            result = await call(service.put_package, name, body, target.rev, who)
+            writer = await signed_in(request, "publish or change packages")
+            body = await read_object(request, max_body)
+            result = await call(service.put_package, name, body, target.rev, writer)
             return JSONResponse(result, status_code=201)
         elif method == "DELETE" and target.kind == "doc" and target.rev is not None:
             await call(service.delete_package, name, target.rev, await authed(request))

@@ -15,12 +15,14 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from assay.errors import ManifestError, StatementError, TarballError
+from assay.limits import MAX_MANIFEST_BYTES
 from assay.npm.names import PackageName
 from assay.npm.package_json import (
     first_difference,
@@ -94,6 +96,25 @@ class PublishedVersion:
 MAX_PROVENANCE_BYTES = 256 * 1024
 
 
+def manifest_size(manifest: Mapping[str, Any]) -> int:
+    """Bytes of a version object as the registry stores and serves it (compact JSON, UTF-8)."""
+    text = json.dumps(manifest, separators=(",", ":"), ensure_ascii=False)
+    return len(text.encode("utf-8"))
+
+
+def check_manifest_size(name: PackageName, version: str, manifest: Mapping[str, Any]) -> None:
+    """413 for a version object over :data:`~assay.limits.MAX_MANIFEST_BYTES` (the README is
+    stored apart and not counted): every install of any version reads it in the packument."""
+    size = manifest_size(manifest)
+    if size > MAX_MANIFEST_BYTES:
+        raise PayloadTooLarge(
+            f"The manifest of {name.name}@{version} is {size} bytes, over this registry's "
+            f"limit of {MAX_MANIFEST_BYTES} bytes per version (package.json without the README)",
+            size=size,
+            limit=MAX_MANIFEST_BYTES,
+        )
+
+
 def is_publish(body: Mapping[str, Any]) -> bool:
     """A PUT carrying attachments publishes; without them it updates metadata."""
     attachments = body.get("_attachments")
@@ -116,6 +137,7 @@ def parse_publish(
         raise BadRequest(f"versions[{version!r}].name must be {name.name!r}")
     if manifest.get("version") != version:
         raise BadRequest(f"versions[{version!r}].version must be {version!r}")
+    check_manifest_size(name, version, manifest)  # before any work on it
 
     attachments = body["_attachments"]
     expected_key = name.attachment_key(version)
@@ -166,6 +188,7 @@ def parse_publish(
         "fileCount": len(contents.files),
         "unpackedSize": contents.unpacked_size,
     }
+    check_manifest_size(name, version, stored)
     # The README shown is the tarball's (npm sends the one it packed, so they agree for every
     # real client); a request's `readme` is never displayed.
     readme = contents.readme

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from assay.errors import FormatError
+from assay.limits import SEARCH_MAX_FROM, SEARCH_MAX_TEXT_CHARS, SEARCH_MAX_WORDS, parse_int
 from assay.registry.errors import BadRequest
 
 DEFAULT_SIZE = 20
@@ -25,14 +27,26 @@ class SearchQuery:
 
     @classmethod
     def parse(cls, text: str | None, size: str | None, offset: str | None) -> SearchQuery:
-        words = tuple(w for w in (text or "").split() if w)
+        """400 beyond the bounds of assay.limits: at most :data:`SEARCH_MAX_WORDS` words in
+        :data:`SEARCH_MAX_TEXT_CHARS` characters (every word is a condition of the query), a
+        ``size`` of 1 to :data:`MAX_SIZE`, a ``from`` of at most :data:`SEARCH_MAX_FROM`."""
+        text = text or ""
+        if len(text) > SEARCH_MAX_TEXT_CHARS:
+            raise BadRequest(f"The search text may be at most {SEARCH_MAX_TEXT_CHARS} characters")
+        words = tuple(w for w in text.split() if w)
+        if len(words) > SEARCH_MAX_WORDS:
+            raise BadRequest(f"A search may have at most {SEARCH_MAX_WORDS} words")
         try:
-            size_value = DEFAULT_SIZE if size in (None, "") else int(size)
-            offset_value = 0 if offset in (None, "") else int(offset)
-        except ValueError as exc:
-            raise BadRequest("size and from must be integers") from exc
-        if not 1 <= size_value <= MAX_SIZE or offset_value < 0:
-            raise BadRequest(f"size must be between 1 and {MAX_SIZE}, from must be >= 0")
+            size_value = (
+                DEFAULT_SIZE if size in (None, "") else parse_int(size, "size", maximum=MAX_SIZE)
+            )
+            offset_value = (
+                0 if offset in (None, "") else parse_int(offset, "from", maximum=SEARCH_MAX_FROM)
+            )
+        except FormatError as exc:
+            raise BadRequest(exc.message) from exc
+        if size_value < 1:
+            raise BadRequest(f"size must be an integer between 1 and {MAX_SIZE}")
         return cls(words, size_value, offset_value)
 
 

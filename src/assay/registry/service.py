@@ -26,7 +26,11 @@ Rules enforced here (what registry.npmjs.org does, unless noted):
   name the exchanged repository and workflow.
 * Packuments are cached per package as serialized bytes, invalidated by every write made through
   this service; a write by another process is noticed within ``CROSS_PROCESS_STALENESS`` seconds
-  (each cached entry re-checks the package's ``rev`` at most that often).
+  (each cached entry re-checks the package's ``rev`` at most that often). The cache holds at
+  most ``registry_packument_cache_bytes`` of serialized documents, least recently used out first.
+* A package's document is bounded: each version's manifest by ``assay.limits.MAX_MANIFEST_BYTES``
+  (registry/publish.py), the sum of its live manifests and README by
+  ``registry_max_packument_bytes``; the publish that would pass it is refused (422).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -57,6 +61,7 @@ from assay.registry.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    Unprocessable,
 )
 from assay.registry.packuments import Packument, build, iso
 from assay.registry.provenance import ProvenanceGate, ProvenanceRecord, VerifiedProvenance, refuse
@@ -100,7 +105,6 @@ from assay.storage.trust_store import TrustStore
 log = logging.getLogger(__name__)
 
 CROSS_PROCESS_STALENESS = 1.0
-_CACHE_ENTRIES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,18 @@ TARBALL_CACHE_ENTRY_BYTES = 256 * 1024
 class _CacheEntry:
     packument: Packument
     checked: float
+
+    @property
+    def size(self) -> int:
+        return len(self.packument.full.body) + len(self.packument.corgi.body)
+
+
+def stored_size(state: PackageState | None, new: StoredVersion | None = None) -> int:
+    """What a package's document holds, as the packument limit counts it: its live versions'
+    manifests and the largest README (UTF-8 bytes), with the version `new` added."""
+    rows = [*(state.live_versions.values() if state is not None else ()), *([new] if new else [])]
+    manifests = sum(len(row.manifest.encode("utf-8")) for row in rows)
+    return manifests + max((len((row.readme or "").encode("utf-8")) for row in rows), default=0)
 
 
 class RegistryService:
@@ -160,7 +176,10 @@ class RegistryService:
         self.origin = settings.origin
         # Where publish attestations are logged: the log the settings name, over HTTP, unless
         # the caller hands over a writer (the all-in-one instance: its own log, in process).
-        self.log = log or HttpLog(settings.publish_attestation_tlog_url or f"{self.origin}/-/tlog")
+        self.log = log or HttpLog(
+            settings.publish_attestation_tlog_url or f"{self.origin}/-/tlog",
+            bearer=settings.tlog_writer_secret,
+        )
         self._limits = PublishLimits(
             max_tarball_bytes=settings.registry_max_tarball_bytes,
             tarball=TarballLimits(
@@ -170,6 +189,7 @@ class RegistryService:
             ),
         )
         self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
+        self._cache_bytes = 0
         self._tarballs: OrderedDict[tuple[str, str], tuple[int, Tarball]] = OrderedDict()
         self._lock = threading.Lock()
         self.publish_attestations = PublishAttestations(self.store, keys, self.log, self.origin)
@@ -245,16 +265,34 @@ class RegistryService:
         if packument is None:
             self._invalidate(name.name)
             raise NotFound("Not found")
-        with self._lock:
-            self._cache[name.name] = _CacheEntry(packument, time.monotonic())
-            self._cache.move_to_end(name.name)
-            while len(self._cache) > _CACHE_ENTRIES:
-                self._cache.popitem(last=False)
+        self._remember(name.name, _CacheEntry(packument, time.monotonic()))
         return packument
+
+    def _remember(self, name: str, entry: _CacheEntry) -> None:
+        """Cache `entry`, keeping the cache within ``registry_packument_cache_bytes``."""
+        budget = self.settings.registry_packument_cache_bytes
+        with self._lock:
+            old = self._cache.pop(name, None)
+            if old is not None:
+                self._cache_bytes -= old.size
+            if entry.size > budget:
+                return  # larger than the whole cache: served, never kept
+            self._cache[name] = entry
+            self._cache_bytes += entry.size
+            while self._cache_bytes > budget:
+                _, evicted = self._cache.popitem(last=False)
+                self._cache_bytes -= evicted.size
+
+    @property
+    def cache_bytes(self) -> int:
+        """Serialized bytes of the packuments cached now (never above the setting)."""
+        return self._cache_bytes
 
     def _invalidate(self, name: str) -> None:
         with self._lock:
-            self._cache.pop(name, None)
+            old = self._cache.pop(name, None)
+            if old is not None:
+                self._cache_bytes -= old.size
             for key in [k for k in self._tarballs if k[0] == name]:
                 del self._tarballs[key]
 
@@ -294,6 +332,13 @@ class RegistryService:
     def attestations(self, name: PackageName, version: str) -> dict[str, Any]:
         """``GET /-/npm/v1/attestations/<name>@<version>`` (npm-registry spec §3.4)."""
         return self.publish_attestations.read(name, version)
+
+    def attestations_of(self, name: PackageName, versions: Sequence[str]) -> dict[str, Any]:
+        """The attestations responses of several live versions, as stored, read in one
+        indexed query (the web's log pages; a version without attestations is absent). Unlike
+        :meth:`attestations`, never completes a missing publish attestation."""
+        found = self.store.version_attestations(name.name, versions)
+        return {version: {"attestations": json.loads(text)} for version, text in found.items()}
 
     def version_facts(self, name: PackageName, version: str) -> ProvenanceRecord | None:
         """What the registry verified about a live version's provenance when it was published
@@ -404,6 +449,7 @@ class RegistryService:
                     raise Forbidden(
                         f"You cannot publish over the previously published versions: {taken}."
                     )
+            self._check_packument_size(name, state, row)
             latest = published.tags.get("latest") == published.version or state is None
             description = published.manifest.get("description")
             keywords = published.manifest.get("keywords")
@@ -471,6 +517,23 @@ class RegistryService:
         if (publisher.pending_until_ms or 0) <= now_ms():
             return None
         return self.store.user_by_id(publisher.created_by)
+
+    def _check_packument_size(
+        self, name: PackageName, state: PackageState | None, row: StoredVersion
+    ) -> None:
+        """422 for the publish that would make the package's document larger than
+        ``registry_max_packument_bytes`` (checked before the blob is written, and again under
+        the package lock)."""
+        limit = self.settings.registry_max_packument_bytes
+        size = stored_size(state, row)
+        if size > limit:
+            raise Unprocessable(
+                f"Publishing {name.name}@{row.version} would make the package's document "
+                f"{size} bytes, over this registry's limit of {limit} bytes; unpublish old "
+                "versions or publish under a new name",
+                size=size,
+                limit=limit,
+            )
 
     @staticmethod
     def _check_owner(state: PackageState, user: StoredUser, action: str) -> None:
@@ -667,4 +730,4 @@ class RegistryService:
         return {"objects": objects, "total": total, "time": iso(now_ms())}
 
 
-__all__ = ["RegistryService", "Tarball"]
+__all__ = ["RegistryService", "Tarball", "stored_size"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from assay.limits import MAX_DEPRECATION_CHARS
 from assay.npm.versions import highest
 from assay.registry.errors import BadRequest, Conflict
 from assay.registry.publish import check_tag
@@ -56,6 +57,10 @@ def metadata_change(
                 message = manifest["deprecated"]
                 if message is not None and not isinstance(message, str):
                     raise BadRequest("deprecated must be a string")
+                if message is not None and len(message) > MAX_DEPRECATION_CHARS:
+                    raise BadRequest(
+                        f"A deprecation message may be at most {MAX_DEPRECATION_CHARS} characters"
+                    )
                 new = message or None  # npm undeprecates with ""
                 if new != live[version].deprecated:
                     deprecations[version] = new

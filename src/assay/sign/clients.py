@@ -84,17 +84,29 @@ def request_certificate(
 
 
 class HttpLog:
-    """A :class:`~assay.sign.log.LogWriter` over Rekor v1's ``POST /api/v1/log/entries``."""
+    """A :class:`~assay.sign.log.LogWriter` over Rekor v1's ``POST /api/v1/log/entries``.
 
-    def __init__(self, tlog_url: str, client: httpx.Client | None = None) -> None:
+    ``bearer``: the log's writer secret (``Settings.tlog_writer_secret``), sent as
+    ``Authorization: Bearer`` so that a trusted writer is not held to the per-client append
+    limit (docs/operations.md, "Rate limits")."""
+
+    def __init__(
+        self, tlog_url: str, client: httpx.Client | None = None, *, bearer: str | None = None
+    ) -> None:
         self.tlog_url = tlog_url.rstrip("/")
         self._client = client
+        self._headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
 
     def append(self, proposed: Mapping[str, Any]) -> dict[str, Any]:
         url = f"{self.tlog_url}/api/v1/log/entries"
         with http_session(self._client) as http:
             response = request(
-                http, "POST", url, what="the transparency log", json_body=dict(proposed)
+                http,
+                "POST",
+                url,
+                what="the transparency log",
+                json_body=dict(proposed),
+                headers=self._headers,
             )
         if response.status_code != 201:
             raise SigningError(

@@ -8,6 +8,7 @@ service's own message out of an error body (Fulcio, Rekor and npm each spell it 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Final
 
 import httpx
@@ -55,10 +56,16 @@ def reason(response: httpx.Response) -> str:
 
 
 def request(
-    client: httpx.Client, method: str, url: str, *, what: str, json_body: object = None
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    json_body: object = None,
+    headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
     try:
-        return client.request(method, url, json=json_body)
+        return client.request(method, url, json=json_body, headers=headers)
     except httpx.TimeoutException as exc:
         raise SigningError(f"{what} at {url} did not answer in time", url=url) from exc
     except httpx.HTTPError as exc:

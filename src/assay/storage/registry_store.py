@@ -171,6 +171,20 @@ class RegistryStore(AccountStore):
             row = connection.execute(query).first()
         return None if row is None else _version(row)
 
+    def version_attestations(self, name: str, versions: Sequence[str]) -> dict[str, str]:
+        """The stored attestations (JSON text) of those of `versions` that are live and have
+        some: one query on the versions' primary key (package, version)."""
+        if not versions:
+            return {}
+        query = sa.select(registry_versions.c.version, registry_versions.c.attestations).where(
+            registry_versions.c.package == name,
+            registry_versions.c.version.in_(list(versions)),
+            registry_versions.c.unpublished_ms.is_(None),
+            registry_versions.c.attestations.is_not(None),
+        )
+        with self._engine.connect() as connection:
+            return {str(row.version): str(row.attestations) for row in connection.execute(query)}
+
     def packages_of(self, user_id: int) -> list[str]:
         query = (
             sa.select(registry_maintainers.c.package)

@@ -16,12 +16,19 @@ Errors have Rekor's shape, ``{"code": <HTTP status>, "message": "…"}``. A dupl
 with a ``Location`` header naming the existing entry (sigstore-js follows it to fetch the entry).
 Nothing is appended unless the entry's signatures verified (``ProposedEntry.from_json``).
 
+Appends are rate-limited per client (``appends``: a :class:`~assay.limits.RateLimiter`, 429 with
+``Retry-After`` before the body is read) unless the request carries ``Authorization: Bearer
+<writer secret>`` (``Settings.tlog_writer_secret``: other nodes, mirrors); a wrong secret is
+401. The registry of the all-in-one instance logs in process, not over HTTP, so it is never
+limited. Integer parameters are bounded (assay.limits.parse_int): 400, never an overflow.
+
 Mounted sub-applications get no lifespan events in Starlette, so the owner of the log service
 starts and stops its sequencer (the instance app's lifespan does).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Any
 
@@ -30,12 +37,19 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from assay import limits
 from assay.errors import AssayError, FormatError, VerificationError
+from assay.limits import RateLimited, RateLimiter
 from assay.request_body import BodyTooLarge, read_bounded
 from assay.tlog.sequencer import DuplicateEntry, LogOverloaded
 from assay.tlog.service import LogService, NotFound
 from assay.tlog.tiles import Tile, parse_path
 from assay.transparency.rekor import MAX_ENTRY_BYTES
+
+
+class _Unauthorized(AssayError):
+    """A bearer credential on an append that is not the writer secret (401)."""
+
 
 MAX_RETRIEVE = 256  # Rekor caps retrieve requests (searchLogQuery maxItems 10/…); ours is looser
 
@@ -54,12 +68,36 @@ def _int_param(request: Request, name: str, required: bool = True) -> int | None
         if required:
             raise FormatError(f"query parameter {name} is required")
         return None
-    if not raw.isdigit() or len(raw) > 19:
-        raise FormatError(f"query parameter {name} must be a non-negative integer")
-    return int(raw)
+    return limits.parse_int(raw, f"query parameter {name}")
 
 
-def create_app(service: LogService) -> FastAPI:
+def _bearer(request: Request) -> str | None:
+    scheme, _, credential = request.headers.get("authorization", "").strip().partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" and credential.strip() else None
+
+
+def create_app(
+    service: LogService,
+    *,
+    appends: RateLimiter | None = None,
+    writer_secret: str | None = None,
+) -> FastAPI:
+    """The log's routes. ``appends``: the per-client limit on appends (None: unlimited);
+    ``writer_secret``: the bearer secret that exempts a trusted writer from it."""
+
+    def admit_append(request: Request) -> None:
+        """Before an append reads its body: a trusted writer passes, a wrong secret is 401,
+        anyone else spends one of their appends (429 once spent)."""
+        credential = _bearer(request)
+        if credential is not None:
+            if writer_secret is not None and hmac.compare_digest(
+                credential.encode(), writer_secret.encode()
+            ):
+                return
+            raise _Unauthorized("the bearer credential is not this log's writer secret")
+        if appends is not None:
+            appends.acquire(limits.client_key(request.client.host if request.client else None))
+
     app = FastAPI(title="Assay transparency log", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.exception_handler(AssayError)
@@ -74,6 +112,10 @@ def create_app(service: LogService) -> FastAPI:
             )
         if isinstance(exc, NotFound):
             return _error(404, exc.message)
+        if isinstance(exc, RateLimited):
+            return _error(429, exc.message, limits.retry_after_header(exc))
+        if isinstance(exc, _Unauthorized):
+            return _error(401, exc.message, {"WWW-Authenticate": 'Bearer realm="tlog"'})
         if isinstance(exc, BodyTooLarge):
             return _error(413, exc.message)
         if isinstance(exc, LogOverloaded):
@@ -88,6 +130,7 @@ def create_app(service: LogService) -> FastAPI:
 
     @app.post("/api/v1/log/entries")
     async def create_entry(request: Request) -> Response:
+        admit_append(request)
         body = await _read_body(request, MAX_ENTRY_BYTES)
         entry_id, entry = await service.create(body)
         location = f"{request.scope.get('root_path', '')}/api/v1/log/entries/{entry_id}"
@@ -133,6 +176,8 @@ def create_app(service: LogService) -> FastAPI:
                         if key == "entryUUIDs" and isinstance(item, str):
                             add(service.by_uuid(item))
                         elif key == "logIndexes" and isinstance(item, int):
+                            if not 0 <= item <= limits.MAX_INTEGER:
+                                continue  # no such entry, and no query that could overflow
                             add(service.by_index(item))
                         elif key == "entries" and isinstance(item, dict):
                             add(service.by_body(json.dumps(item).encode()))

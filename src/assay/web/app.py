@@ -13,7 +13,8 @@ no package name can take: npm owns every ``/<name>…`` path)::
     GET /log                                      the log's checkpoint and latest entries
     GET /log/entries/<index | uuid>               one entry and its inclusion proof
     GET /log/lookup?entry=, /log/package?name=    the log page's forms (redirects)
-    GET /log/package/<name>                       the log entries of a package's attestations
+    GET /log/package/<name>?page=N                the log entries of a package's attestations,
+                                                  a page of versions at a time (one query)
     GET /static/…                                 the stylesheet and the SVG favicon
 
 :class:`BrowserFront` sits in front of the registry at the origin and sends a browser (a
@@ -28,7 +29,6 @@ and checkpoints from the :class:`~assay.tlog.service.LogService`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +43,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from assay import limits
 from assay.errors import AssayError, FormatError, ManifestError
 from assay.npm.names import PackageName, parse_package_path
 from assay.registry.errors import BadRequest, RegistryError
@@ -55,7 +56,6 @@ from assay.tlog.service import NotFound as LogNotFound
 from assay.verify.facts import VerifiedFacts
 from assay.web import pages
 from assay.web.provenance_view import (
-    AttestationsView,
     Link,
     attestations_view,
     bundle_facts,
@@ -66,7 +66,6 @@ HERE: Final = Path(__file__).parent
 PREFIX: Final = "/-/web"
 RECENT: Final = 12
 LOG_RECENT: Final = 20
-MAX_LOGGED_VERSIONS: Final = 100
 OIDC_PATH: Final = "/-/oidc"
 # No script runs on these pages; styles and images come from this origin only. The sanitizer
 # (web/markdown.py) is the first line of defence against a hostile README, this the second.
@@ -222,10 +221,6 @@ def create_app(
             return error_page(404, "Not found", "There is no page at this address.")
         return error_page(exc.status_code, "Cannot show this", str(exc.detail))
 
-    async def read_attestations(name: str, version: str) -> AttestationsView | None:
-        response = await attestations(name, version)
-        return None if response is None else attestations_view(response, ledger)
-
     async def origin_facts(
         name: str, version: str, response: Mapping[str, Any] | None
     ) -> tuple[VerifiedFacts | None, SourceCheckResult | None]:
@@ -308,8 +303,8 @@ def create_app(
     async def log_entry(ident: str) -> HTMLResponse:
         def build() -> pages.LogEntryPage:
             text = ident.strip()
-            if text.isdigit() and len(text) <= 19:
-                stored = log.by_index(int(text))
+            if text.isdigit():
+                stored = log.by_index(limits.parse_int(text, "A log index"))
             else:
                 stored = log.by_uuid(text)
             return pages.log_entry_page(stored, log.entry(stored), log.entry_id(stored.uuid))
@@ -323,16 +318,25 @@ def create_app(
         return RedirectResponse(target, status_code=303)
 
     @app.get("/log/package/{name:path}")
-    async def log_package(name: str) -> HTMLResponse:
+    async def log_package(name: str, request: Request) -> HTMLResponse:
+        # A page of versions at a time, their attestations read in one indexed query (a
+        # package of hundreds of versions costs what one of LOG_PAGE_ROWS does).
         package_name = PackageName.parse(name)
+        raw = request.query_params.get("page")
+        number = 1 if raw is None else limits.parse_int(raw, "page", minimum=1)
         packument = await run_in_threadpool(registry.packument, package_name)
-        rows = pages.version_rows(packument.data)[:MAX_LOGGED_VERSIONS]
-        views = await asyncio.gather(
-            *(read_attestations(package_name.name, row.version) for row in rows)
-        )
-        page = pages.package_entries_page(
-            package_name.name, [(row.version, view) for row, view in zip(rows, views, strict=True)]
-        )
+        rows = pages.version_rows(packument.data)
+        count = max(1, -(-len(rows) // limits.LOG_PAGE_ROWS))
+        if number > count:
+            raise pages.PageNotFound(f"{package_name.name} has {count} pages of versions")
+        shown = [row.version for row in rows][
+            (number - 1) * limits.LOG_PAGE_ROWS : number * limits.LOG_PAGE_ROWS
+        ]
+        stored = await run_in_threadpool(registry.attestations_of, package_name, shown)
+        by_version = [
+            (v, attestations_view(stored[v], ledger) if v in stored else None) for v in shown
+        ]
+        page = pages.package_entries_page(package_name.name, by_version, page=number, pages=count)
         return render("log_package.html", page=page)
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

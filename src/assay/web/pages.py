@@ -553,12 +553,19 @@ class PackageEntriesPage:
     entries: tuple[PackageEntry, ...]
     without: tuple[str, ...]
     """Versions with no attestation in any log."""
+    page: int = 1
+    """Which page of the package's versions (newest first) this is, of :attr:`pages`."""
+    pages: int = 1
 
 
 def package_entries_page(
-    name: str, by_version: Sequence[tuple[str, AttestationsView | None]]
+    name: str,
+    by_version: Sequence[tuple[str, AttestationsView | None]],
+    *,
+    page: int = 1,
+    pages: int = 1,
 ) -> PackageEntriesPage:
-    """The log entries of a package's attestations, newest version first."""
+    """The log entries of one page of a package's attestations, newest version first."""
     entries: list[PackageEntry] = []
     without: list[str] = []
     for version, view in by_version:
@@ -584,4 +591,4 @@ def package_entries_page(
                 )
         if not found:
             without.append(version)
-    return PackageEntriesPage(name, tuple(entries), tuple(without))
+    return PackageEntriesPage(name, tuple(entries), tuple(without), page, pages)
