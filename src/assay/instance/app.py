@@ -38,6 +38,7 @@ from assay.instance.material import InstanceMaterial
 from assay.instance.trust import client_trust_config, signing_config, trusted_root
 from assay.instance.tuf_repo import TufRepository, instance_targets
 from assay.keys import Signer
+from assay.mirror.service import open_mirror
 from assay.oidc.app import create_app as create_oidc_app
 from assay.oidc.issuer import OIDCIssuer
 from assay.oidc.jobs import FileJobStore, ensure_registration_secret
@@ -50,6 +51,7 @@ from assay.registry.source_check import SourceChecker, SourceCheckMode
 from assay.settings import Settings
 from assay.sign.log import InProcessLog
 from assay.storage.database import database_url, migrate, open_engine
+from assay.storage.mirror_store import MirrorStore
 from assay.storage.tlog_store import TlogStore
 from assay.tlog.app import create_app as create_tlog_app
 from assay.tlog.sequencer import LogIdentity, Sequencer
@@ -162,6 +164,8 @@ def create_instance_app(settings: Settings) -> ASGIApp:
     registry = RegistryService.open(
         settings, engine, provenance_gate(settings, material), log=attestation_log
     )
+    # Names not published here may come from uplinks, verified first (assay.mirror).
+    registry.mirror = open_mirror(settings, MirrorStore(engine), registry.blobs)
     # The web pages, under /-/web so that no page can take a package's path (assay.web.app).
     app.mount("/-/web", create_web_app(registry, log_service, registry_attestations(registry)))
     # A browser asking for / or a package's path is sent to its page; npm gets JSON as ever.
