@@ -470,6 +470,19 @@ class MirrorService:
                     entries.append(entry)
         return entries
 
+    def trust_material(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The uplinks' registry keys (``/-/npm/v1/keys`` shape) and trusted roots, for the
+        instance to publish beside its own (trust files and TUF targets), so that the stock
+        npm client and ``assay audit`` verify mirrored versions against the mirror. Uplinks
+        that cannot be reached now are left out (logged)."""
+        roots: list[dict[str, Any]] = []
+        for uplink in self.config.uplinks.values():
+            try:
+                roots.append(self._uplink_trust(uplink).root)
+            except UpstreamError as exc:
+                log.warning("mirror: no trust material from %s: %s", uplink.name, exc.message)
+        return self.npm_keys(), roots
+
     def held(self, name: PackageName) -> Mapping[str, str]:
         """Versions of an upstream package left out of its served packument, and why."""
         return dict(self._entry(name).held)

@@ -10,8 +10,10 @@ no root). Files the operator names (``keys``, ``trusted-root``) replace either.
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from datetime import UTC
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,9 @@ class UplinkTrust:
     verifier: Verifier
     keys: RegistryKeys | None
     """None: the uplink has no signing keys (its versions' signatures are "unchecked")."""
+    root: dict[str, Any]
+    """The trusted root as JSON, to serve beside the instance's (stock clients verify the
+    uplink's provenance with it)."""
 
 
 def load_trust(uplink: Uplink, client: UpstreamClient, public_good: Path | None) -> UplinkTrust:
@@ -50,15 +55,18 @@ def load_trust(uplink: Uplink, client: UpstreamClient, public_good: Path | None)
         answer = client.document(url)
         return Served(url, answer.status, answer.body)
 
+    plan_root = served(plan.trusted_root_url)
     trust = registry_trust(
         uplink.url,
         served_keys=served(plan.keys_url),
-        served_root=served(plan.trusted_root_url),
+        served_root=plan_root,
         registry_keys=pinned_keys,
         trusted_root=pinned_root,
         public_good=public_good,
     )
-    return UplinkTrust(Verifier(trust.trusted_root), trust.keys)
+    return UplinkTrust(
+        Verifier(trust.trusted_root), trust.keys, _root_json(uplink, public_good, plan_root)
+    )
 
 
 def npm_key_entries(keys: RegistryKeys) -> list[dict[str, Any]]:
@@ -85,3 +93,17 @@ def npm_key_entries(keys: RegistryKeys) -> list[dict[str, Any]]:
             "key": base64.b64encode(der).decode("ascii"),
         })  # fmt: skip
     return entries
+
+
+def _root_json(uplink: Uplink, public_good: Path | None, served: Served | None) -> dict[str, Any]:
+    """The JSON of the trusted root :func:`load_trust` chose (same order of precedence)."""
+    if uplink.trusted_root is not None:
+        data = uplink.trusted_root.read_bytes()
+    elif served is not None and served.status == 200:
+        data = served.body
+    elif public_good is not None and (public_good / "trusted_root.json").is_file():
+        data = (public_good / "trusted_root.json").read_bytes()
+    else:
+        data = resources.files("assay.verify").joinpath("bundled/trusted_root.json").read_bytes()
+    value: dict[str, Any] = json.loads(data)
+    return value
