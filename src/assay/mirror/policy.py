@@ -131,6 +131,12 @@ class MirrorPolicy:
                 continue
             if _listed(self.allow, name, version) is not None:
                 continue
+            # Lasting reasons first; the quarantine, which ends by itself, last.
+            if self.audit is not None:
+                reason = self._audit(name, version, verdicts, published, provenance)
+                if reason is not None:
+                    decisions[version] = reason
+                    continue
             if self.min_release_age is not None:
                 when = _published(published.get(version))
                 if when is None:
@@ -143,11 +149,6 @@ class MirrorPolicy:
                         f"ago, served from {_human(self.min_release_age)} after publish"
                     )
                     changes_in = remaining if changes_in is None else min(changes_in, remaining)
-                    continue
-            if self.audit is not None:
-                reason = self._audit(name, version, verdicts, published, provenance)
-                if reason is not None:
-                    decisions[version] = reason
         return Decisions(decisions, changes_in)
 
     def _audit(
