@@ -85,7 +85,8 @@ def test_npm_installs_and_audits_through_the_mirror(tmp_path: Path) -> None:
         # repository planted in npm's cache (tests/e2e/test_npm_audit_signatures.py).
         cache = Path(consumer.env["npm_config_cache"])
         seeded = assay("trust", "npm-cache", "--cache", str(cache), "--data", str(data),
-                       "--proxy-port", str(proxy_port), env=job_env({}, tmp_path / "x"))  # fmt: skip
+                       "--proxy-port", str(proxy_port),
+                       env=job_env({}, tmp_path / "x"))  # fmt: skip
         assert seeded.returncode == 0, seeded.stderr
         env = exports(seeded.stdout)
         with npm_proxy(data, proxy_port, tmp_path / "npm-proxy.log"):
