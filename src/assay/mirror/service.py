@@ -64,6 +64,12 @@ log = logging.getLogger(__name__)
 MIRROR_HEADER = "X-Assay-Mirror"
 """``fresh`` (within its TTL or just fetched), ``revalidating`` (served while a background
 request revalidates it) or ``stale`` (the uplink could not be reached: the cached copy)."""
+LOCAL_RECHECK = 1.0
+"""As the registry's CROSS_PROCESS_STALENESS: a reservation made by another process is seen
+within this many seconds."""
+ENTRIES = 4096
+"""Upstream packages held in memory (least recently refreshed dropped first; the database
+keeps every one)."""
 RETRY_AFTER_FAILURE = 5.0
 """Seconds a package whose uplink failed is served stale before the uplink is asked again."""
 _VERIFY_WORKERS = 8
@@ -87,6 +93,7 @@ class _Entry:
     by_filename: dict[str, str] = field(default_factory=dict)
     policy_until: float = float("inf")
     """When a policy decision (a release-age quarantine) changes: rebuild then."""
+    local_checked: float = field(default_factory=time.monotonic)
 
 
 class MirrorService:
@@ -131,10 +138,17 @@ class MirrorService:
         """The served packument of an upstream package; NotFound for a local or unknown name,
         Unavailable when no uplink answers and nothing is cached."""
         uplinks = self.config.uplinks_for(name.name)
-        if not uplinks or self.store.local_claim(name.name) is not None:
+        if not uplinks:
             raise NotFound("Not found")
         entry = self._entries.get(name.name)
         now = time.monotonic()
+        # The registry found no row for the name just now; staged publishes and reservations
+        # are re-checked at most every LOCAL_RECHECK seconds for a package held in memory.
+        if entry is None or now >= entry.local_checked + LOCAL_RECHECK:
+            if self.store.local_claim(name.name) is not None:
+                raise NotFound("Not found")
+            if entry is not None:
+                entry.local_checked = now
         if entry is not None:
             if now >= entry.policy_until:
                 entry = self._rebuild(name, entry)
@@ -184,6 +198,12 @@ class MirrorService:
                     continue
                 if fetched.status == 304 and stored is not None and same:
                     self.store.confirm(name.name, now_ms())
+                    if entry is not None and entry.upstream.document == stored.document:
+                        # Unchanged: the packument in memory stands for another TTL.
+                        entry.fresh_until = time.monotonic() + uplink.ttl
+                        entry.revalidate_until = entry.fresh_until + uplink.stale_while_revalidate
+                        entry.packument = _with_header(entry.packument, "fresh")
+                        return entry.packument
                     stored = replace(stored, fetched_ms=now_ms())
                     verdicts = self.store.verdicts(name.name)
                     return self._remember(name, uplink, stored, verdicts).packument
@@ -272,7 +292,10 @@ class MirrorService:
         fresh_until = now + max(0.0, uplink.ttl - age)
         entry = self._build(name, uplink, upstream, document, verdicts, fresh_until=fresh_until)
         with self._lock:
+            self._entries.pop(name.name, None)
             self._entries[name.name] = entry
+            while len(self._entries) > ENTRIES:
+                self._entries.pop(next(iter(self._entries)))
         return entry
 
     def _rebuild(self, name: PackageName, entry: _Entry) -> _Entry:
