@@ -185,6 +185,22 @@ class Settings(BaseSettings):
         "default $XDG_CONFIG_HOME/assay/trust, i.e. ~/.config/assay/trust",
     )
 
+    # --- mirror (assay.mirror; docs/mirror.md) ------------------------------------------------
+    uplink_url: str | None = Field(
+        default=None,
+        description="an upstream registry every name that is not local comes from "
+        "(ASSAY_UPLINK_URL=https://registry.npmjs.org/); its versions are verified before "
+        "they are served. For several upstreams and package rules, use uplinks_file",
+    )
+    uplink_token: str | None = Field(
+        default=None, repr=False, description="bearer token sent to uplink_url (optional)"
+    )
+    uplinks_file: Path | None = Field(
+        default=None,
+        description="a TOML file of upstream registries and package rules, in the shape of "
+        "Verdaccio's uplinks/packages (`assay up --uplinks FILE`; docs/mirror.md)",
+    )
+
     # --- trust services (assay.oidc, assay.ca) -------------------------------------------------
     oidc_trusted_issuers: tuple[Literal["github-actions", "gitlab.com"], ...] = Field(
         default=(),

@@ -43,7 +43,21 @@ def init_command(data: Path | None, organization: str) -> None:
     "provenance they sign, labelled 'emulated CI of this instance' (default: "
     "$ASSAY_CI_EMULATION, off). For demos and tests.",
 )
-def up_command(data: Path | None, host: str | None, port: int | None, ci_emulation: bool) -> None:
+@click.option(
+    "--uplinks",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A TOML file of upstream registries and package rules (docs/mirror.md); names not "
+    "published here come from them, verified first (default: $ASSAY_UPLINKS_FILE; or "
+    "$ASSAY_UPLINK_URL for one upstream).",
+)
+def up_command(
+    data: Path | None,
+    host: str | None,
+    port: int | None,
+    ci_emulation: bool,
+    uplinks: Path | None,
+) -> None:
     """Serve the all-in-one instance (trust services and registry) on one port.
 
     Runs `init` first when the data directory is new.
@@ -57,6 +71,8 @@ def up_command(data: Path | None, host: str | None, port: int | None, ci_emulati
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
+    if uplinks is not None:
+        overrides["uplinks_file"] = uplinks
     settings = load_settings(**overrides)
     data_dir = DataDir(settings.data_dir)
     if not data_dir.exists():
@@ -79,4 +95,7 @@ def up_command(data: Path | None, host: str | None, port: int | None, ci_emulati
     click.echo(f"  provenance accepted from: {', '.join(accepted_issuers(settings))}")
     if settings.source_check != "off":
         click.echo(f"  source commits checked at publish: {settings.source_check}")
+    if settings.uplinks_file is not None or settings.uplink_url is not None:
+        source = settings.uplinks_file or settings.uplink_url
+        click.echo(f"  mirror: names not published here come from the uplinks of {source}")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

@@ -35,10 +35,16 @@ from assay.ca.authority import CertificateAuthority
 from assay.ca.extensions import IssuerProfile
 from assay.instance.layout import DataDir
 from assay.instance.material import InstanceMaterial
-from assay.instance.trust import client_trust_config, signing_config, trusted_root
+from assay.instance.trust import (
+    client_trust_config,
+    signing_config,
+    trusted_root,
+    with_uplinks,
+)
 from assay.instance.tuf_repo import TufRepository, instance_targets
 from assay.keys import Signer
 from assay.limits import RateLimit, RateLimiter
+from assay.mirror.service import open_mirror
 from assay.oidc.app import create_app as create_oidc_app
 from assay.oidc.issuer import OIDCIssuer
 from assay.oidc.jobs import FileJobStore, ensure_registration_secret
@@ -52,6 +58,7 @@ from assay.registry.trusted_publishing import LEEWAY as EXCHANGE_LEEWAY
 from assay.settings import Settings
 from assay.sign.log import InProcessLog
 from assay.storage.database import database_url, migrate, open_engine
+from assay.storage.mirror_store import MirrorStore
 from assay.storage.tlog_store import TlogStore
 from assay.tlog.app import create_app as create_tlog_app
 from assay.tlog.sequencer import LogIdentity, Sequencer
@@ -114,8 +121,22 @@ def create_instance_app(settings: Settings) -> ASGIApp:
     )
     ca_app = create_ca_app(authority, verify_token)
 
+    # The registry (below) and, with uplinks, its mirror (assay.mirror), whose uplinks' keys
+    # and trusted roots are published beside the instance's own.
+    attestation_log = None if settings.publish_attestation_tlog_url else InProcessLog(log_service)
+    registry = RegistryService.open(
+        settings,
+        engine,
+        provenance_gate(settings, material),
+        log=attestation_log,
+        oidc=exchange_validator(settings, issuer.trusted_issuer()),
+        instance_issuer=issuer.issuer_url,
+    )
+    registry.mirror = open_mirror(settings, MirrorStore(engine), registry.blobs)
+    uplink_keys, uplink_roots = registry.mirror.trust_material() if registry.mirror else ([], [])
+
     trust_files: dict[str, dict[str, Any]] = {
-        "trusted_root.json": trusted_root(material, origin),
+        "trusted_root.json": with_uplinks(trusted_root(material, origin), uplink_roots),
         "signing_config.json": signing_config(material, origin),
         "client_trust_config.json": client_trust_config(material, origin),
     }
@@ -123,7 +144,13 @@ def create_instance_app(settings: Settings) -> ASGIApp:
     # TUF: (re)sign the repository for the current keys and origin at every start.
     tuf_repository = TufRepository.open(data_dir)
     tuf_repository.publish(
-        instance_targets(material, origin, RegistryKeys.load_or_create(data_dir.keys))
+        instance_targets(
+            material,
+            origin,
+            RegistryKeys.load_or_create(data_dir.keys),
+            uplink_keys=uplink_keys,
+            uplink_roots=uplink_roots,
+        )
     )
 
     app = FastAPI(title="Assay", version="0.1.0", docs_url=None, redoc_url=None)
@@ -170,15 +197,6 @@ def create_instance_app(settings: Settings) -> ASGIApp:
     # The registry takes every other path: packages live at the root (npm's protocol).
     # It logs its publish attestations in the log above, in process: no HTTP request to itself
     # (unless the operator named another log, which it reaches over HTTP).
-    attestation_log = None if settings.publish_attestation_tlog_url else InProcessLog(log_service)
-    registry = RegistryService.open(
-        settings,
-        engine,
-        provenance_gate(settings, material),
-        log=attestation_log,
-        oidc=exchange_validator(settings, issuer.trusted_issuer()),
-        instance_issuer=issuer.issuer_url,
-    )
     # The web pages, under /-/web so that no page can take a package's path (assay.web.app).
     app.mount("/-/web", create_web_app(registry, log_service, registry_attestations(registry)))
     # A browser asking for / or a package's path is sent to its page; npm gets JSON as ever.

@@ -14,6 +14,7 @@ so the keys verify everything the instance ever produced.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -116,3 +117,17 @@ def client_trust_config(material: InstanceMaterial, origin: str) -> dict[str, An
         "trustedRoot": trusted_root(material, origin),
         "signingConfig": signing_config(material, origin),
     }
+
+
+def with_uplinks(own: dict[str, Any], uplink_roots: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The instance's trusted root with its mirror's uplinks' appended (assay.mirror): their
+    CAs, logs, CT logs and TSAs, so that a client verifying a mirrored version's provenance
+    against the mirror finds the upstream's trust anchors (docs/mirror.md)."""
+    merged = {key: list(value) if isinstance(value, list) else value for key, value in own.items()}
+    for root in uplink_roots:
+        for key in ("certificateAuthorities", "tlogs", "ctlogs", "timestampAuthorities"):
+            entries = root.get(key)
+            if isinstance(entries, list):
+                known = merged.setdefault(key, [])
+                known.extend(entry for entry in entries if entry not in known)
+    return merged

@@ -48,7 +48,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -69,7 +69,7 @@ from tuf.api.serialization.json import JSONSerializer
 from assay.errors import ConfigError
 from assay.instance.layout import DataDir
 from assay.instance.material import InstanceMaterial
-from assay.instance.trust import trusted_root
+from assay.instance.trust import trusted_root, with_uplinks
 from assay.keys import generate_ed25519, load_private_key, write_private_key
 from assay.registry.signing import RegistryKeys
 
@@ -452,21 +452,39 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def instance_targets(
-    material: InstanceMaterial, origin: str, keys: RegistryKeys
+    material: InstanceMaterial,
+    origin: str,
+    keys: RegistryKeys,
+    *,
+    uplink_keys: Sequence[Mapping[str, Any]] = (),
+    uplink_roots: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, bytes]:
     """The instance's two targets: its trusted root, and its registry keys under the name npm
     looks up for ``<origin>/`` (npm-registry.md §3.3: npm maps ``keyId``, ``rawBytes`` and
     ``validFor.end``; ``keyUsage`` is ignored). Every key is listed for both usages, as
     npmjs.org's ``registry.npmjs.org/keys.json`` does: the registry key also signs publish
-    attestations. Serialized deterministically, so unchanged inputs give unchanged hashes."""
+    attestations. Serialized deterministically, so unchanged inputs give unchanged hashes.
+
+    A mirror (assay.mirror) adds its uplinks' keys (``/-/npm/v1/keys`` entries) and trusted
+    roots, which sign and attest the upstream versions it serves."""
     since = material.info.created_at
     entries = []
     for key in keys.all:
         entry = key.tuf_json(since)
         for usage in ("npm:signatures", "npm:attestations"):
             entries.append({**entry, "keyUsage": usage})
+    for npm_key in uplink_keys:
+        valid: dict[str, str] = {"start": "1999-01-01T00:00:00.000Z"}
+        if npm_key.get("expires"):
+            valid["end"] = str(npm_key["expires"])
+        public = {"rawBytes": npm_key["key"], "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                  "validFor": valid}  # fmt: skip
+        for usage in ("npm:signatures", "npm:attestations"):
+            entries.append({"keyId": npm_key["keyid"], "keyUsage": usage, "publicKey": public})
     return {
-        TRUSTED_ROOT_TARGET: _json_bytes(trusted_root(material, origin)),
+        TRUSTED_ROOT_TARGET: _json_bytes(
+            with_uplinks(trusted_root(material, origin), uplink_roots)
+        ),
         keys_target_name(f"{origin}/"): _json_bytes({"keys": entries}),
     }
 

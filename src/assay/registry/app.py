@@ -209,8 +209,9 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
         return result
 
     @app.get("/-/npm/v1/keys")
-    def registry_keys() -> dict[str, Any]:
-        return service.keys.npm_keys()
+    async def registry_keys() -> dict[str, Any]:
+        result: dict[str, Any] = await call(service.npm_keys)  # with the uplinks' (mirror)
+        return result
 
     @app.get("/-/npm/v1/attestations/{spec:path}")
     async def attestations(spec: str) -> dict[str, Any]:
@@ -374,6 +375,7 @@ def packument_response(request: Request, packument: Packument, write: bool) -> R
         "Last-Modified": packument.last_modified,
         "Cache-Control": "public, max-age=0, must-revalidate",
         "Vary": "Accept, Accept-Encoding",
+        **dict(packument.headers),  # the mirror's X-Assay-Mirror
     }
     if _matches(request.headers.get("if-none-match"), document.etag):
         return Response(status_code=304, headers=headers)

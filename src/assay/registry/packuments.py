@@ -83,6 +83,9 @@ class Packument:
     """HTTP-date of the last change (``Last-Modified``)."""
     data: dict[str, Any]
     """The full document as an object (for maintenance commands and search)."""
+    # The mirror (assay.mirror): an upstream package's packument, and headers to send with it.
+    mirrored: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def iso(ms: int) -> str:
@@ -217,3 +220,8 @@ def _version_order(row: StoredVersion) -> tuple[int, Version | None, str]:
 def _document(value: dict[str, Any]) -> Document:
     body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return Document(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
+
+# The mirror (assay.mirror.served) builds upstream packuments with the same two forms.
+corgi_document = _corgi_version
+document = _document

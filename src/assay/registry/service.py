@@ -42,7 +42,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
@@ -120,6 +120,16 @@ TARBALL_CACHE_ENTRIES = 512
 TARBALL_CACHE_ENTRY_BYTES = 256 * 1024
 
 
+class Mirror(Protocol):
+    """Upstream packages (assay.mirror.service.MirrorService): asked only about names that
+    have no local row; it refuses local, staged and reserved names itself (docs/mirror.md)."""
+
+    def packument(self, name: PackageName) -> Packument: ...
+    def tarball(self, name: PackageName, filename: str) -> Tarball: ...
+    def attestations(self, name: PackageName, version: str) -> dict[str, Any]: ...
+    def npm_keys(self) -> list[dict[str, Any]]: ...
+
+
 @dataclass
 class _CacheEntry:
     packument: Packument
@@ -155,8 +165,10 @@ class RegistryService:
         log: LogWriter | None = None,
         oidc: IdentityValidator | None = None,
         instance_issuer: str | None = None,
+        mirror: Mirror | None = None,
     ) -> None:
         self.store = store
+        self.mirror = mirror  # upstream packages (assay.mirror), None: no uplinks
         self.blobs = blobs
         self.settings = settings
         self.keys = keys
@@ -204,6 +216,7 @@ class RegistryService:
         log: LogWriter | None = None,
         oidc: IdentityValidator | None = None,
         instance_issuer: str | None = None,
+        mirror: Mirror | None = None,
     ) -> RegistryService:
         """The service over the database and blob store `settings` name (migrated).
 
@@ -237,6 +250,7 @@ class RegistryService:
             log=log,
             oidc=oidc,
             instance_issuer=instance_issuer,
+            mirror=mirror,
         )
 
     def close(self) -> None:
@@ -264,6 +278,8 @@ class RegistryService:
         packument = None if state is None else build(state, self.origin)
         if packument is None:
             self._invalidate(name.name)
+            if state is None and self.mirror is not None:  # mirror: no local row at all
+                return self.mirror.packument(name)
             raise NotFound("Not found")
         self._remember(name.name, _CacheEntry(packument, time.monotonic()))
         return packument
@@ -331,6 +347,8 @@ class RegistryService:
 
     def attestations(self, name: PackageName, version: str) -> dict[str, Any]:
         """``GET /-/npm/v1/attestations/<name>@<version>`` (npm-registry spec §3.4)."""
+        if self.mirror is not None and self.packument(name).mirrored:  # mirror
+            return self.mirror.attestations(name, version)
         return self.publish_attestations.read(name, version)
 
     def attestations_of(self, name: PackageName, versions: Sequence[str]) -> dict[str, Any]:
@@ -339,6 +357,14 @@ class RegistryService:
         :meth:`attestations`, never completes a missing publish attestation."""
         found = self.store.version_attestations(name.name, versions)
         return {version: {"attestations": json.loads(text)} for version, text in found.items()}
+
+    def npm_keys(self) -> dict[str, Any]:
+        """``GET /-/npm/v1/keys``: this registry's keys, then its uplinks' (the mirror serves
+        their signatures as they are, so npm verifies them with these)."""
+        keys = self.keys.npm_keys()
+        if self.mirror is not None:
+            keys["keys"] = [*keys["keys"], *self.mirror.npm_keys()]
+        return keys
 
     def version_facts(self, name: PackageName, version: str) -> ProvenanceRecord | None:
         """What the registry verified about a live version's provenance when it was published
@@ -354,7 +380,10 @@ class RegistryService:
         # The database decides what exists; a blob without a live row is never served. A
         # tarball served once is kept while the package's rev (which every unpublish bumps)
         # is the one the packument cache has just confirmed, so a hot tarball costs no query.
-        rev = self.packument(name).rev
+        packument = self.packument(name)
+        if packument.mirrored and self.mirror is not None:  # mirror: an upstream tarball
+            return self.mirror.tarball(name, filename)
+        rev = packument.rev
         key = (name.name, filename)
         with self._lock:
             cached = self._tarballs.get(key)
@@ -730,4 +759,4 @@ class RegistryService:
         return {"objects": objects, "total": total, "time": iso(now_ms())}
 
 
-__all__ = ["RegistryService", "Tarball", "stored_size"]
+__all__ = ["Mirror", "RegistryService", "Tarball", "stored_size"]

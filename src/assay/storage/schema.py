@@ -288,3 +288,47 @@ registry_audit_events = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),  # JSON object
     sa.Column("at_ms", sa.BigInteger, nullable=False),
 )
+
+# --- mirror (assay.mirror) ---------------------------------------------------------------------
+# One row per upstream package the mirror has fetched: the packument exactly as the uplink
+# served it (the served one is rebuilt from it and the verdicts below), with the validators of
+# the conditional request that refreshes it (RFC 9110 §13.1) and when it was last confirmed.
+mirror_packuments = sa.Table(
+    "mirror_packuments",
+    metadata,
+    sa.Column("name", sa.String(214), primary_key=True),
+    sa.Column("uplink", sa.String(64), nullable=False),
+    sa.Column("document", sa.Text, nullable=False),  # JSON, as fetched
+    sa.Column("etag", sa.String(512), nullable=True),
+    sa.Column("last_modified", sa.String(64), nullable=True),
+    sa.Column("fetched_ms", sa.BigInteger, nullable=False),  # last 200 or 304 from the uplink
+    sa.Column("changed_ms", sa.BigInteger, nullable=False),  # last 200 with other content
+)
+
+# The verdict of one upstream version, decided once for its `integrity` (versions are
+# immutable: an upstream that changes a version's integrity is held back, never re-verified
+# into service). `verdict` is "verified" or "refused" (`reason` says why); `signatures` is
+# assay.verify.package's "verified" | "unchecked"; `provenance` the predicate type of a verified
+# provenance attestation, `facts` its VerifiedFacts (JSON) and `attestations` the verified
+# response body, served at /-/npm/v1/attestations/. The tarball columns are set once its bytes
+# matched `integrity` and were stored under `blob_key` (content-addressed, shared with local
+# tarballs).
+mirror_versions = sa.Table(
+    "mirror_versions",
+    metadata,
+    sa.Column("name", sa.String(214), primary_key=True),
+    sa.Column("version", sa.String(256), primary_key=True),
+    sa.Column("uplink", sa.String(64), nullable=False),
+    sa.Column("integrity", sa.String(128), nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("signatures", sa.String(16), nullable=False),
+    sa.Column("provenance", sa.String(256), nullable=True),
+    sa.Column("facts", sa.Text, nullable=True),
+    sa.Column("attestations", sa.Text, nullable=True),
+    sa.Column("verified_ms", sa.BigInteger, nullable=False),
+    sa.Column("blob_key", sa.String(256), nullable=True),
+    sa.Column("shasum", sa.String(40), nullable=True),
+    sa.Column("size", sa.BigInteger, nullable=True),
+    sa.Column("fetched_ms", sa.BigInteger, nullable=True),
+)

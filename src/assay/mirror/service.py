@@ -1,0 +1,578 @@
+"""The mirror: upstream packuments, tarballs and attestations, verified before they are served.
+
+What it guarantees (docs/mirror.md):
+
+* **Local wins.** The registry asks the mirror only about names it has no row for, and the
+  mirror refuses names staged or reserved here too (:meth:`MirrorStore.local_claim`) and names
+  no package rule sends upstream: a local name is never filled from an uplink.
+* **Verified before served.** Every upstream version gets a verdict once, on ingest
+  (:mod:`assay.mirror.ingest`), stored with it; only verified versions that the policy allows
+  are in the served packument (:mod:`assay.mirror.served`); the tarball of any other answers 403
+  with the reason. A tarball is fetched on first download and its bytes must match
+  ``dist.integrity`` before they are stored or served.
+* **Nothing half-fetched.** An upstream answer is read completely (:mod:`assay.mirror.upstream`)
+  and verified before it is written; the packument and its new verdicts are one transaction;
+  a tarball's row is marked stored only after its blob is written.
+* **One fetch per package.** Concurrent requests for a package (or a tarball) that needs a
+  fetch wait for one fetch by one thread (per process).
+* **Freshness.** A packument is served without asking the uplink for ``ttl`` seconds; then,
+  for ``stale-while-revalidate`` more seconds, served at once while one background request
+  revalidates it (``If-None-Match`` / ``If-Modified-Since``); after that, requests wait for the
+  revalidation. When the uplink cannot be reached, what is cached is served with
+  ``X-Assay-Mirror: stale``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from assay.errors import ConfigError, VerificationError
+from assay.mirror.config import MirrorConfig, Uplink
+from assay.mirror.ingest import Pending, verify_version
+from assay.mirror.policy import MirrorPolicy
+from assay.mirror.served import served_packument
+from assay.mirror.trust import UplinkTrust, load_trust, npm_key_entries
+from assay.mirror.upstream import Fetched, UpstreamClient, UpstreamError
+from assay.npm.names import PackageName
+from assay.registry.errors import Forbidden, NotFound, Unavailable
+from assay.registry.packuments import Packument
+from assay.registry.service import Tarball
+from assay.settings import Settings
+from assay.storage.account_store import now_ms
+from assay.storage.blobs import BlobStore
+from assay.storage.mirror_store import MirrorStore, StoredUpstream, StoredVerdict
+from assay.storage.registry_store import tarball_key
+from assay.verify.attestations import verify_attestations
+from assay.verify.result import VerificationResult
+from assay.verify.trust import RegistryKeys
+
+__all__ = ["MIRROR_HEADER", "MirrorService", "open_mirror"]
+
+log = logging.getLogger(__name__)
+
+MIRROR_HEADER = "X-Assay-Mirror"
+"""``fresh`` (within its TTL or just fetched), ``revalidating`` (served while a background
+request revalidates it) or ``stale`` (the uplink could not be reached: the cached copy)."""
+LOCAL_RECHECK = 1.0
+"""As the registry's CROSS_PROCESS_STALENESS: a reservation made by another process is seen
+within this many seconds."""
+ENTRIES = 4096
+"""Upstream packages held in memory (least recently refreshed dropped first; the database
+keeps every one)."""
+RETRY_AFTER_FAILURE = 5.0
+"""Seconds a package whose uplink failed is served stale before the uplink is asked again."""
+_VERIFY_WORKERS = 8
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Entry:
+    """One upstream package in memory: what was fetched, its verdicts, what is served."""
+
+    uplink: str
+    upstream: StoredUpstream
+    document: Mapping[str, Any]
+    verdicts: dict[str, StoredVerdict]
+    packument: Packument
+    held: dict[str, str]
+    """Versions left out of the served packument, and why."""
+    fresh_until: float
+    revalidate_until: float
+    by_filename: dict[str, str] = field(default_factory=dict)
+    policy_until: float = float("inf")
+    """When a policy decision (a release-age quarantine) changes: rebuild then."""
+    local_checked: float = field(default_factory=time.monotonic)
+
+
+class MirrorService:
+    """Upstream packages for the registry (it implements ``registry.service.Mirror``)."""
+
+    def __init__(
+        self,
+        config: MirrorConfig,
+        store: MirrorStore,
+        blobs: BlobStore,
+        *,
+        origin: str,
+        max_tarball_bytes: int,
+        public_good: Path | None = None,
+        policy: MirrorPolicy | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.blobs = blobs
+        self.origin = origin
+        self.public_good = public_good
+        self.policy = policy if policy is not None else MirrorPolicy.from_config(config.policy)
+        self.clients = {
+            name: UpstreamClient(uplink, max_tarball_bytes=max_tarball_bytes)
+            for name, uplink in config.uplinks.items()
+        }
+        self._lock = threading.Lock()
+        self._flights: dict[str, Future[Any]] = {}
+        self._entries: dict[str, _Entry] = {}
+        self._trust: dict[str, UplinkTrust] = {}
+        self._provenance: dict[tuple[str, str, str], VerificationResult | None] = {}
+        self._pool = ThreadPoolExecutor(_VERIFY_WORKERS, thread_name_prefix="mirror-verify")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for client in self.clients.values():
+            client.close()
+
+    # --- packuments ------------------------------------------------------------------------
+
+    def packument(self, name: PackageName) -> Packument:
+        """The served packument of an upstream package; NotFound for a local or unknown name,
+        Unavailable when no uplink answers and nothing is cached."""
+        uplinks = self.config.uplinks_for(name.name)
+        if not uplinks:
+            raise NotFound("Not found")
+        entry = self._entries.get(name.name)
+        now = time.monotonic()
+        # The registry found no row for the name just now; staged publishes and reservations
+        # are re-checked at most every LOCAL_RECHECK seconds for a package held in memory.
+        if entry is None or now >= entry.local_checked + LOCAL_RECHECK:
+            if self.store.local_claim(name.name) is not None:
+                raise NotFound("Not found")
+            if entry is not None:
+                entry.local_checked = now
+        if entry is not None:
+            if now >= entry.policy_until:
+                entry = self._rebuild(name, entry)
+            if now < entry.fresh_until:
+                return entry.packument
+            if now < entry.revalidate_until:
+                self._revalidate_in_background(name, uplinks)
+                return _with_header(entry.packument, "revalidating")
+        return self._flight(name.name, lambda: self._refresh(name, uplinks))
+
+    def _revalidate_in_background(self, name: PackageName, uplinks: tuple[Uplink, ...]) -> None:
+        with self._lock:
+            if name.name in self._flights:
+                return
+
+        def run() -> None:
+            try:
+                self._flight(name.name, lambda: self._refresh(name, uplinks))
+            except Exception:  # logged; the next request tries again
+                log.exception("mirror: revalidating %s failed", name.name)
+
+        threading.Thread(target=run, name=f"mirror-revalidate {name.name}", daemon=True).start()
+
+    def _refresh(self, name: PackageName, uplinks: tuple[Uplink, ...]) -> Packument:
+        """Ask the uplinks (the one that served the package before first), ingest the answer."""
+        stored = self.store.upstream(name.name)
+        entry = self._entries.get(name.name)
+        if entry is None and stored is not None:
+            # Cached by an earlier process (or another node): serve it while within its TTL.
+            uplink = self.config.uplinks.get(stored.uplink)
+            if uplink is not None and now_ms() - stored.fetched_ms < uplink.ttl * 1000:
+                return self._remember(
+                    name, uplink, stored, self.store.verdicts(name.name)
+                ).packument
+        ordered = sorted(uplinks, key=lambda u: stored is None or u.name != stored.uplink)
+        failures: list[str] = []
+        for uplink in ordered:
+            client = self.clients[uplink.name]
+            same = stored is not None and stored.uplink == uplink.name
+            try:
+                fetched = client.packument(
+                    name.name,
+                    stored.etag if same and stored else None,
+                    stored.last_modified if same and stored else None,
+                )
+                if fetched.status == 404:
+                    continue
+                if fetched.status == 304 and stored is not None and same:
+                    self.store.confirm(name.name, now_ms())
+                    if entry is not None and entry.upstream.document == stored.document:
+                        # Unchanged: the packument in memory stands for another TTL.
+                        entry.fresh_until = time.monotonic() + uplink.ttl
+                        entry.revalidate_until = entry.fresh_until + uplink.stale_while_revalidate
+                        entry.packument = _with_header(entry.packument, "fresh")
+                        return entry.packument
+                    stored = replace(stored, fetched_ms=now_ms())
+                    verdicts = self.store.verdicts(name.name)
+                    return self._remember(name, uplink, stored, verdicts).packument
+                if fetched.status == 304:
+                    continue  # a 304 to a request that was not conditional: ignore it
+                return self._ingest(name, uplink, fetched, stored).packument
+            except UpstreamError as exc:
+                log.warning("mirror: %s", exc.message)
+                failures.append(exc.message)
+        if stored is not None and failures:
+            return self._serve_stale(name, stored)
+        if failures:
+            raise Unavailable(
+                f"{name.name} is not cached and no uplink answered: {'; '.join(failures)}",
+                retry_after=int(RETRY_AFTER_FAILURE),
+            )
+        raise NotFound("Not found")
+
+    def _serve_stale(self, name: PackageName, stored: StoredUpstream) -> Packument:
+        uplink = self.config.uplinks.get(stored.uplink)
+        if uplink is None:
+            raise NotFound("Not found")
+        entry = self._remember(name, uplink, stored, self.store.verdicts(name.name))
+        stale = _with_header(entry.packument, "stale")
+        # Not asked again at once: a few seconds of stale answers, then one more try.
+        entry.packument = stale
+        entry.fresh_until = time.monotonic() + min(uplink.ttl, RETRY_AFTER_FAILURE)
+        entry.revalidate_until = entry.fresh_until
+        return stale
+
+    def _ingest(
+        self, name: PackageName, uplink: Uplink, fetched: Fetched, stored: StoredUpstream | None
+    ) -> _Entry:
+        try:
+            document = json.loads(fetched.body)
+        except ValueError as exc:
+            raise UpstreamError(f"{uplink.name}: the packument of {name.name} is not JSON") from exc
+        if not isinstance(document, dict) or document.get("name") != name.name:
+            raise UpstreamError(
+                f"{uplink.name}: the packument of {name.name} names another package"
+            )
+        trust = self._uplink_trust(uplink)
+        verdicts = self.store.verdicts(name.name)
+        versions = document.get("versions")
+        todo = [v for v in (versions if isinstance(versions, dict) else {}) if v not in verdicts]
+        futures = [
+            self._pool.submit(
+                verify_version,
+                document,
+                name.name,
+                version,
+                uplink=uplink.name,
+                trust=trust,
+                client=self.clients[uplink.name],
+            )
+            for version in todo
+        ]
+        new: list[StoredVerdict] = []
+        for future in futures:
+            try:
+                new.append(future.result())
+            except Pending as exc:
+                log.warning("mirror: %s: verdict deferred: %s", name.name, exc)
+        text = fetched.body.decode("utf-8")
+        moment = now_ms()
+        changed = stored.changed_ms if stored is not None and stored.document == text else moment
+        upstream = StoredUpstream(
+            name.name, uplink.name, text, fetched.etag, fetched.last_modified, moment, changed
+        )
+        self.store.save_packument(upstream, new)
+        verdicts.update({v.version: v for v in new})
+        return self._remember(name, uplink, upstream, verdicts, document)
+
+    def _remember(
+        self,
+        name: PackageName,
+        uplink: Uplink,
+        upstream: StoredUpstream,
+        verdicts: dict[str, StoredVerdict],
+        document: Mapping[str, Any] | None = None,
+    ) -> _Entry:
+        if document is None:
+            document = json.loads(upstream.document)
+        now = time.monotonic()
+        age = max(0.0, (now_ms() - upstream.fetched_ms) / 1000)
+        fresh_until = now + max(0.0, uplink.ttl - age)
+        entry = self._build(name, uplink, upstream, document, verdicts, fresh_until=fresh_until)
+        with self._lock:
+            self._entries.pop(name.name, None)
+            self._entries[name.name] = entry
+            while len(self._entries) > ENTRIES:
+                self._entries.pop(next(iter(self._entries)))
+        return entry
+
+    def _rebuild(self, name: PackageName, entry: _Entry) -> _Entry:
+        uplink = self.config.uplinks[entry.uplink]
+        rebuilt = self._build(
+            name,
+            uplink,
+            entry.upstream,
+            entry.document,
+            entry.verdicts,
+            fresh_until=entry.fresh_until,
+        )
+        with self._lock:
+            self._entries[name.name] = rebuilt
+        return rebuilt
+
+    def _build(
+        self,
+        name: PackageName,
+        uplink: Uplink,
+        upstream: StoredUpstream,
+        document: Mapping[str, Any],
+        verdicts: dict[str, StoredVerdict],
+        *,
+        fresh_until: float,
+    ) -> _Entry:
+        held: dict[str, str] = {}
+        versions = document.get("versions")
+        names = list(versions) if isinstance(versions, dict) else []
+        for version in names:
+            verdict = verdicts.get(version)
+            if verdict is None:
+                held[version] = "not verified yet (the uplink failed while verifying it)"
+            elif not verdict.verified:
+                held[version] = f"refused on ingest: {verdict.reason}"
+            elif verdict.integrity != _integrity(document, version):
+                held[version] = (
+                    f"the uplink changed the integrity of {name.name}@{version} after it was "
+                    f"verified ({verdict.integrity[:20]}…); versions are immutable"
+                )
+        decisions = self.policy.decide(
+            name.name, document, verdicts, held, self._provenance_reader(name, uplink, verdicts)
+        )
+        held.update(decisions.held)
+        allowed = {v for v in names if v not in held}
+        packument = served_packument(
+            document, name, allowed, origin=self.origin, changed_ms=upstream.changed_ms
+        )
+        packument = _with_header(packument, "fresh")
+        return _Entry(
+            uplink=uplink.name,
+            upstream=upstream,
+            document=document,
+            verdicts=verdicts,
+            packument=packument,
+            held=held,
+            fresh_until=fresh_until,
+            revalidate_until=fresh_until + uplink.stale_while_revalidate,
+            by_filename={name.tarball_filename(v): v for v in names},
+            policy_until=time.monotonic() + decisions.changes_in
+            if decisions.changes_in is not None
+            else float("inf"),
+        )
+
+    def _provenance_reader(
+        self, name: PackageName, uplink: Uplink, verdicts: Mapping[str, StoredVerdict]
+    ) -> Callable[[str], VerificationResult | None]:
+        """The policy's view of a version's provenance: its stored attestations, verified on
+        ingest, verified once more through the one path (the policy needs the certificate's
+        identity, which is not stored), remembered per integrity."""
+
+        def read(version: str) -> VerificationResult | None:
+            verdict = verdicts.get(version)
+            if verdict is None or verdict.attestations is None or verdict.provenance is None:
+                return None
+            key = (name.name, version, verdict.integrity)
+            if key in self._provenance:
+                return self._provenance[key]
+            try:
+                trust = self._uplink_trust(uplink)
+                result = verify_attestations(
+                    verdict.attestations, name.name, version, verdict.integrity,
+                    verifier=trust.verifier, registry_keys=trust.keys or RegistryKeys(()),
+                ).provenance  # fmt: skip
+            except (UpstreamError, VerificationError) as exc:
+                # Fails closed: to the policy, a provenance it cannot read is none at all.
+                log.warning("mirror: %s@%s: provenance unreadable: %s", name.name, version, exc)
+                return None
+            self._provenance[key] = result
+            return result
+
+        return read
+
+    def _entry(self, name: PackageName) -> _Entry:
+        self.packument(name)
+        entry = self._entries.get(name.name)
+        if entry is None:
+            raise NotFound("Not found")
+        return entry
+
+    # --- tarballs and attestations ---------------------------------------------------------
+
+    def tarball(self, name: PackageName, filename: str) -> Tarball:
+        """The tarball of a served version: from the blob store, or fetched from the uplink
+        on first download and stored only if its bytes match ``dist.integrity``."""
+        entry = self._entry(name)
+        version = entry.by_filename.get(filename)
+        if version is None:
+            raise NotFound("Not found")
+        reason = entry.held.get(version)
+        if reason is not None:
+            raise Forbidden(
+                f"{name.name}@{version} is held back by this registry's mirror: {reason}"
+            )
+        verdict = entry.verdicts[version]
+        if verdict.blob_key is not None:
+            data = self.blobs.get(verdict.blob_key)
+            if data is not None:
+                return Tarball(data, verdict.integrity, verdict.shasum or "")
+        key = f"tarball\n{name.name}\n{version}"
+        return self._flight(key, lambda: self._fetch_tarball(name, version, entry))
+
+    def _fetch_tarball(self, name: PackageName, version: str, entry: _Entry) -> Tarball:
+        stored = self.store.verdicts(name.name).get(version)
+        if stored is not None and stored.blob_key is not None:
+            data = self.blobs.get(stored.blob_key)
+            if data is not None:  # another request (or node) stored it meanwhile
+                entry.verdicts[version] = stored
+                return Tarball(data, stored.integrity, stored.shasum or "")
+        verdict = entry.verdicts[version]
+        url = entry.document["versions"][version]["dist"].get("tarball")
+        if not isinstance(url, str):
+            raise Unavailable(f"{name.name}@{version} has no dist.tarball upstream")
+        try:
+            fetched = self.clients[entry.uplink].tarball(url)
+        except UpstreamError as exc:
+            raise Unavailable(f"{name.name}@{version}: {exc.message}", retry_after=5) from exc
+        if fetched.status != 200:
+            raise Unavailable(f"{name.name}@{version}: the uplink answered {fetched.status}")
+        data = fetched.body
+        sha512 = hashlib.sha512(data).digest()
+        if not _matches_integrity(verdict.integrity, sha512):
+            log.error("mirror: %s@%s: tarball does not match dist.integrity", name.name, version)
+            raise Unavailable(
+                f"{name.name}@{version}: the uplink served a tarball that does not match "
+                f"dist.integrity {verdict.integrity[:30]}…; it was not stored",
+                retry_after=60,
+            )
+        blob_key = tarball_key(sha512.hex())
+        shasum = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+        self.blobs.put(blob_key, data)
+        self.store.record_tarball(
+            name.name, version, blob_key=blob_key, shasum=shasum, size=len(data)
+        )
+        entry.verdicts[version] = replace(verdict, blob_key=blob_key, shasum=shasum, size=len(data))
+        return Tarball(data, verdict.integrity, shasum)
+
+    def attestations(self, name: PackageName, version: str) -> dict[str, Any]:
+        """The verified attestations response of a served version."""
+        entry = self._entry(name)
+        verdict = entry.verdicts.get(version)
+        if version in entry.held or verdict is None or verdict.attestations is None:
+            raise NotFound(f"No attestations for {name.name}@{version}")
+        result: dict[str, Any] = json.loads(verdict.attestations)
+        return result
+
+    # --- trust -----------------------------------------------------------------------------
+
+    def _uplink_trust(self, uplink: Uplink) -> UplinkTrust:
+        trust = self._trust.get(uplink.name)
+        if trust is None:
+            try:
+                trust = load_trust(uplink, self.clients[uplink.name], self.public_good)
+            except ConfigError as exc:
+                raise UpstreamError(
+                    f"{uplink.name}: unusable trust material: {exc.message}"
+                ) from exc
+            self._trust[uplink.name] = trust
+        return trust
+
+    def npm_keys(self) -> list[dict[str, Any]]:
+        """The uplinks' registry keys in the ``/-/npm/v1/keys`` shape (those reachable now)."""
+        entries: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for uplink in self.config.uplinks.values():
+            try:
+                trust = self._uplink_trust(uplink)
+            except UpstreamError:
+                continue
+            if trust.keys is None:
+                continue
+            for entry in npm_key_entries(trust.keys):
+                if entry["keyid"] not in seen:
+                    seen.add(entry["keyid"])
+                    entries.append(entry)
+        return entries
+
+    def trust_material(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The uplinks' registry keys (``/-/npm/v1/keys`` shape) and trusted roots, for the
+        instance to publish beside its own (trust files and TUF targets), so that the stock
+        npm client and ``assay audit`` verify mirrored versions against the mirror. Uplinks
+        that cannot be reached now are left out (logged)."""
+        roots: list[dict[str, Any]] = []
+        for uplink in self.config.uplinks.values():
+            try:
+                roots.append(self._uplink_trust(uplink).root)
+            except UpstreamError as exc:
+                log.warning("mirror: no trust material from %s: %s", uplink.name, exc.message)
+        return self.npm_keys(), roots
+
+    def held(self, name: PackageName) -> Mapping[str, str]:
+        """Versions of an upstream package left out of its served packument, and why."""
+        return dict(self._entry(name).held)
+
+    # --- one fetch at a time ---------------------------------------------------------------
+
+    def _flight(self, key: str, work: Callable[[], T]) -> T:
+        """Run ``work`` once for everyone asking for ``key`` at the same time."""
+        with self._lock:
+            future = self._flights.get(key)
+            leader = future is None
+            if future is None:
+                future = self._flights[key] = Future()
+        if not leader:
+            result: T = future.result()
+            return result
+        try:
+            value = work()
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        else:
+            future.set_result(value)
+            return value
+        finally:
+            with self._lock:
+                self._flights.pop(key, None)
+
+
+def _with_header(packument: Packument, state: str) -> Packument:
+    return replace(packument, headers=((MIRROR_HEADER, state),))
+
+
+def _integrity(document: Mapping[str, Any], version: str) -> str | None:
+    manifest = document.get("versions", {}).get(version)
+    dist = manifest.get("dist") if isinstance(manifest, dict) else None
+    value = dist.get("integrity") if isinstance(dist, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _matches_integrity(integrity: str, sha512: bytes) -> bool:
+    """Whether an SRI string (``sha512-<base64>``, possibly with other hashes after a space)
+    names these bytes' sha512. Only sha512 counts: the verdict was decided over it."""
+    for item in integrity.split():
+        algorithm, _, value = item.partition("-")
+        if algorithm != "sha512":
+            continue
+        try:
+            expected = base64.b64decode(value.split("?", 1)[0], validate=True)
+        except ValueError:
+            return False
+        return hmac.compare_digest(expected, sha512)
+    return False
+
+
+def open_mirror(settings: Settings, store: MirrorStore, blobs: BlobStore) -> MirrorService | None:
+    """The mirror the settings configure (``uplinks_file`` or ``uplink_url``), or None."""
+    config = MirrorConfig.from_settings(
+        settings.uplinks_file, settings.uplink_url, settings.uplink_token
+    )
+    if config is None:
+        return None
+    return MirrorService(
+        config,
+        store,
+        blobs,
+        origin=settings.origin,
+        max_tarball_bytes=settings.registry_max_tarball_bytes,
+        public_good=settings.trust_dir,
+    )

@@ -1,0 +1,192 @@
+"""The mirror's tables: upstream packuments as fetched, and each upstream version's verdict
+(docs/mirror.md).
+
+Durability as in :mod:`assay.storage.registry_store`: every write is one transaction, committed
+when the method returns. A packument and the verdicts of its new versions are written together
+(:meth:`MirrorStore.save_packument`), so a reader never sees a packument whose versions have
+no verdict. A tarball's columns are set only after its bytes were checked and stored in the blob
+store (:meth:`MirrorStore.record_tarball`). The rules (what is verified, what is served) live in
+:mod:`assay.mirror`; this module only reads and writes rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from assay.storage.account_store import now_ms
+from assay.storage.database import write_transaction
+from assay.storage.schema import (
+    mirror_packuments,
+    mirror_versions,
+    registry_packages,
+    registry_staged_versions,
+    registry_trusted_publishers,
+)
+
+__all__ = ["MirrorStore", "StoredUpstream", "StoredVerdict"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUpstream:
+    """An upstream packument as the uplink served it, with its validators."""
+
+    name: str
+    uplink: str
+    document: str
+    etag: str | None
+    last_modified: str | None
+    fetched_ms: int
+    changed_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVerdict:
+    """What the mirror decided about one upstream version (see the schema's comment)."""
+
+    name: str
+    version: str
+    uplink: str
+    integrity: str
+    verdict: str
+    reason: str | None
+    signatures: str
+    provenance: str | None
+    facts: str | None
+    attestations: str | None
+    verified_ms: int
+    blob_key: str | None = None
+    shasum: str | None = None
+    size: int | None = None
+    fetched_ms: int | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.verdict == "verified"
+
+
+class MirrorStore:
+    """Rows of the mirror over the registry's database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def local_claim(self, name: str, now: int | None = None) -> str | None:
+        """Why ``name`` belongs to this registry, or None: a package row (live or with every
+        version unpublished), a staged publish, or a trusted publisher (a pending one reserves a
+        name not published yet). A name with any of these is never filled from an uplink."""
+        moment = now_ms() if now is None else now
+        publishers = registry_trusted_publishers
+        queries = (
+            ("published here", sa.select(registry_packages.c.name).where(
+                registry_packages.c.name == name)),
+            ("staged here", sa.select(registry_staged_versions.c.id).where(
+                registry_staged_versions.c.package == name)),
+            ("reserved by a trusted publisher", sa.select(publishers.c.id).where(
+                publishers.c.package == name,
+                sa.or_(publishers.c.pending_until_ms.is_(None),
+                       publishers.c.pending_until_ms > moment))),
+        )  # fmt: skip
+        with self._engine.connect() as connection:
+            for reason, query in queries:
+                if connection.execute(query.limit(1)).first() is not None:
+                    return reason
+        return None
+
+    def upstream(self, name: str) -> StoredUpstream | None:
+        query = sa.select(mirror_packuments).where(mirror_packuments.c.name == name)
+        with self._engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else StoredUpstream(**row._mapping)
+
+    def verdicts(self, name: str) -> dict[str, StoredVerdict]:
+        query = sa.select(mirror_versions).where(mirror_versions.c.name == name)
+        with self._engine.connect() as connection:
+            return {row.version: StoredVerdict(**row._mapping) for row in connection.execute(query)}
+
+    def save_packument(self, upstream: StoredUpstream, new: Sequence[StoredVerdict]) -> None:
+        """Store a packument fetched with a 200 and the verdicts of its versions not seen
+        before, in one transaction. A verdict already stored is never replaced."""
+        with write_transaction(self._engine) as connection:
+            _upsert_packument(connection, upstream)
+            seen = {
+                row.version
+                for row in connection.execute(
+                    sa.select(mirror_versions.c.version).where(
+                        mirror_versions.c.name == upstream.name
+                    )
+                )
+            }
+            for verdict in new:
+                if verdict.version in seen:
+                    continue
+                connection.execute(
+                    mirror_versions.insert().values(
+                        **{k: getattr(verdict, k) for k in _VERDICT_COLUMNS}
+                    )
+                )
+
+    def confirm(self, name: str, fetched_ms: int) -> None:
+        """The uplink answered 304: the stored packument is current as of ``fetched_ms``."""
+        with write_transaction(self._engine) as connection:
+            connection.execute(
+                mirror_packuments.update()
+                .where(mirror_packuments.c.name == name)
+                .values(fetched_ms=fetched_ms)
+            )
+
+    def record_tarball(
+        self, name: str, version: str, *, blob_key: str, shasum: str, size: int
+    ) -> None:
+        """The tarball of ``name@version`` matched its integrity and is in the blob store."""
+        with write_transaction(self._engine) as connection:
+            connection.execute(
+                mirror_versions.update()
+                .where(mirror_versions.c.name == name, mirror_versions.c.version == version)
+                .values(blob_key=blob_key, shasum=shasum, size=size, fetched_ms=now_ms())
+            )
+
+    def counts(self) -> Mapping[str, int]:
+        """Packages, versions by verdict and tarballs stored (for `assay mirror status`)."""
+        with self._engine.connect() as connection:
+            packages = connection.execute(
+                sa.select(sa.func.count()).select_from(mirror_packuments)
+            ).scalar_one()
+            by_verdict: dict[str, int] = dict(
+                connection.execute(
+                    sa.select(mirror_versions.c.verdict, sa.func.count()).group_by(
+                        mirror_versions.c.verdict
+                    )
+                ).all()
+            )
+            tarballs = connection.execute(
+                sa.select(sa.func.count())
+                .select_from(mirror_versions)
+                .where(mirror_versions.c.blob_key.is_not(None))
+            ).scalar_one()
+        return {"packages": packages, **by_verdict, "tarballs": tarballs}
+
+
+_VERDICT_COLUMNS = (
+    "name", "version", "uplink", "integrity", "verdict", "reason", "signatures", "provenance",
+    "facts", "attestations", "verified_ms", "blob_key", "shasum", "size", "fetched_ms",
+)  # fmt: skip
+
+
+def _upsert_packument(connection: sa.Connection, upstream: StoredUpstream) -> None:
+    values = {
+        "uplink": upstream.uplink,
+        "document": upstream.document,
+        "etag": upstream.etag,
+        "last_modified": upstream.last_modified,
+        "fetched_ms": upstream.fetched_ms,
+        "changed_ms": upstream.changed_ms,
+    }
+    updated = connection.execute(
+        mirror_packuments.update().where(mirror_packuments.c.name == upstream.name).values(**values)
+    ).rowcount
+    if not updated:
+        connection.execute(mirror_packuments.insert().values(name=upstream.name, **values))
