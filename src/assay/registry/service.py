@@ -67,6 +67,7 @@ from assay.storage.account_store import StoreConflict, StoredUser, now_ms
 from assay.storage.blobs import BlobStore, open_blob_store
 from assay.storage.database import database_url, migrate, open_engine
 from assay.storage.registry_store import (
+    Decide,
     PackageChange,
     PackageState,
     RegistryStore,
@@ -92,6 +93,18 @@ class Tarball:
 # for typical packages; big ones are always read from the blob store).
 TARBALL_CACHE_ENTRIES = 512
 TARBALL_CACHE_ENTRY_BYTES = 256 * 1024
+
+
+@dataclass
+class PublishCheck:
+    """A publish checked against the registry's state and not yet written
+    (:meth:`RegistryService.check_publish`): the row to insert and the decision to re-run
+    under the package lock when it is committed."""
+
+    name: PackageName
+    published: PublishedVersion
+    row: StoredVersion
+    decide: Decide
 
 
 @dataclass
@@ -294,7 +307,34 @@ class RegistryService:
         principal = require(who, "change packages")
         return self._update(name, body, rev, principal)
 
+    def parse_publish(self, name: PackageName, body: Mapping[str, Any]) -> PublishedVersion:
+        """A publish document parsed and checked against this registry's limits (no state)."""
+        return parse_publish(name, body, self._limits)
+
     def _publish(self, name: PackageName, published: PublishedVersion, who: Principal) -> None:
+        self.commit_publish(self.check_publish(name, published, who.user, publisher_id=who.user.id))
+
+    def check_publish(
+        self,
+        name: PackageName,
+        published: PublishedVersion,
+        authority: StoredUser | None,
+        *,
+        publisher_id: int | None,
+        trusted_publisher: str | None = None,
+        existing_only: bool = False,
+    ) -> PublishCheck:
+        """Check a publish completely against the current state, writing nothing.
+
+        ``authority``: the user whose right to publish `name` is checked (a maintainer of an
+        existing package; for a new one, who may create the name, and its first maintainer);
+        None when the caller has already checked a trusted publisher's permission for `name`.
+        ``publisher_id`` and ``trusted_publisher`` are what the version records as its
+        publisher (``_npmUser``); a staged publish approved by a maintainer keeps its stager's.
+        ``existing_only``: refuse a name that does not exist yet (staging,
+        registry/staging.py). The returned check is committed by :meth:`commit_publish`,
+        which re-runs the same decision under the package lock.
+        """
         key = tarball_key(published.sha512.hex)
         # Every version is signed by the registry, with or without provenance (§3.2); the
         # signature is part of the version row, so it lands in the same transaction.
@@ -312,18 +352,28 @@ class RegistryService:
             size=len(published.tarball),
             readme=published.readme,
             deprecated=None,
-            publisher_id=who.user.id,
+            publisher_id=publisher_id,
             published_ms=0,
+            trusted_publisher=trusted_publisher,
         )
+        scope = name.scope
+        # Assigned scopes change only by an administrator's hand; read once, before the write.
+        members = self.store.scope_members(scope) if scope else frozenset()
 
         def decide(state: PackageState | None, scope_owner: int | None) -> PackageChange:
             claim = None
             if state is None:
+                if existing_only or authority is None:
+                    raise NotFound(
+                        f"{name.name} does not exist on this registry yet: publish its first "
+                        "version directly, then stage the next ones"
+                    )
                 claim = check_new_package(
-                    name, who.user, self.settings.registry_scope_policy, scope_owner, members
+                    name, authority, self.settings.registry_scope_policy, scope_owner, members
                 )
             else:
-                self._check_owner(state, who.user, "publish")
+                if authority is not None:
+                    self._check_owner(state, authority, "publish")
                 taken = previously_published(state.versions, published.version)
                 if taken is not None:
                     raise Forbidden(
@@ -334,9 +384,9 @@ class RegistryService:
             keywords = published.manifest.get("keywords")
             return PackageChange(
                 create=state is None,
-                new_versions=(replace(row, published_ms=now_ms()),),
+                new_versions=(replace(check.row, published_ms=now_ms()),),
                 set_tags=published.tags,
-                maintainers=(who.user.id,) if state is None else None,
+                maintainers=(authority.id,) if state is None and authority is not None else None,
                 claim_scope=claim,
                 description=(description if isinstance(description, str) else "")
                 if latest
@@ -347,17 +397,15 @@ class RegistryService:
             )
 
         # Check everything against the current state first, so a refused publish writes
-        # nothing; then write the blob; then commit, re-checking under the package lock.
+        # nothing; commit_publish writes the blob, then commits, re-checking under the lock.
+        check = PublishCheck(name, published, row, decide)
         state = self.store.load_package(name.name)
-        scope = name.scope
-        # Assigned scopes change only by an administrator's hand; read once, before the write.
-        members = self.store.scope_members(scope) if scope else frozenset()
         decide(state, self.store.scope_owner(scope) if scope else None)
         if published.provenance is not None:
             # Verified after the ownership checks (no work for strangers), before anything is
             # written: a refused bundle leaves no blob, no row, no log entry.
             verified = self._verify_provenance(name, published)
-            row = replace(
+            check.row = replace(
                 row,
                 attestations=json.dumps(
                     [verified.attestation()], separators=(",", ":"), ensure_ascii=False
@@ -367,9 +415,15 @@ class RegistryService:
                     verified.record.to_json(), separators=(",", ":"), ensure_ascii=False
                 ),
             )
-        self.blobs.put(key, published.tarball)
+        return check
+
+    def commit_publish(self, check: PublishCheck) -> None:
+        """Write a checked publish: its blob, then one transaction that re-runs the check's
+        decision under the package lock; then the registry's publish attestation."""
+        name, published = check.name, check.published
+        self.blobs.put(check.row.blob_key, published.tarball)
         try:
-            self.store.write_package(name.name, decide)
+            self.store.write_package(name.name, check.decide)
         except StoreConflict as exc:
             raise Conflict(f"Concurrent publish of {name.name}; please retry") from exc
         finally:
@@ -575,4 +629,4 @@ class RegistryService:
         return {"objects": objects, "total": total, "time": iso(now_ms())}
 
 
-__all__ = ["RegistryService", "Tarball"]
+__all__ = ["PublishCheck", "RegistryService", "Tarball"]
