@@ -15,14 +15,21 @@ import json
 import re
 import secrets
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from assay.provenance.publish import PUBLISH_PREDICATE_TYPE
+from assay.publish.body import Package, load_package, publish_body
 from tests.assay_up import Instance, free_port
 from tests.e2e.test_npm_audit_signatures import audit, exports, npm_proxy
 from tests.e2e.test_npm_registry import Npm, make_package
+from tests.e2e.test_publish_provenance import GITHUB_REPO
+from tests.e2e.test_publish_provenance import _signed as signed_bundle
+from tests.e2e.test_publish_provenance import make_package as provenance_package
 from tests.interop.test_sign import assay, job_env
+from tests.interop.test_sigstore_clients import ci_job
 
 pytestmark = [pytest.mark.npm]
 
@@ -133,3 +140,58 @@ def test_stage_list_view_download_approve_reject(assay_up: Instance, tmp_path: P
         result = audit(consumer, project, env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 package has a verified registry signature" in result.stdout, result.stdout
+
+
+def test_a_staged_version_with_provenance_is_verified_at_stage_and_at_approval(
+    assay_up: Instance, tmp_path: Path
+) -> None:
+    """Provenance is checked when a version is staged (a spoofed bundle stages nothing) and
+    again when it is approved; the approved version carries it and the publish attestation,
+    exactly like a direct publish with provenance."""
+    name = f"stage-signed-{secrets.token_hex(4)}"
+    token = (assay_up.data / "admin.token").read_text().strip()
+    headers = {"authorization": f"Bearer {token}"}
+
+    def body(package: Package, bundle: dict[str, Any] | None) -> dict[str, Any]:
+        document = publish_body(package, f"{assay_up.url}/", access="public")
+        if bundle is not None:
+            key = f"{name}-{package.version}.sigstore"
+            document["_attachments"][key] = {
+                "content_type": bundle["mediaType"],
+                "data": json.dumps(bundle),
+            }
+        return document
+
+    first = load_package(provenance_package(tmp_path / "plain", name, "1.0.0", GITHUB_REPO))
+    published = httpx.put(f"{assay_up.url}/{name}", json=body(first, None), headers=headers)
+    assert published.status_code == 201, published.text
+    package = load_package(provenance_package(tmp_path / "signed", name, "1.1.0", GITHUB_REPO))
+    job = ci_job(assay_up, "github", f"repository={GITHUB_REPO}", "ref=refs/tags/v1.1.0")
+    bundle = signed_bundle(assay_up, package, job)
+    stage_url = f"{assay_up.url}/-/stage/package/{name}"
+
+    spoofed = json.loads(json.dumps(bundle))
+    spoofed["verificationMaterial"]["tlogEntries"] = []
+    refused = httpx.post(stage_url, json=body(package, spoofed), headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"].startswith("Error verifying sigstore provenance bundle: ")
+    listed = httpx.get(f"{assay_up.url}/-/stage", params={"package": name}, headers=headers)
+    assert listed.json()["total"] == 0
+
+    staged = httpx.post(stage_url, json=body(package, bundle), headers=headers)
+    assert staged.status_code == 201, staged.text
+    stage_id = staged.json()["stageId"]
+    item = httpx.get(f"{assay_up.url}/-/stage/{stage_id}", headers=headers).json()
+    assert item["provenance"] is True
+    assert httpx.get(f"{assay_up.url}/-/npm/v1/attestations/{name}@1.1.0").status_code == 404
+
+    approved = httpx.post(f"{assay_up.url}/-/stage/{stage_id}/approve", headers=headers)
+    assert approved.status_code == 201, approved.text
+    dist = httpx.get(f"{assay_up.url}/{name}/1.1.0").json()["dist"]
+    assert dist["attestations"]["provenance"]["predicateType"] == "https://slsa.dev/provenance/v1"
+    assert dist["signatures"]
+    attestations = httpx.get(f"{assay_up.url}/-/npm/v1/attestations/{name}@1.1.0").json()
+    assert [a["predicateType"] for a in attestations["attestations"]] == [
+        PUBLISH_PREDICATE_TYPE,
+        "https://slsa.dev/provenance/v1",
+    ]
