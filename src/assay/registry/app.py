@@ -66,6 +66,7 @@ from assay.registry.errors import (
 from assay.registry.packuments import CORGI_TYPE, Packument
 from assay.registry.search import SearchQuery
 from assay.registry.service import RegistryService
+from assay.registry.staging import StagedPublishes, StagePage
 from assay.registry.trusted_publishing import MAX_BODY_BYTES
 from assay.request_body import BodyTooLarge, read_bounded
 from assay.settings import Settings
@@ -93,6 +94,7 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
     app = FastAPI(title="Assay registry", docs_url=None, redoc_url=None)
     max_body = settings.registry_max_body_bytes
     accounts = service.accounts
+    staging = StagedPublishes(service)
 
     @app.exception_handler(RegistryError)
     async def registry_error(_request: Request, exc: RegistryError) -> Response:
@@ -300,6 +302,44 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
         body = await read_json(request, limits.SMALL_BODY_BYTES)
         result: dict[str, Any] = await call(service.set_access, package, body, who)
         return result
+
+    # --- staged publishes (registry/staging.py; npm lib/commands/stage/*.js) ------------------
+
+    @app.post("/-/stage/package/{name:path}", status_code=201)
+    async def stage_publish(name: str, request: Request) -> dict[str, Any]:
+        package = PackageName.parse(name)
+        who = await signed_in(request, "stage packages")
+        body = await read_object(request, max_body)
+        result: dict[str, Any] = await call(staging.stage, package, body, who)
+        return result
+
+    @app.get("/-/stage")
+    async def stage_list(request: Request) -> dict[str, Any]:
+        params = request.query_params
+        page = StagePage.parse(params.get("page"), params.get("perPage"))
+        who = await authed(request)
+        result: dict[str, Any] = await call(staging.list, who, page, params.get("package"))
+        return result
+
+    @app.get("/-/stage/{stage_id}")
+    async def stage_view(stage_id: str, request: Request) -> dict[str, Any]:
+        result: dict[str, Any] = await call(staging.view, stage_id, await authed(request))
+        return result
+
+    @app.get("/-/stage/{stage_id}/tarball")
+    async def stage_tarball(stage_id: str, request: Request) -> Response:
+        data = await call(staging.tarball, stage_id, await authed(request))
+        return Response(data, media_type="application/octet-stream")
+
+    @app.post("/-/stage/{stage_id}/approve", status_code=201)
+    async def stage_approve(stage_id: str, request: Request) -> dict[str, Any]:
+        result: dict[str, Any] = await call(staging.approve, stage_id, await authed(request))
+        return result
+
+    @app.delete("/-/stage/{stage_id}", status_code=204)
+    async def stage_reject(stage_id: str, request: Request) -> Response:
+        await call(staging.reject, stage_id, await authed(request))
+        return Response(status_code=204)
 
     @app.get("/-/v1/search")
     async def search(request: Request) -> dict[str, Any]:

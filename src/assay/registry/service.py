@@ -94,6 +94,7 @@ from assay.storage.account_store import StoreConflict, StoredUser, now_ms
 from assay.storage.blobs import BlobStore, open_blob_store
 from assay.storage.database import database_url, migrate, open_engine
 from assay.storage.registry_store import (
+    Decide,
     PackageChange,
     PackageState,
     RegistryStore,
@@ -128,6 +129,20 @@ class Mirror(Protocol):
     def tarball(self, name: PackageName, filename: str) -> Tarball: ...
     def attestations(self, name: PackageName, version: str) -> dict[str, Any]: ...
     def npm_keys(self) -> list[dict[str, Any]]: ...
+
+
+@dataclass
+class PublishCheck:
+    """A publish checked against the registry's state and not yet written
+    (:meth:`RegistryService.check_publish`): the row to insert and the decision to re-run
+    under the package lock when it is committed."""
+
+    name: PackageName
+    published: PublishedVersion
+    row: StoredVersion
+    decide: Decide
+    trusted: TrustedPrincipal | None = None
+    """The trusted publisher publishing, if any (its audit event follows the commit)."""
 
 
 @dataclass
@@ -421,17 +436,52 @@ class RegistryService:
         principal = require(who, "change packages")
         return self._update(name, body, rev, principal)
 
-    def _publish(self, name: PackageName, published: PublishedVersion, who: Caller) -> None:
-        """Publish one version as a user or, through trusted publishing, as a CI job.
+    def parse_publish(self, name: PackageName, body: Mapping[str, Any]) -> PublishedVersion:
+        """A publish document parsed and checked against this registry's limits (no state)."""
+        return parse_publish(name, body, self._limits)
 
-        A :class:`TrustedPrincipal` publishes an existing package without being a maintainer
-        (its publisher was configured by one); a new package only through a *pending*
-        publisher, whose creator becomes the maintainer. Its version records the publisher
-        (``_npmUser.trustedPublisher``) and the verified identity; provenance it uploads must
-        name the same repository and workflow (:func:`trusted_publishing.bind_provenance`)."""
-        key = tarball_key(published.sha512.hex)
+    def _publish(self, name: PackageName, published: PublishedVersion, who: Caller) -> None:
+        """Publish one version as a user or, through trusted publishing, as a CI job."""
         trusted = who if isinstance(who, TrustedPrincipal) else None
         user = who.user if isinstance(who, Principal) else None
+        check = self.check_publish(
+            name,
+            published,
+            user,
+            publisher_id=None if user is None else user.id,
+            trusted=trusted,
+            trusted_publisher=None if trusted is None else trusted_publisher_record(trusted),
+        )
+        self.commit_publish(check)
+
+    def check_publish(
+        self,
+        name: PackageName,
+        published: PublishedVersion,
+        authority: StoredUser | None,
+        *,
+        publisher_id: int | None,
+        trusted: TrustedPrincipal | None = None,
+        trusted_publisher: str | None = None,
+        existing_only: bool = False,
+    ) -> PublishCheck:
+        """Check a publish completely against the current state, writing nothing.
+
+        ``authority``: the user whose right to publish `name` is checked (a maintainer of an
+        existing package; for a new one, who may create the name, and its first maintainer);
+        None when the caller has already checked a trusted publisher's permission for `name`.
+        ``trusted``: the trusted publisher publishing (or staging) through an exchanged token.
+        It publishes an existing package without being a maintainer (its publisher was
+        configured by one), a new package only through a *pending* publisher, whose creator
+        becomes the maintainer; provenance it uploads must name the same repository and
+        workflow (:func:`trusted_publishing.bind_provenance`).
+        ``publisher_id`` and ``trusted_publisher`` are what the version records as its
+        publisher (``_npmUser``); a staged publish approved by a maintainer keeps its stager's.
+        ``existing_only``: refuse a name that does not exist yet (staging,
+        registry/staging.py). The returned check is committed by :meth:`commit_publish`,
+        which re-runs the same decision under the package lock.
+        """
+        key = tarball_key(published.sha512.hex)
         # Every version is signed by the registry, with or without provenance (§3.2); the
         # signature is part of the version row, so it lands in the same transaction.
         published.manifest["dist"]["signatures"] = [
@@ -448,17 +498,26 @@ class RegistryService:
             size=len(published.tarball),
             readme=published.readme,
             deprecated=None,
-            publisher_id=None if user is None else user.id,
+            publisher_id=publisher_id,
             published_ms=0,
-            trusted_publisher=None if trusted is None else trusted_publisher_record(trusted),
+            trusted_publisher=trusted_publisher,
         )
-        # A pending publisher creates the package for the user who registered it.
+        scope = name.scope
+        # Assigned scopes change only by an administrator's hand; read once, before the write.
+        members = self.store.scope_members(scope) if scope else frozenset()
+        # A pending publisher creates the package for the user who registered it (read before
+        # the write transaction: a second connection inside it would wait on SQLite's lock).
         creator = self._pending_creator(trusted) if trusted is not None else None
 
         def decide(state: PackageState | None, scope_owner: int | None) -> PackageChange:
             claim = None
-            owner = user or creator
+            owner = authority or creator
             if state is None:
+                if existing_only:
+                    raise NotFound(
+                        f"{name.name} does not exist on this registry yet: publish its first "
+                        "version directly, then stage the next ones"
+                    )
                 if owner is None:
                     raise Forbidden(
                         f"{name.name} does not exist; a trusted publisher can only create it "
@@ -470,21 +529,20 @@ class RegistryService:
             else:
                 if trusted is not None:
                     check_trusted_existing(trusted, state.name)
-                else:
-                    assert user is not None  # noqa: S101 - a Caller is one or the other
-                    self._check_owner(state, user, "publish")
+                elif authority is not None:
+                    self._check_owner(state, authority, "publish")
                 taken = previously_published(state.versions, published.version)
                 if taken is not None:
                     raise Forbidden(
                         f"You cannot publish over the previously published versions: {taken}."
                     )
-            self._check_packument_size(name, state, row)
+            self._check_packument_size(name, state, check.row)
             latest = published.tags.get("latest") == published.version or state is None
             description = published.manifest.get("description")
             keywords = published.manifest.get("keywords")
             return PackageChange(
                 create=state is None,
-                new_versions=(replace(row, published_ms=now_ms()),),
+                new_versions=(replace(check.row, published_ms=now_ms()),),
                 set_tags=published.tags,
                 maintainers=(owner.id,) if state is None and owner is not None else None,
                 claim_scope=claim,
@@ -497,11 +555,9 @@ class RegistryService:
             )
 
         # Check everything against the current state first, so a refused publish writes
-        # nothing; then write the blob; then commit, re-checking under the package lock.
+        # nothing; commit_publish writes the blob, then commits, re-checking under the lock.
+        check = PublishCheck(name, published, row, decide, trusted)
         state = self.store.load_package(name.name)
-        scope = name.scope
-        # Assigned scopes change only by an administrator's hand; read once, before the write.
-        members = self.store.scope_members(scope) if scope else frozenset()
         decide(state, self.store.scope_owner(scope) if scope else None)
         if published.provenance is not None:
             # Verified after the ownership checks (no work for strangers), before anything is
@@ -509,7 +565,7 @@ class RegistryService:
             verified = self._verify_provenance(name, published)
             if trusted is not None:
                 bind_provenance(verified.facts, trusted.token.identity)
-            row = replace(
+            check.row = replace(
                 row,
                 attestations=json.dumps(
                     [verified.attestation()], separators=(",", ":"), ensure_ascii=False
@@ -519,9 +575,15 @@ class RegistryService:
                     verified.record.to_json(), separators=(",", ":"), ensure_ascii=False
                 ),
             )
-        self.blobs.put(key, published.tarball)
+        return check
+
+    def commit_publish(self, check: PublishCheck) -> None:
+        """Write a checked publish: its blob, then one transaction that re-runs the check's
+        decision under the package lock; then the registry's publish attestation."""
+        name, published, trusted = check.name, check.published, check.trusted
+        self.blobs.put(check.row.blob_key, published.tarball)
         try:
-            self.store.write_package(name.name, decide)
+            self.store.write_package(name.name, check.decide)
         except StoreConflict as exc:
             raise Conflict(f"Concurrent publish of {name.name}; please retry") from exc
         finally:
@@ -538,8 +600,7 @@ class RegistryService:
             self.publish_attestations.complete(name.name, published.version)
 
     def _pending_creator(self, trusted: TrustedPrincipal) -> StoredUser | None:
-        """The user a pending publisher would create its package for (read before the write
-        transaction: a second connection inside it would wait on SQLite's write lock)."""
+        """The user a pending publisher would create its package for."""
         publisher = trusted.publisher
         if not publisher.pending or publisher.created_by is None:
             return None
@@ -759,4 +820,4 @@ class RegistryService:
         return {"objects": objects, "total": total, "time": iso(now_ms())}
 
 
-__all__ = ["Mirror", "RegistryService", "Tarball", "stored_size"]
+__all__ = ["Mirror", "PublishCheck", "RegistryService", "Tarball", "stored_size"]

@@ -372,18 +372,23 @@ class TrustStore:
         return None if row is None else _staged(row)
 
     def staged_list(
-        self, packages: Sequence[str] | None, offset: int, limit: int
+        self,
+        packages: Sequence[str] | None,
+        offset: int,
+        limit: int,
+        *,
+        newest_first: bool = False,
     ) -> tuple[list[StoredStaged], int]:
-        """A page of staged publishes (of `packages`, or all) and the total count."""
+        """A page of staged publishes (of `packages`, or all) and the total count; oldest
+        first, or newest first (the order of npm's ``GET /-/stage``)."""
         table = registry_staged_versions
         where = [] if packages is None else [table.c.package.in_(list(packages))]
-        query = (
-            sa.select(table)
-            .where(*where)
-            .order_by(table.c.created_ms, table.c.id)
-            .offset(offset)
-            .limit(limit)
+        order = (
+            (table.c.created_ms.desc(), table.c.id.desc())
+            if newest_first
+            else (table.c.created_ms, table.c.id)
         )
+        query = sa.select(table).where(*where).order_by(*order).offset(offset).limit(limit)
         count = sa.select(sa.func.count()).select_from(table).where(*where)
         with self._engine.connect() as connection:
             rows = [_staged(row) for row in connection.execute(query)]
