@@ -31,6 +31,7 @@ from assay.registry.accounts import (
 from assay.registry.errors import Forbidden
 from assay.registry.service import RegistryService
 from assay.registry.staging import STAGED_PREFIX, StagedPublishes, StagePage
+from assay.registry.trusted_publishing import trusted_publisher_record
 from assay.settings import Settings
 from assay.storage.account_store import now_ms
 from assay.storage.registry_store import PackageChange
@@ -353,12 +354,12 @@ def test_a_trusted_publisher_stages_and_a_maintainer_approves(api: Api) -> None:
     row = state.versions["1.1.0"]
     assert row.publisher_id is None
     assert row.trusted_publisher is not None
-    assert json.loads(row.trusted_publisher) == {
+    # The exchange's record, so the packument's _npmUser reads as for a direct trusted publish.
+    assert json.loads(row.trusted_publisher) == json.loads(trusted_publisher_record(stager))
+    served = api.client.get("/lib").json()["versions"]["1.1.0"]["_npmUser"]
+    assert served["trustedPublisher"] == {
         "id": "github",
         "oidcConfigId": f"oidc:{stager.publisher.id}",
-        "repository": "octo/lib",
-        "sha": "a" * 40,
-        "run_id": "7",
     }
     assert api.versions("lib") == ["1.0.0", "1.1.0"]
     assert api.audit("lib") == [
