@@ -15,6 +15,10 @@
     GET  /-/package/<name>/dist-tags               npm dist-tag ls
     PUT|DELETE /-/package/<name>/dist-tags/<tag>   npm dist-tag add / rm
     GET  /-/package/<name>/visibility|collaborators, POST …/access     npm access
+    GET|POST /-/package/<name>/trust               npm trust list / github|gitlab|circleci
+    DELETE /-/package/<name>/trust/<id>            npm trust revoke
+    GET|POST /-/package/<name>/policy              assay package policy (publish rules)
+    GET  /-/package/<name>/audit                   assay package audit-log (maintainers)
     GET  /-/v1/search                              npm search
     GET|HEAD /<name>, /@scope%2f<name>             packument (full, or abbreviated by Accept)
     GET  /<name>/<version|tag>                     one version
@@ -55,9 +59,12 @@ from assay.registry.errors import (
     Unavailable,
     Unprocessable,
 )
+from assay.registry.package_policy import PackagePolicies
 from assay.registry.packuments import CORGI_TYPE, Packument
 from assay.registry.search import SearchQuery
 from assay.registry.service import RegistryService
+from assay.registry.trust_settings import MAX_BODY_BYTES as TRUST_BODY_BYTES
+from assay.registry.trust_settings import TrustSettings
 from assay.request_body import BodyTooLarge, read_bounded
 from assay.settings import Settings
 
@@ -82,6 +89,8 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
     app = FastAPI(title="Assay registry", docs_url=None, redoc_url=None)
     max_body = settings.registry_max_body_bytes
     accounts = service.accounts
+    trust_settings = TrustSettings(service.store, service.trust_store, settings)
+    policies = PackagePolicies(service.store, service.trust_store)
 
     @app.exception_handler(RegistryError)
     async def registry_error(_request: Request, exc: RegistryError) -> Response:
@@ -117,14 +126,14 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
         who: Principal | None = await call(principal, request)
         return who
 
-    async def read_json(request: Request) -> Any:
+    async def read_json(request: Request, limit: int = max_body) -> Any:
         try:
             body = await read_bounded(
-                request.stream(), request.headers.get("content-length"), max_body
+                request.stream(), request.headers.get("content-length"), limit
             )
         except BodyTooLarge as exc:
             raise PayloadTooLarge(
-                f"Request body is larger than the limit of {max_body} bytes"
+                f"Request body is larger than the limit of {limit} bytes"
             ) from exc
         try:
             return json.loads(body, parse_constant=_refuse_constant)
@@ -234,6 +243,52 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
         result: dict[str, Any] = await call(
             service.set_access, package, body, await authed(request)
         )
+        return result
+
+    # --- trusted publishing: publishers, pending publishers, policy, audit trail
+    # (registry/trust_settings.py, registry/package_policy.py; docs/trusted-publishing.md) ---------
+
+    @app.get("/-/package/{name:path}/trust")
+    async def list_trust(name: str, request: Request) -> JSONResponse:
+        package = PackageName.parse(name)
+        result = await call(trust_settings.list_publishers, package, await authed(request))
+        return JSONResponse(result)
+
+    @app.post("/-/package/{name:path}/trust")
+    async def add_trust(name: str, request: Request) -> JSONResponse:
+        package = PackageName.parse(name)
+        who = await authed(request)
+        body = await read_json(request, TRUST_BODY_BYTES)
+        result = await call(trust_settings.add_publishers, package, body, who)
+        return JSONResponse(result, status_code=201)
+
+    @app.delete("/-/package/{name:path}/trust/{publisher_id}", status_code=204)
+    async def revoke_trust(name: str, publisher_id: str, request: Request) -> Response:
+        package = PackageName.parse(name)
+        await call(trust_settings.revoke_publisher, package, publisher_id, await authed(request))
+        return Response(status_code=204)
+
+    @app.get("/-/package/{name:path}/policy")
+    async def get_policy(name: str) -> dict[str, Any]:
+        result: dict[str, Any] = await call(policies.get, PackageName.parse(name))
+        return result
+
+    @app.post("/-/package/{name:path}/policy")
+    async def set_policy(name: str, request: Request) -> dict[str, Any]:
+        package = PackageName.parse(name)
+        who = await authed(request)
+        body = await read_json(request, TRUST_BODY_BYTES)
+        result: dict[str, Any] = await call(policies.set, package, body, who)
+        return result
+
+    @app.get("/-/package/{name:path}/audit")
+    async def audit_trail(name: str, request: Request) -> dict[str, Any]:
+        package = PackageName.parse(name)
+        raw = request.query_params.get("limit", "100")
+        if not raw.isdigit():
+            raise BadRequest("limit must be a number")
+        who = await authed(request)
+        result: dict[str, Any] = await call(trust_settings.audit_log, package, who, int(raw))
         return result
 
     @app.get("/-/v1/search")

@@ -46,6 +46,7 @@ from assay.registry.errors import (
     Forbidden,
     NotFound,
 )
+from assay.registry.package_policy import after_publish, check_publish
 from assay.registry.packuments import Packument, build, iso
 from assay.registry.provenance import ProvenanceGate, ProvenanceRecord, VerifiedProvenance, refuse
 from assay.registry.publish import (
@@ -353,6 +354,10 @@ class RegistryService:
         # Assigned scopes change only by an administrator's hand; read once, before the write.
         members = self.store.scope_members(scope) if scope else frozenset()
         decide(state, self.store.scope_owner(scope) if scope else None)
+        # The package's publish rules and a pending publisher's reservation (package_policy).
+        check_publish(
+            self.trust_store, name.name, state, who, provenance=published.provenance is not None
+        )
         if published.provenance is not None:
             # Verified after the ownership checks (no work for strangers), before anything is
             # written: a refused bundle leaves no blob, no row, no log entry.
@@ -374,6 +379,7 @@ class RegistryService:
             raise Conflict(f"Concurrent publish of {name.name}; please retry") from exc
         finally:
             self._invalidate(name.name)
+        after_publish(self.trust_store, name.name, state is None, who)
         if published.provenance is not None:
             # Only now, with the version committed, does the registry sign and log that it
             # accepted it. If the log is down the version stands (it is committed, immutable
