@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import httpx
@@ -29,6 +30,7 @@ from assay.npm.names import PackageName, escaped_name
 from assay.npmrc import NpmConfig
 
 TIMEOUT = 30.0
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 
 class RegistryRefusal(AssayError):
@@ -70,7 +72,7 @@ def package_command() -> None:
     """A package's publish policy, audit trail and name reservations."""
 
 
-def _flag(name: str, help_text: str) -> Any:
+def _flag(name: str, help_text: str) -> Callable[[FC], FC]:
     return click.option(f"--{name}/--no-{name}", default=None, help=help_text)
 
 
