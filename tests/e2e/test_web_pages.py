@@ -32,8 +32,8 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from assay.provenance.bundle import Bundle
 from tests.assay_up import Instance, running_instance
-from tests.e2e.test_npm_registry import Npm
 from tests.e2e.test_audit import allow_downgrade
+from tests.e2e.test_npm_registry import Npm
 from tests.interop.test_sign import assay, job_env
 from tests.interop.test_sigstore_clients import ci_job
 
@@ -360,9 +360,7 @@ def test_versions_without_provenance_are_marked(seeded: Seeded, watched: Watched
     page.screenshot(path=seeded.shots / "package-downgrade.png", full_page=True)
 
 
-def test_package_page_shows_trusted_publishers_and_policy(
-    seeded: Seeded, watched: Watched
-) -> None:
+def test_package_page_shows_trusted_publishers_and_policy(seeded: Seeded, watched: Watched) -> None:
     token = (seeded.instance.data / "admin.token").read_text().strip()
     auth = {"authorization": f"Bearer {token}"}
     configs = [
