@@ -369,7 +369,7 @@ def test_package_page_shows_trusted_publishers_and_policy(seeded: Seeded, watche
                     "environment": "production"}},
         {"type": "gitlab", "permissions": ["createStagedPackage"],
          "claims": {"project_path": "team/plain", "ci_config_ref_uri": {"file": ".gitlab-ci.yml"},
-                    "iss": "https://gitlab.example.com"}},
+                    "issuer": "https://gitlab.example.com"}},
     ]  # fmt: skip
     created = httpx.post(f"{seeded.url}/-/package/plain/trust", json=configs, headers=auth)
     assert created.status_code == 201, created.text

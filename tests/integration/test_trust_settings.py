@@ -135,7 +135,7 @@ def test_maintainers_configure_list_and_revoke_several_publishers(trust_backends
     trust = trust_backends
     body = [
         github(environment="production"),
-        gitlab(iss="https://GitLab.example.com/"),
+        gitlab(issuer="https://GitLab.example.com/"),
         circleci(**{C + "context-ids": [CONTEXT.upper()]}),
     ]
     created = trust.post("widget", body)
@@ -148,12 +148,23 @@ def test_maintainers_configure_list_and_revoke_several_publishers(trust_backends
         "environment": "production",
     }
     # Normalized: the server URL without its trailing slash, host lower-cased; UUIDs lower.
-    assert configs[1]["claims"]["iss"] == "https://gitlab.example.com"
+    assert configs[1]["claims"]["issuer"] == "https://gitlab.example.com"
     assert configs[2]["claims"]["oidc.circleci.com/context-ids"] == [CONTEXT]
     for config in configs:
         assert config["permissions"] == ["createPackage"]
         assert config["pending"] is False
         assert config["createdBy"] == "alice"
+    # Extensions: a reusable workflow, a GitHub Enterprise issuer; a default issuer is dropped.
+    extended = trust.post("widget", [github(
+        job_workflow_ref="acme/shared/.github/workflows/build.yml@refs/heads/main",
+        issuer="https://ghes.example.com/_services/token",
+    ), _claims(gitlab(), project_path="team/other", issuer="https://gitlab.com/")])  # fmt: skip
+    assert extended.status_code == 201, extended.text
+    github_claims, gitlab_claims = (c["claims"] for c in extended.json())
+    assert github_claims["issuer"] == "https://ghes.example.com/_services/token"
+    assert "issuer" not in gitlab_claims
+    for config in extended.json():
+        assert trust.delete("widget", config["id"]).status_code == 204
     # A second request adds another (several publishers per package), stage-only this time.
     stage = {**github(), "permissions": ["createStagedPackage"]}
     stage["claims"]["workflow_ref"] = {"file": "stage.yaml"}
@@ -173,7 +184,9 @@ def test_maintainers_configure_list_and_revoke_several_publishers(trust_backends
     assert trust.delete("widget", gone).status_code == 404
 
     events = trust.service.trust_store.audit_events("widget")
-    assert [e.action for e in reversed(events)] == ["trust.add"] * 4 + ["trust.revoke"]
+    assert [e.action for e in reversed(events)] == (
+        ["trust.add"] * 5 + ["trust.revoke"] * 2 + ["trust.add", "trust.revoke"]
+    )
     assert {e.actor for e in events} == {"user:alice"}
     assert events[0].detail["publisher"]["id"] == gone
     assert events[0].detail["publisher"]["claims"]["project_path"] == "team/sub/gadget"
@@ -251,16 +264,20 @@ BAD: list[tuple[str, Any, str]] = [
     ("env empty", [_claims(github(), environment="")], "non-empty string"),
     ("env newline", [_claims(github(), environment="prod\nx")], "printable"),
     ("env type", [_claims(github(), environment=["prod"])], "non-empty string"),
-    ("github iss", [_claims(github(), iss="https://gitlab.example.com")], "field(s) 'iss'"),
-    ("reusable bad", [_claims(github(), job_workflow_ref={"repository": "a"})], "field(s) 'file'"),
+    ("github iss", [_claims(github(), iss="https://x.example.com")], "field(s) 'iss'"),
+    ("reusable path", [_claims(github(), job_workflow_ref="acme/w/build.yml")], "reusable"),
+    ("reusable repo", [_claims(github(), job_workflow_ref="a/.github/workflows/b.yml")], "reus"),
+    ("reusable file", [_claims(github(), job_workflow_ref="a/b/.github/workflows/x")], "reusable"),
+    ("reusable obj", [_claims(github(), job_workflow_ref={"repository": "a"})], "non-empty"),
     ("project one part", [_claims(gitlab(), project_path="gadget")], "group/project"),
     ("project .git", [_claims(gitlab(), project_path="team/gadget.git")], "group/project"),
     ("project empty seg", [_claims(gitlab(), project_path="team//gadget")], "group/project"),
     ("ci file path", [_claims(gitlab(), ci_config_ref_uri={"file": "ci/x.yml"})], "not a path"),
-    ("iss http", [_claims(gitlab(), iss="http://gitlab.example.com")], "http only on loopback"),
-    ("iss query", [_claims(gitlab(), iss="https://gitlab.example.com/?x=1")], "server's URL"),
-    ("iss userinfo", [_claims(gitlab(), iss="https://u:p@gitlab.example.com")], "server's URL"),
-    ("iss not url", [_claims(gitlab(), iss="gitlab.example.com")], "GitLab server's URL"),
+    ("iss http", [_claims(gitlab(), issuer="http://gitlab.example.com")], "http only on loopback"),
+    ("iss query", [_claims(gitlab(), issuer="https://gitlab.example.com/?x=1")], "issuer URL"),
+    ("iss userinfo", [_claims(gitlab(), issuer="https://u:p@gitlab.example.com")], "issuer URL"),
+    ("iss not url", [_claims(gitlab(), issuer="gitlab.example.com")], "issuer URL"),
+    ("circle env", [_claims(circleci(), environment="prod")], "field(s) 'environment'"),
     ("circle uuid", [_claims(circleci(), **{C + "org-id": "acme"})], "must be a UUID"),
     ("circle missing", [_claims(circleci(), **{C + "project-id": None})], "missing field(s)"),
     ("circle scheme", [_claims(circleci(), **{C + "vcs-origin": "https://x.com/a/b"})], "scheme"),

@@ -185,7 +185,7 @@ def reserve_command(
     else:
         claims = {"project_path": gitlab, "ci_config_ref_uri": {"file": file}}
         if gitlab_server:
-            claims["iss"] = gitlab_server
+            claims["issuer"] = gitlab_server
     if environment:
         claims["environment"] = environment
     permissions = ["createPackage"] + (["createStagedPackage"] if allow_stage_publish else [])

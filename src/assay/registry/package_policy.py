@@ -14,9 +14,9 @@ And, before any of those, the reservation of a pending trusted publisher (§4,
 registry/trust_settings.py): a *token* publish that would create a name reserved by another
 user's live pending publisher is refused (403).
 
-:func:`check_publish` is the whole enforcement; the publish path
-(:meth:`assay.registry.service.RegistryService._publish`) calls it once, after the ownership
-checks and before anything is written, and :func:`after_publish` once the version committed.
+:func:`enforce_publish_policy` is the whole enforcement; the publish path
+(:mod:`assay.registry.service`) calls it once, after the ownership checks and before anything
+is written, and :func:`after_publish` once the version committed.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from assay.npm.names import PackageName
-from assay.registry.accounts import Caller, Principal, TrustedPrincipal, require
+from assay.registry.accounts import Caller, Principal, require
 from assay.registry.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from assay.registry.packuments import iso
 from assay.storage.account_store import now_ms
@@ -80,26 +80,27 @@ def has_live_provenance(state: PackageState) -> bool:
 # --- enforcement at publish ----------------------------------------------------------------------
 
 
-def check_publish(
+def enforce_publish_policy(
     trust: TrustStore,
     name: str,
     state: PackageState | None,
-    who: Caller,
     *,
+    trusted: bool,
+    user_id: int | None,
     provenance: bool,
     now: int | None = None,
 ) -> None:
     """Refuse a publish of `name` that the package's rules forbid; nothing is written.
 
-    ``state``: the package as read before the publish (None: it does not exist yet). ``who``:
-    a user (a token publish) or a :class:`TrustedPrincipal` (a trusted publish). ``provenance``:
-    the publish carries a provenance bundle (verified afterwards; a bad one is refused there).
+    ``state``: the package as read before the publish (None: it does not exist yet).
+    ``trusted``: the publish comes through a trusted publisher (a token the OIDC exchange
+    minted); otherwise ``user_id`` is the user whose token publishes. ``provenance``: the
+    publish carries a provenance bundle (verified afterwards; a bad one is refused there).
     """
     moment = now_ms() if now is None else now
-    trusted = isinstance(who, TrustedPrincipal)
     if state is None:
-        if isinstance(who, Principal):
-            check_reservation(trust, name, who.user.id, moment)
+        if not trusted:
+            check_reservation(trust, name, user_id, moment)
         return
     policy = trust.policy(name)
     if policy.require_trusted_publishing and not trusted:
@@ -139,14 +140,13 @@ def check_reservation(trust: TrustStore, name: str, user_id: int | None, now: in
         )
 
 
-def after_publish(trust: TrustStore, name: str, created: bool, who: Caller) -> None:
-    """Once a publish committed: if it created the package, its creator's live pending
-    publishers become ordinary ones and every other pending row of the name (lapsed, or of
-    somebody else) is deleted, so a lapsed reservation never grants anything."""
-    if not created:
-        return
-    creator = who.publisher.created_by if isinstance(who, TrustedPrincipal) else who.user.id
-    trust.settle_pending_of(name, creator, now_ms())
+def after_publish(trust: TrustStore, name: str, *, created: bool, creator: int | None) -> None:
+    """Once a publish committed: if it created the package (for `creator`: the token's user,
+    or a pending publisher's registrant), the creator's live pending publishers become
+    ordinary ones and every other pending row of the name (lapsed, or of somebody else) is
+    deleted, so a lapsed reservation never grants anything."""
+    if created:
+        trust.settle_pending_of(name, creator, now_ms())
 
 
 # --- the policy route and CLI --------------------------------------------------------------
@@ -234,8 +234,8 @@ __all__ = [
     "PackagePolicies",
     "actor",
     "after_publish",
-    "check_publish",
     "check_reservation",
+    "enforce_publish_policy",
     "has_live_provenance",
     "is_maintainer",
     "maintained_package",

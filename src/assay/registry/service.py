@@ -38,7 +38,7 @@ from sqlalchemy.engine import Engine
 
 from assay.npm.names import PackageName
 from assay.npm.tarball import TarballLimits
-from assay.registry.accounts import Accounts, Principal, require
+from assay.registry.accounts import Accounts, Principal, TrustedPrincipal, require
 from assay.registry.attestations import PublishAttestations
 from assay.registry.errors import (
     BadRequest,
@@ -46,7 +46,7 @@ from assay.registry.errors import (
     Forbidden,
     NotFound,
 )
-from assay.registry.package_policy import after_publish, check_publish
+from assay.registry.package_policy import after_publish, enforce_publish_policy
 from assay.registry.packuments import Packument, build, iso
 from assay.registry.provenance import ProvenanceGate, ProvenanceRecord, VerifiedProvenance, refuse
 from assay.registry.publish import (
@@ -355,8 +355,13 @@ class RegistryService:
         members = self.store.scope_members(scope) if scope else frozenset()
         decide(state, self.store.scope_owner(scope) if scope else None)
         # The package's publish rules and a pending publisher's reservation (package_policy).
-        check_publish(
-            self.trust_store, name.name, state, who, provenance=published.provenance is not None
+        enforce_publish_policy(
+            self.trust_store,
+            name.name,
+            state,
+            trusted=isinstance(who, TrustedPrincipal),
+            user_id=who.user.id if isinstance(who, Principal) else None,
+            provenance=published.provenance is not None,
         )
         if published.provenance is not None:
             # Verified after the ownership checks (no work for strangers), before anything is
@@ -379,7 +384,7 @@ class RegistryService:
             raise Conflict(f"Concurrent publish of {name.name}; please retry") from exc
         finally:
             self._invalidate(name.name)
-        after_publish(self.trust_store, name.name, state is None, who)
+        after_publish(self.trust_store, name.name, created=state is None, creator=who.user.id)
         if published.provenance is not None:
             # Only now, with the version committed, does the registry sign and log that it
             # accepted it. If the log is down the version stands (it is committed, immutable

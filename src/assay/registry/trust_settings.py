@@ -15,15 +15,19 @@ is the normalized config, and the exchange (registry/trusted_publishing.py) matc
 against exactly these claims:
 
 * github: ``repository`` ("owner/repo"), ``workflow_ref: {"file": "<bare name>.yml|.yaml"}``,
-  optional ``environment``; Assay extension: optional ``job_workflow_ref: {"repository":
-  "owner/repo", "file": "<bare name>.yml"}``, the reusable workflow that must run the job.
+  optional ``environment``;
 * gitlab: ``project_path`` ("group[/subgroup…]/project"), ``ci_config_ref_uri: {"file": …}``,
-  optional ``environment``; Assay extension: optional ``iss``, the issuer URL of a
-  self-managed GitLab server (``https://gitlab.example.com``; absent: gitlab.com). npm's body
-  has no field for it, so ``npm trust gitlab`` always configures gitlab.com; a self-managed
-  server is configured through this API directly.
+  optional ``environment``;
 * circleci: ``oidc.circleci.com/org-id``, ``…/project-id``, ``…/pipeline-definition-id`` (UUIDs),
   ``…/vcs-origin`` ("host/owner/repo"), optional ``…/context-ids`` (UUIDs).
+
+Assay extensions (npm's body has no field for them; registry/publisher_claims.py reads them):
+``issuer``, the exact OIDC issuer URL a token must come from (a GitHub Enterprise Server's
+``https://ghes.example.com/_services/token``, a self-managed GitLab's
+``https://gitlab.example.com``; absent: github.com's Actions issuer, https://gitlab.com,
+CircleCI's issuer of the organisation; the default itself is stored as absent), and, for
+GitHub, ``job_workflow_ref`` (``owner/repo/.github/workflows/<file>[@<ref>]``, the reusable
+workflow that must run the job). ``npm trust gitlab`` always configures gitlab.com.
 
 Who may do what: the package's maintainers list and change its publishers (401 without
 credentials, 403 for anyone else and for an exchanged token). For a name that does not exist
@@ -77,6 +81,10 @@ _DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
 _VCS_SEGMENT = re.compile(r"[A-Za-z0-9_.~-]{1,255}")
 _CIRCLECI = "oidc.circleci.com/"
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+# The issuers a publisher trusts when it names none (registry/publisher_claims.py).
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+GITLAB_COM = "https://gitlab.com"
+CIRCLECI_ISSUER_PREFIX = "https://oidc.circleci.com/org/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +177,10 @@ def _gitlab_project(where: str, value: str) -> str:
     return value
 
 
-def gitlab_issuer(value: str, where: str = "claims.iss") -> str:
-    """A self-managed GitLab server's issuer URL, normalized (no trailing slash): https, a host,
-    optionally a port and a path (a relative URL root), nothing else; http only on loopback."""
+def issuer_url(value: str, where: str = "claims.issuer") -> str:
+    """An OIDC issuer URL, normalized (no trailing slash): https, a host, optionally a port and
+    a path (GitLab's relative URL root, GHES's ``/_services/token``), nothing else; http only
+    on loopback."""
     parts = urlsplit(value)
     host = parts.hostname or ""
     try:
@@ -191,7 +200,7 @@ def gitlab_issuer(value: str, where: str = "claims.iss") -> str:
     )
     if not valid:
         raise BadRequest(
-            f"{where} must be the GitLab server's URL, as https://gitlab.example.com "
+            f"{where} must be an issuer URL, as https://gitlab.example.com "
             f"(http only on loopback), not {value!r}"
         )
     return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
@@ -220,7 +229,10 @@ def _vcs_origin(where: str, value: str) -> str:
 def _claims(provider: str, where: str, value: object) -> dict[str, Any]:
     if provider == "github":
         fields = _Fields(
-            where, value, {"repository", "workflow_ref"}, {"environment", "job_workflow_ref"}
+            where,
+            value,
+            {"repository", "workflow_ref"},
+            {"environment", "job_workflow_ref", "issuer"},
         )
         claims: dict[str, Any] = {
             "repository": _github_repository(f"{where}.repository", fields.string("repository")),
@@ -229,21 +241,12 @@ def _claims(provider: str, where: str, value: object) -> dict[str, Any]:
             },
         }
         if fields.has("job_workflow_ref"):
-            reusable = _Fields(
-                f"{where}.job_workflow_ref",
-                fields.value["job_workflow_ref"],
-                {"repository", "file"},
-                set(),
+            claims["job_workflow_ref"] = _reusable_workflow(
+                f"{where}.job_workflow_ref", fields.string("job_workflow_ref")
             )
-            claims["job_workflow_ref"] = {
-                "repository": _github_repository(
-                    f"{reusable.where}.repository", reusable.string("repository")
-                ),
-                "file": _ci_file(reusable.where, {"file": reusable.value["file"]}),
-            }
     elif provider == "gitlab":
         fields = _Fields(
-            where, value, {"project_path", "ci_config_ref_uri"}, {"environment", "iss"}
+            where, value, {"project_path", "ci_config_ref_uri"}, {"environment", "issuer"}
         )
         claims = {
             "project_path": _gitlab_project(f"{where}.project_path", fields.string("project_path")),
@@ -251,13 +254,10 @@ def _claims(provider: str, where: str, value: object) -> dict[str, Any]:
                 "file": _ci_file(f"{where}.ci_config_ref_uri", fields.value["ci_config_ref_uri"])
             },
         }
-        if fields.has("iss"):
-            issuer = gitlab_issuer(fields.string("iss"), f"{where}.iss")
-            if issuer != "https://gitlab.com":
-                claims["iss"] = issuer
     else:
         names = ("org-id", "project-id", "pipeline-definition-id", "vcs-origin")
-        fields = _Fields(where, value, {_CIRCLECI + n for n in names}, {_CIRCLECI + "context-ids"})
+        optional = {_CIRCLECI + "context-ids", "issuer"}
+        fields = _Fields(where, value, {_CIRCLECI + n for n in names}, optional)
         claims = {
             _CIRCLECI + n: _uuid(f"{where}.{_CIRCLECI}{n}", fields.value[_CIRCLECI + n])
             for n in names[:3]
@@ -273,11 +273,44 @@ def _claims(provider: str, where: str, value: object) -> dict[str, Any]:
             if len(set(ids)) != len(ids):
                 raise BadRequest(f"{label} lists a context twice")
             claims[_CIRCLECI + "context-ids"] = ids
-        return claims
-    environment = _environment(fields)
-    if environment is not None:
-        claims["environment"] = environment
+    if provider != "circleci":
+        environment = _environment(fields)
+        if environment is not None:
+            claims["environment"] = environment
+    if fields.has("issuer"):
+        issuer = issuer_url(fields.string("issuer"), f"{where}.issuer")
+        if issuer != default_issuer(provider, claims):
+            claims["issuer"] = issuer
     return claims
+
+
+def default_issuer(provider: str, claims: Mapping[str, Any]) -> str:
+    """The issuer a publisher without ``issuer`` trusts (registry/publisher_claims.py)."""
+    if provider == "github":
+        return GITHUB_ISSUER
+    if provider == "gitlab":
+        return GITLAB_COM
+    return CIRCLECI_ISSUER_PREFIX + str(claims.get(_CIRCLECI + "org-id", ""))
+
+
+def _reusable_workflow(where: str, value: str) -> str:
+    """``owner/repo/.github/workflows/<file>.yml[@<ref>]``, as GitHub writes job_workflow_ref."""
+    path, at, ref = value.partition("@")
+    owner, _, rest = path.partition("/")
+    repo, _, workflow = rest.partition("/")
+    file = workflow.removeprefix(".github/workflows/")
+    valid = (
+        workflow.startswith(".github/workflows/")
+        and _CI_FILE.fullmatch(file) is not None
+        and (not at or (0 < len(ref) <= 255 and ref.isprintable() and " " not in ref))
+    )
+    if not valid:
+        raise BadRequest(
+            f"{where} must be a reusable workflow as owner/repo/.github/workflows/<file>.yml"
+            f"[@<ref>], not {value!r}"
+        )
+    _github_repository(where, f"{owner}/{repo}")
+    return value
 
 
 def parse_config(value: object, where: str = "config") -> PublisherConfig:
@@ -570,7 +603,8 @@ __all__ = [
     "PublisherConfig",
     "TrustSettings",
     "current_publishers",
-    "gitlab_issuer",
+    "default_issuer",
+    "issuer_url",
     "live_pending_publishers",
     "parse_config",
     "parse_configs",

@@ -260,12 +260,11 @@ def publisher_view(provider: str, claims: Mapping[str, Any], permissions: Sequen
         source = _text(claims.get("repository"))
         ref = claims.get("workflow_ref")
         file = _text(ref.get("file")) if isinstance(ref, Mapping) else ""
-        reusable = claims.get("job_workflow_ref")
-        if isinstance(reusable, Mapping):
-            via = f"{_text(reusable.get('repository'))}/{_text(reusable.get('file'))}"
-            file += f" (reusable: {via})"
+        reusable = _text(claims.get("job_workflow_ref"))
+        if reusable:
+            file += f" (reusable: {reusable})"
     elif provider == "gitlab":
-        server = _text(claims.get("iss"))
+        server = _text(claims.get("issuer"))
         project = _text(claims.get("project_path"))
         source = f"{server.split('://', 1)[-1]}/{project}" if server else project
         ref = claims.get("ci_config_ref_uri")
