@@ -133,6 +133,13 @@ class Settings(BaseSettings):
         gt=0,
         description="OIDC token exchanges a client may make at once",
     )
+    trusted_publisher_pending_days: int = Field(
+        default=7,
+        gt=0,
+        le=90,
+        description="how long a pending trusted publisher (registered for a package name that "
+        "does not exist yet) reserves the name for its creator (docs/trusted-publishing.md)",
+    )
 
     # --- provenance at publish time (assay.registry.provenance) ----------------------------------
     provenance_trusted_roots: tuple[Literal["instance", "public-good"], ...] = Field(

@@ -87,6 +87,19 @@ def publish(
     put(instance, folder, bundle)
 
 
+def allow_downgrade(instance: Instance, name: str) -> None:
+    """Lift the registry's no-provenance-downgrade rule for `name` (its maintainer, the
+    administrator, does), so that a downgrade can be published for the audit to find."""
+    token = (instance.data / "admin.token").read_text().strip()
+    response = httpx.post(
+        f"{instance.url}/-/package/{name.replace('/', '%2f')}/policy",
+        json={"allowProvenanceDowngrade": True},
+        headers={"authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+
+
 @dataclass
 class World:
     instance: Instance
@@ -117,6 +130,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         publish(instance, packages, "tampered", "1.0.0", None)
         publish(instance, packages, "tampered-att", "1.0.0", acme)
         publish(instance, packages, "downgraded", "1.0.0", acme)
+        allow_downgrade(instance, "downgraded")  # the registry refuses it by default
         publish(instance, packages, "downgraded", "1.1.0", None)
         publish(instance, packages, "wrong-repo", "1.0.0", evil)
 

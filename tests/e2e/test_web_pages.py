@@ -32,6 +32,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from assay.provenance.bundle import Bundle
 from tests.assay_up import Instance, running_instance
+from tests.e2e.test_audit import allow_downgrade
 from tests.e2e.test_npm_registry import Npm
 from tests.interop.test_sign import assay, job_env
 from tests.interop.test_sigstore_clients import ci_job
@@ -126,6 +127,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         plain = _package(root, "plain", "1.0.0", HOSTILE_README, description="No provenance")
         npm.run("publish", cwd=plain)
 
+        allow_downgrade(instance, "widget")  # 1.1.0 has no provenance: a downgrade
         later = _package(root, "widget", "1.1.0", readme, repository=repository,
                          description="Widgets built in CI", keywords=keywords)  # fmt: skip
         done = assay("publish", str(later), env=job_env({}, home))
@@ -356,6 +358,48 @@ def test_versions_without_provenance_are_marked(seeded: Seeded, watched: Watched
     badge = page.get_by_test_id("provenance-panel").get_by_test_id("provenance-badge")
     assert badge.inner_text() == "⚠ Provenance downgrade"
     page.screenshot(path=seeded.shots / "package-downgrade.png", full_page=True)
+
+
+def test_package_page_shows_trusted_publishers_and_policy(seeded: Seeded, watched: Watched) -> None:
+    token = (seeded.instance.data / "admin.token").read_text().strip()
+    auth = {"authorization": f"Bearer {token}"}
+    configs = [
+        {"type": "github", "permissions": ["createPackage", "createStagedPackage"],
+         "claims": {"repository": "acme/plain", "workflow_ref": {"file": "release.yml"},
+                    "environment": "production"}},
+        {"type": "gitlab", "permissions": ["createStagedPackage"],
+         "claims": {"project_path": "team/plain", "ci_config_ref_uri": {"file": ".gitlab-ci.yml"},
+                    "issuer": "https://gitlab.example.com"}},
+    ]  # fmt: skip
+    created = httpx.post(f"{seeded.url}/-/package/plain/trust", json=configs, headers=auth)
+    assert created.status_code == 201, created.text
+    policy = httpx.post(f"{seeded.url}/-/package/plain/policy", headers=auth,
+                        json={"requireProvenance": True})  # fmt: skip
+    assert policy.status_code == 200
+    page = watched.page
+    page.goto(seeded.web("/package/plain"))
+    publishers = page.get_by_test_id("trusted-publishers")
+    text = publishers.inner_text()
+    for shown in ("GitHub Actions", "acme/plain", "release.yml", "production",
+                  "publish, stage publish", "GitLab CI/CD", "gitlab.example.com/team/plain",
+                  ".gitlab-ci.yml"):  # fmt: skip
+        assert shown in text, text
+    assert token not in page.content()
+    rules = page.get_by_test_id("publish-policy").inner_text()
+    assert "Provenance required" in rules
+    assert "No provenance downgrade" in rules
+    page.screenshot(path=seeded.shots / "package-trusted-publishers.png", full_page=True)
+    # A package with none says so.
+    page.goto(seeded.web("/package/widget"))
+    assert "No trusted publishers" in page.get_by_test_id("trusted-publishers").inner_text()
+    assert "Provenance downgrade allowed" in page.get_by_test_id("publish-policy").inner_text()
+    for created_config in created.json():
+        removed = httpx.delete(
+            f"{seeded.url}/-/package/plain/trust/{created_config['id']}", headers=auth
+        )
+        assert removed.status_code == 204
+    httpx.post(f"{seeded.url}/-/package/plain/policy", headers=auth,
+               json={"requireProvenance": False})  # fmt: skip
 
 
 def test_hostile_readme_is_neutralized(seeded: Seeded, watched: Watched) -> None:

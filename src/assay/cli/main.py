@@ -20,6 +20,7 @@ COMMANDS = {
     "user": "assay.cli.admin:user_command",
     "token": "assay.cli.admin:token_command",
     "scope": "assay.cli.admin:scope_command",
+    "package": "assay.cli.package:package_command",
     "ci-job": "assay.cli.ci_job:ci_job_command",
     "pack": "assay.cli.pack:pack_command",
     "publish": "assay.cli.publish:publish_command",

@@ -16,6 +16,10 @@
     GET  /-/package/<name>/dist-tags               npm dist-tag ls
     PUT|DELETE /-/package/<name>/dist-tags/<tag>   npm dist-tag add / rm
     GET  /-/package/<name>/visibility|collaborators, POST …/access     npm access
+    GET|POST /-/package/<name>/trust               npm trust list / github|gitlab|circleci
+    DELETE /-/package/<name>/trust/<id>            npm trust revoke
+    GET|POST /-/package/<name>/policy              assay package policy (publish rules)
+    GET  /-/package/<name>/audit                   assay package audit-log (maintainers)
     GET  /-/v1/search                              npm search
     GET|HEAD /<name>, /@scope%2f<name>             packument (full, or abbreviated by Accept)
     GET  /<name>/<version|tag>                     one version
@@ -48,7 +52,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay import limits
-from assay.errors import AssayError, ManifestError
+from assay.errors import AssayError, FormatError, ManifestError
 from assay.limits import RateLimit, RateLimited, RateLimiter
 from assay.npm.names import PackageName, parse_package_path
 from assay.registry.accounts import Caller
@@ -63,10 +67,13 @@ from assay.registry.errors import (
     Unavailable,
     Unprocessable,
 )
+from assay.registry.package_policy import PackagePolicies
 from assay.registry.packuments import CORGI_TYPE, Packument
 from assay.registry.search import SearchQuery
 from assay.registry.service import RegistryService
 from assay.registry.staging import StagedPublishes, StagePage
+from assay.registry.trust_settings import MAX_BODY_BYTES as TRUST_BODY_BYTES
+from assay.registry.trust_settings import TrustSettings
 from assay.registry.trusted_publishing import MAX_BODY_BYTES
 from assay.request_body import BodyTooLarge, read_bounded
 from assay.settings import Settings
@@ -95,6 +102,8 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
     max_body = settings.registry_max_body_bytes
     accounts = service.accounts
     staging = StagedPublishes(service)
+    trust_settings = TrustSettings(service.store, service.trust_store, settings)
+    policies = PackagePolicies(service.store, service.trust_store)
 
     @app.exception_handler(RegistryError)
     async def registry_error(_request: Request, exc: RegistryError) -> Response:
@@ -340,6 +349,54 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
     async def stage_reject(stage_id: str, request: Request) -> Response:
         await call(staging.reject, stage_id, await authed(request))
         return Response(status_code=204)
+
+    # --- trusted publishing: publishers, pending publishers, policy, audit trail
+    # (registry/trust_settings.py, registry/package_policy.py; docs/trusted-publishing.md) ---------
+
+    @app.get("/-/package/{name:path}/trust")
+    async def list_trust(name: str, request: Request) -> JSONResponse:
+        package = PackageName.parse(name)
+        result = await call(trust_settings.list_publishers, package, await authed(request))
+        return JSONResponse(result)
+
+    @app.post("/-/package/{name:path}/trust")
+    async def add_trust(name: str, request: Request) -> JSONResponse:
+        package = PackageName.parse(name)
+        who = await signed_in(request, "change trusted publishers")
+        body = await read_json(request, TRUST_BODY_BYTES)
+        result = await call(trust_settings.add_publishers, package, body, who)
+        return JSONResponse(result, status_code=201)
+
+    @app.delete("/-/package/{name:path}/trust/{publisher_id}", status_code=204)
+    async def revoke_trust(name: str, publisher_id: str, request: Request) -> Response:
+        package = PackageName.parse(name)
+        await call(trust_settings.revoke_publisher, package, publisher_id, await authed(request))
+        return Response(status_code=204)
+
+    @app.get("/-/package/{name:path}/policy")
+    async def get_policy(name: str) -> dict[str, Any]:
+        result: dict[str, Any] = await call(policies.get, PackageName.parse(name))
+        return result
+
+    @app.post("/-/package/{name:path}/policy")
+    async def set_policy(name: str, request: Request) -> dict[str, Any]:
+        package = PackageName.parse(name)
+        who = await signed_in(request, "change the package policy")
+        body = await read_json(request, TRUST_BODY_BYTES)
+        result: dict[str, Any] = await call(policies.set, package, body, who)
+        return result
+
+    @app.get("/-/package/{name:path}/audit")
+    async def audit_trail(name: str, request: Request) -> dict[str, Any]:
+        package = PackageName.parse(name)
+        try:
+            raw = request.query_params.get("limit", "100")
+            limit = limits.parse_int(raw, "limit", maximum=1000)
+        except FormatError as exc:
+            raise BadRequest(exc.message) from exc
+        who = await authed(request)
+        result: dict[str, Any] = await call(trust_settings.audit_log, package, who, limit)
+        return result
 
     @app.get("/-/v1/search")
     async def search(request: Request) -> dict[str, Any]:

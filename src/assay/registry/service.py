@@ -63,6 +63,7 @@ from assay.registry.errors import (
     NotFound,
     Unprocessable,
 )
+from assay.registry.package_policy import after_publish, enforce_publish_policy
 from assay.registry.packuments import Packument, build, iso
 from assay.registry.provenance import ProvenanceGate, ProvenanceRecord, VerifiedProvenance, refuse
 from assay.registry.publish import (
@@ -143,6 +144,10 @@ class PublishCheck:
     decide: Decide
     trusted: TrustedPrincipal | None = None
     """The trusted publisher publishing, if any (its audit event follows the commit)."""
+    created: bool = False
+    """Whether the (last) decision creates the package."""
+    creator: int | None = None
+    """The user a created package gets as its maintainer."""
 
 
 @dataclass
@@ -537,6 +542,9 @@ class RegistryService:
                         f"You cannot publish over the previously published versions: {taken}."
                     )
             self._check_packument_size(name, state, check.row)
+            # What the commit did (the last call of decide runs under the package lock).
+            check.created = state is None
+            check.creator = None if owner is None else owner.id
             latest = published.tags.get("latest") == published.version or state is None
             description = published.manifest.get("description")
             keywords = published.manifest.get("keywords")
@@ -559,6 +567,16 @@ class RegistryService:
         check = PublishCheck(name, published, row, decide, trusted)
         state = self.store.load_package(name.name)
         decide(state, self.store.scope_owner(scope) if scope else None)
+        # The package's publish rules and a pending publisher's reservation (package_policy).
+        enforce_publish_policy(
+            self.trust_store,
+            name.name,
+            state,
+            # A staged trusted publish approved by a maintainer is still a trusted publish.
+            trusted=trusted is not None or trusted_publisher is not None,
+            user_id=None if authority is None else authority.id,
+            provenance=published.provenance is not None,
+        )
         if published.provenance is not None:
             # Verified after the ownership checks (no work for strangers), before anything is
             # written: a refused bundle leaves no blob, no row, no log entry.
@@ -588,10 +606,9 @@ class RegistryService:
             raise Conflict(f"Concurrent publish of {name.name}; please retry") from exc
         finally:
             self._invalidate(name.name)
+        # A publish that created the package settles its creator's pending publishers.
+        after_publish(self.trust_store, name.name, created=check.created, creator=check.creator)
         if trusted is not None:
-            # The package exists now: a pending publisher that created it becomes ordinary.
-            if trusted.publisher.pending:
-                self.trust_store.settle_pending(name.name)
             self.trust_store.append_audit([publish_event(trusted, published.version)])
         if published.provenance is not None:
             # Only now, with the version committed, does the registry sign and log that it

@@ -24,6 +24,7 @@ from assay.storage.schema import (
     registry_oidc_jtis,
     registry_oidc_tokens,
     registry_package_policies,
+    registry_packages,
     registry_staged_versions,
     registry_trusted_publishers,
 )
@@ -197,6 +198,83 @@ class TrustStore:
             connection.execute(
                 table.update()
                 .where(table.c.package == package, table.c.pending_until_ms.is_not(None))
+                .values(pending_until_ms=None)
+            )
+
+    def add_pending_publishers(
+        self,
+        publishers: Sequence[StoredPublisher],
+        audit: Sequence[AuditEvent] = (),
+        *,
+        now: int,
+    ) -> None:
+        """Insert pending publishers of one package name, atomically with the reservation rule:
+        :class:`StoreConflict` if the package exists by now, or if a live (unlapsed) pending
+        publisher of that name was created by someone else. On PostgreSQL a transaction-scoped
+        advisory lock on the name serializes concurrent registrations (SQLite's BEGIN IMMEDIATE
+        already does)."""
+        if not publishers:
+            return
+        package = publishers[0].package
+        creator = publishers[0].created_by
+        table = registry_trusted_publishers
+        with write_transaction(self._engine) as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(package)))
+                )
+            exists = connection.execute(
+                sa.select(registry_packages.c.name).where(registry_packages.c.name == package)
+            ).first()
+            if exists is not None:
+                raise StoreConflict(f"{package} exists", name=package)
+            others = connection.execute(
+                sa.select(table.c.id).where(
+                    table.c.package == package,
+                    table.c.pending_until_ms > now,
+                    sa.or_(table.c.created_by.is_(None), table.c.created_by != creator)
+                    if creator is not None
+                    else sa.true(),
+                )
+            ).first()
+            if others is not None:
+                raise StoreConflict(f"{package} is reserved by another user", name=package)
+            for publisher in publishers:
+                connection.execute(table.insert().values(**_publisher_row(publisher)))
+            _append_audit(connection, audit)
+
+    def live_pending_publishers(self, package: str, now: int) -> list[StoredPublisher]:
+        """The pending publishers of `package` whose reservation has not lapsed, oldest first."""
+        table = registry_trusted_publishers
+        query = (
+            sa.select(table)
+            .where(table.c.package == package, table.c.pending_until_ms > now)
+            .order_by(table.c.created_ms, table.c.id)
+        )
+        with self._engine.connect() as connection:
+            return [_publisher(row) for row in connection.execute(query)]
+
+    def settle_pending_of(self, package: str, creator: int | None, now: int) -> None:
+        """The package now exists, created by `creator`: their live pending publishers become
+        ordinary ones; every other pending row of the name (lapsed, or someone else's) is
+        deleted, so an expired reservation never turns into a publisher of the package."""
+        table = registry_trusted_publishers
+        pending = table.c.pending_until_ms.is_not(None)
+        keep = sa.and_(table.c.pending_until_ms > now, table.c.created_by == creator)
+        with write_transaction(self._engine) as connection:
+            stale = connection.execute(
+                sa.select(table.c.id).where(table.c.package == package, pending, sa.not_(keep))
+            ).scalars()
+            for publisher_id in list(stale):
+                connection.execute(
+                    registry_oidc_tokens.delete().where(
+                        registry_oidc_tokens.c.publisher_id == publisher_id
+                    )
+                )
+                connection.execute(table.delete().where(table.c.id == publisher_id))
+            connection.execute(
+                table.update()
+                .where(table.c.package == package, pending)
                 .values(pending_until_ms=None)
             )
 
@@ -448,6 +526,20 @@ def _append_audit(connection: sa.Connection, events: Sequence[AuditEvent]) -> No
                 at_ms=event.at_ms,
             )
         )
+
+
+def _publisher_row(publisher: StoredPublisher) -> dict[str, Any]:
+    return {
+        "id": publisher.id,
+        "package": publisher.package,
+        "provider": publisher.provider,
+        "claims": _dumps(publisher.claims),
+        "permissions": _dumps(list(publisher.permissions)),
+        "pins": None if publisher.pins is None else _dumps(publisher.pins),
+        "created_by": publisher.created_by,
+        "created_ms": publisher.created_ms,
+        "pending_until_ms": publisher.pending_until_ms,
+    }
 
 
 def _publisher(row: Any) -> StoredPublisher:

@@ -51,6 +51,7 @@ from assay.registry.errors import NotFound as RegistryNotFound
 from assay.registry.search import MAX_SIZE, SearchQuery
 from assay.registry.service import RegistryService
 from assay.registry.source_check import SourceCheckResult
+from assay.registry.trust_settings import current_publishers
 from assay.tlog.service import LogService
 from assay.tlog.service import NotFound as LogNotFound
 from assay.verify.facts import VerifiedFacts
@@ -135,6 +136,23 @@ def version_origin(
 
 
 # --- templates ---------------------------------------------------------------------------------
+
+
+def trust_views(
+    registry: RegistryService, name: str
+) -> tuple[list[pages.PublisherView], pages.PolicyView]:
+    """The package's trusted publishers (settled and live pending) and its publish rules."""
+    publishers = [
+        pages.publisher_view(p.provider, p.claims, p.permissions, pending=p.pending)
+        for p in current_publishers(registry.trust_store, name)
+    ]
+    stored = registry.trust_store.policy(name)
+    policy = pages.PolicyView(
+        require_trusted_publishing=stored.require_trusted_publishing,
+        require_provenance=stored.require_provenance,
+        allow_provenance_downgrade=stored.allow_provenance_downgrade,
+    )
+    return publishers, policy
 
 
 def _date(moment: datetime) -> str:
@@ -269,9 +287,10 @@ def create_app(
         read = None if response is None else attestations_view(response, ledger)
         facts, source_check = await origin_facts(name.name, resolved, response)
         if view == "page":
+            publishers, policy = await run_in_threadpool(trust_views, registry, name.name)
             page = pages.package_page(
                 data, resolved, read, registry=registry.origin, facts=facts,
-                source_check=source_check,
+                source_check=source_check, publishers=publishers, policy=policy,
             )  # fmt: skip
             return render("package.html", page=page)
         details = pages.provenance_page(

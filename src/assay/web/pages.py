@@ -233,6 +233,64 @@ def provenance_page(
 
 
 @dataclass(frozen=True, slots=True)
+class PublisherView:
+    """A trusted publisher as the package page shows it: where the CI job must run, never a
+    token or anything secret (docs/trusted-publishing.md)."""
+
+    provider: str
+    """GitHub Actions, GitLab CI/CD, CircleCI."""
+    source: str
+    """The repository, project (with its server if self-managed) or CircleCI VCS origin."""
+    file: str
+    environment: str
+    permissions: str
+    pending: bool
+
+
+_PROVIDER_LABELS = {"github": "GitHub Actions", "gitlab": "GitLab CI/CD", "circleci": "CircleCI"}
+_PERMISSION_LABELS = {"createPackage": "publish", "createStagedPackage": "stage publish"}
+
+
+def publisher_view(provider: str, claims: Mapping[str, Any], permissions: Sequence[str],
+                   *, pending: bool) -> PublisherView:  # fmt: skip
+    """What the page says of a stored publisher (registry/trust_settings.py's claims)."""
+    file = ""
+    source = ""
+    if provider == "github":
+        source = _text(claims.get("repository"))
+        ref = claims.get("workflow_ref")
+        file = _text(ref.get("file")) if isinstance(ref, Mapping) else ""
+        reusable = _text(claims.get("job_workflow_ref"))
+        if reusable:
+            file += f" (reusable: {reusable})"
+    elif provider == "gitlab":
+        server = _text(claims.get("issuer"))
+        project = _text(claims.get("project_path"))
+        source = f"{server.split('://', 1)[-1]}/{project}" if server else project
+        ref = claims.get("ci_config_ref_uri")
+        file = _text(ref.get("file")) if isinstance(ref, Mapping) else ""
+    elif provider == "circleci":
+        source = _text(claims.get("oidc.circleci.com/vcs-origin"))
+    return PublisherView(
+        provider=_PROVIDER_LABELS.get(provider, provider),
+        source=source,
+        file=file,
+        environment=_text(claims.get("environment")),
+        permissions=", ".join(_PERMISSION_LABELS.get(p, p) for p in permissions),
+        pending=pending,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyView:
+    """The package's publish rules (registry/package_policy.py)."""
+
+    require_trusted_publishing: bool = False
+    require_provenance: bool = False
+    allow_provenance_downgrade: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class PackagePage:
     name: str
     version: str
@@ -255,6 +313,8 @@ class PackagePage:
     registry: str
     """Where to install from (``--registry`` or ``registry=`` in .npmrc), with a final slash."""
     provenance: ProvenancePanel
+    publishers: tuple[PublisherView, ...] = ()
+    policy: PolicyView = PolicyView()
 
     @property
     def is_latest(self) -> bool:
@@ -347,8 +407,12 @@ def package_page(
     registry: str,
     facts: VerifiedFacts | None = None,
     source_check: SourceCheckResult | None = None,
+    publishers: Sequence[PublisherView] = (),
+    policy: PolicyView | None = None,
 ) -> PackagePage:
     """The page of ``version`` (default: the ``latest`` tag) of the package.
+
+    ``publishers`` and ``policy``: its trusted publishers and publish rules, as stored.
 
     ``attestations``: the shown version's attestations response, read (None when the registry
     has none for it). ``registry``: this registry's origin, for the install command.
@@ -405,6 +469,8 @@ def package_page(
             facts=FactsView(facts) if facts is not None else None,
             source_check=SourceCheckView(source_check) if source_check is not None else None,
         ),
+        publishers=tuple(publishers),
+        policy=policy or PolicyView(),
     )
 
 
