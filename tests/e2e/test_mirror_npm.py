@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.assay_up import free_port, start, stop
+from tests.e2e.test_audit import allow_downgrade
 from tests.e2e.test_npm_audit_signatures import audit, exports, npm_proxy, publish_with_provenance
 from tests.e2e.test_npm_registry import Npm, make_package
 from tests.interop.test_sign import assay, job_env
@@ -126,6 +127,7 @@ def test_policy_holds_versions_and_npm_picks_the_allowed_one(tmp_path: Path) -> 
         maintainer = Npm(f"{upstream.url}/", tmp_path / "maintainer")
         maintainer.userconfig.write_text(f"//{host}/:_authToken={token}\n")
         publish_with_provenance(upstream, tmp_path / "ci", "guarded", "1.0.0")
+        allow_downgrade(upstream, "guarded")  # the upstream's own rule would refuse it
         maintainer.run("publish", cwd=make_package(tmp_path / "p", "guarded", "1.1.0"))
         for version in ("1.0.0", "1.1.0"):
             maintainer.run("publish", cwd=make_package(tmp_path / "p", "fresh-pkg", version))

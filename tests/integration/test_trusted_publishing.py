@@ -231,13 +231,25 @@ def test_a_pending_publisher_of_a_name_someone_took_is_void(trusted: Trusted) ->
     repository = _repo()
     name = _name("taken")
     user_id, _ = trusted.user(f"r{secrets.token_hex(4)}")
+    _, squatter = trusted.user(f"s{secrets.token_hex(4)}")
+    # While the reservation is live, nobody else may take the name (package_policy).
     trusted.add_publisher(
         name, "github", github_publisher(repository), created_by=user_id, pending_for_ms=60_000
     )
-    _, squatter = trusted.user(f"s{secrets.token_hex(4)}")
-    assert trusted.publish(name, "1.0.0", squatter).status_code == 201
+    assert trusted.publish(name, "1.0.0", squatter).status_code == 403
+    # Once it lapsed, the name is anyone's; the first publish deletes the lapsed reservation,
+    # and its job can no longer exchange for the name.
+    other = _name("lapsed")
+    trusted.add_publisher(
+        other, "github", github_publisher(repository), created_by=user_id, pending_for_ms=-1
+    )
+    assert trusted.publish(other, "1.0.0", squatter).status_code == 201
     _refused(
-        trusted, name, trusted.job_token("github", _github(repository)), 404, "No trusted publisher"
+        trusted,
+        other,
+        trusted.job_token("github", _github(repository)),
+        404,
+        "No trusted publisher",
     )
 
 
