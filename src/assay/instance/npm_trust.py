@@ -122,7 +122,8 @@ def npm_tuf_dir(cache: Path) -> Path:
 
 
 def npm_environment(proxy_url: str, ca_cert: Path) -> dict[str, str]:
-    """The environment ``npm audit signatures`` needs to reach the proxy and trust its CA."""
+    """The environment ``npm audit signatures`` and ``npm publish --provenance`` need to reach
+    the proxy and trust its CA."""
     return {"https_proxy": proxy_url, "no_proxy": NO_PROXY, "NODE_EXTRA_CA_CERTS": str(ca_cert)}
 
 
