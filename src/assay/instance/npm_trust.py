@@ -100,10 +100,10 @@ _IDLE_TIMEOUT = 15.0
 MAX_FORWARDED_BYTES = MAX_ENTRY_BYTES
 _UPSTREAM_TIMEOUT = 30.0
 
-# What is forwarded from inside a tunnel: (host, method, path pattern) -> which service of the
-# instance answers, and the path there. Exactly what sigstore-js and sigstore-python ask of
-# Fulcio v2 and Rekor v1 while signing (sign/external/fulcio.js, rekor.js); a query string or
-# any other path is a 404 from the proxy itself.
+# What is forwarded from inside a tunnel: (host, method, whole request target, which service of
+# the instance answers it at the same path). What sigstore-js asks of Fulcio v2 and Rekor v1
+# (@sigstore/sign external/fulcio.js, rekor.js), plus the read-only calls of their APIs; a query
+# string or any other path is a 404 from the proxy itself.
 _UUID = r"[0-9a-f]{64}|[0-9a-f]{80}"
 FORWARDED: tuple[tuple[str, str, re.Pattern[str], str], ...] = (
     (FULCIO_HOST, "POST", re.compile(r"/api/v2/signingCert"), "ca"),
@@ -439,13 +439,15 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _refuse(self) -> None:
         self.server.record(f"{self.command} {self.path} 403")
         self.close_connection = True
-        body = f"Assay's npm trust proxy answers only CONNECT {', '.join(CONNECT_TARGETS)}\n"
+        body = (
+            f"Assay's npm trust proxy answers only CONNECT {', '.join(CONNECT_TARGETS)}\n".encode()
+        )
         self.send_response(403, "Forbidden")
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body.encode())
+        self.wfile.write(body)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
 
