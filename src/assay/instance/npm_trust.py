@@ -602,6 +602,7 @@ def upstream_urls(repository: TufRepository) -> dict[str, str]:
         raise ConfigError("the instance's TUF repository has no trusted_root.json target")
     try:
         root = json.loads(data)
+        # The instance's own CA and log come first; a mirror appends its uplinks' after them.
         urls = {
             "ca": str(root["certificateAuthorities"][0]["uri"]),
             "tlog": str(root["tlogs"][0]["baseUrl"]),
@@ -609,8 +610,12 @@ def upstream_urls(repository: TufRepository) -> dict[str, str]:
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise ConfigError(f"the instance's trusted_root.json names no CA or log: {exc}") from exc
     for name, url in urls.items():
-        if urlsplit(url).scheme not in ("http", "https"):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
             raise ConfigError(f"the instance's {name} URL is not HTTP(S): {url!r}")
+        # Never forward to a host this proxy stands in for: that would be the real network.
+        if (parts.hostname or "").lower() in ANSWERED_HOSTS:
+            raise ConfigError(f"the instance's {name} URL is a public-good host: {url!r}")
     return {name: url.rstrip("/") for name, url in urls.items()}
 
 

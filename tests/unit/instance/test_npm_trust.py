@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from assay.errors import ConfigError
 from assay.instance.layout import DataDir
 from assay.instance.material import InstanceMaterial
 from assay.instance.npm_trust import (
@@ -33,6 +34,7 @@ from assay.instance.npm_trust import (
     TUF_HOST,
     NpmTrustProxy,
     ProxyCA,
+    upstream_urls,
 )
 from assay.instance.setup import initialize
 from assay.instance.tuf_repo import TufRepository, instance_targets
@@ -323,3 +325,23 @@ def test_environment_names_the_proxy_and_the_ca(proxy: NpmTrustProxy) -> None:
         "no_proxy": "127.0.0.1,localhost",
         "NODE_EXTRA_CA_CERTS": str(proxy.ca.cert_path),
     }
+
+
+def test_upstreams_are_the_instances_own_never_a_public_good_host(data: DataDir) -> None:
+    """The CA and log are the first ones the trusted_root.json target names (a mirror appends
+    its uplinks' after them); a public-good host there is refused, never forwarded to."""
+    repository = TufRepository.open(data)
+    root = json.loads(repository.target_bytes("trusted_root.json") or b"")
+    own = upstream_urls(repository)
+    assert own == {
+        "ca": root["certificateAuthorities"][0]["uri"],
+        "tlog": root["tlogs"][0]["baseUrl"],
+    }
+    public_good = {"uri": f"https://{FULCIO_HOST}"}
+    root["certificateAuthorities"] = [public_good, *root["certificateAuthorities"]]
+    repository.publish({"trusted_root.json": json.dumps(root).encode()})
+    with pytest.raises(ConfigError, match="public-good host"):
+        upstream_urls(repository)
+    repository.publish({})
+    with pytest.raises(ConfigError, match=r"no trusted_root\.json"):
+        upstream_urls(repository)
