@@ -5,7 +5,9 @@
   prints, as ``export`` lines for ``eval``, the environment ``npm audit signatures`` needs.
 * ``assay trust npm-proxy --data DIR [--port P]`` runs the proxy that answers the two requests
   npm still makes to ``https://tuf-repo-cdn.sigstore.dev`` (``<n>.root.json`` and
-  ``timestamp.json``), in the foreground, and prints the same environment.
+  ``timestamp.json``), and the ones ``npm publish --provenance`` makes to
+  ``https://fulcio.sigstore.dev`` and ``https://rekor.sigstore.dev`` (forwarded to the instance's
+  own CA and log), in the foreground, and prints the same environment.
 
 Always run npm with ``--fetch-retries=0`` as well: a refused request then fails at once instead
 of after about 70 s of retries (environment.md §3).
@@ -22,7 +24,7 @@ import click
 
 from assay.instance.layout import DataDir
 from assay.instance.npm_trust import (
-    CONNECT_TARGET,
+    CONNECT_TARGETS,
     DEFAULT_PROXY_PORT,
     NO_PROXY,
     NpmTrustProxy,
@@ -109,14 +111,16 @@ def npm_cache_command(
     "--port", type=int, default=DEFAULT_PROXY_PORT, show_default=True, help="Port (0: any)."
 )
 def npm_proxy_command(data: Path | None, host: str, port: int) -> None:
-    """Serve the instance's TUF repository to npm as tuf-repo-cdn.sigstore.dev, through a
-    CONNECT proxy that forwards nothing else. Runs until interrupted."""
+    """Serve the instance's TUF repository to npm as tuf-repo-cdn.sigstore.dev, and its CA and
+    log as fulcio.sigstore.dev and rekor.sigstore.dev, through a CONNECT proxy that forwards
+    nothing else. Runs until interrupted."""
     # One line per request on stderr: what npm asked for, and what was refused.
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     proxy = NpmTrustProxy.for_data_dir(_data_dir(data), host, port)
     try:
         click.echo(
-            f"# Assay npm trust proxy on {proxy.url}: forwards only CONNECT {CONNECT_TARGET}"
+            f"# Assay npm trust proxy on {proxy.url}: answers only CONNECT "
+            + ", ".join(CONNECT_TARGETS)
         )
         _print_environment(proxy.environment())
         sys.stdout.flush()

@@ -3,25 +3,41 @@
 ``npm audit signatures`` always refreshes TUF metadata from the hard-coded mirror
 ``https://tuf-repo-cdn.sigstore.dev`` (``@sigstore/tuf`` ``initTUF`` without ``forceCache``;
 npm-registry.md §4.2, §4.5): ``GET /<n+1>.root.json`` (must be 403/404 when there is no newer
-root) and ``GET /timestamp.json``, then the snapshot, targets and target files it lacks. No
-npm setting changes the mirror (§1.7), but ``@npmcli/agent`` honours ``https_proxy`` and
+root) and ``GET /timestamp.json``, then the snapshot, targets and target files it lacks.
+``npm publish --provenance`` signs with sigstore-js against hard-coded public-good services
+(``sigstore`` ``config.js`` passes no ``fulcioURL``/``rekorURL``, so ``@sigstore/sign`` uses
+``DEFAULT_FULCIO_URL`` and ``DEFAULT_REKOR_URL``): ``POST
+https://fulcio.sigstore.dev/api/v2/signingCert`` and ``POST
+https://rekor.sigstore.dev/api/v1/log/entries`` (a ``dsse`` entry; no TSA, no TUF while
+signing). No npm setting changes any of these hosts (§1.7), but ``@npmcli/agent`` (under
+``make-fetch-happen``, which both TUF and the signer use) honours ``https_proxy`` and
 ``no_proxy``, and Node honours ``NODE_EXTRA_CA_CERTS`` (environment.md §3b). So:
 
 * :func:`seed_npm_cache` plants this instance's TUF root, metadata and targets in
   ``<cache>/_tuf/tuf-repo-cdn.sigstore.dev/`` (``@sigstore/tuf`` seeds ``root.json`` only when
   it is absent, and the cached ``root.json`` is the trust anchor). python-tuf's ``Updater``
   fetches and verifies everything first: the cache only ever holds a verified TUF state.
-* :class:`NpmTrustProxy` is a CONNECT proxy on 127.0.0.1 that accepts exactly one target,
-  ``tuf-repo-cdn.sigstore.dev:443``, terminates TLS itself with a certificate for that name
-  from an instance-local CA (:class:`ProxyCA`), and answers from the instance's TUF repository.
-  Every other CONNECT target, and every plain-HTTP proxy request, is refused with 403: nothing
-  reaches the real network through it. The registry itself is reached directly
-  (``no_proxy=127.0.0.1,localhost``).
+* :class:`NpmTrustProxy` is a CONNECT proxy on 127.0.0.1 that accepts exactly three targets,
+  ``tuf-repo-cdn.sigstore.dev:443``, ``fulcio.sigstore.dev:443`` and ``rekor.sigstore.dev:443``,
+  terminates TLS itself with a certificate for those names from an instance-local CA
+  (:class:`ProxyCA`), and answers:
 
-The CA is name-constrained to ``tuf-repo-cdn.sigstore.dev`` (RFC 5280 §4.2.1.10), so putting it
-in ``NODE_EXTRA_CA_CERTS`` lets it vouch for that one name and nothing else. Its key is
-``keys/npm-proxy-ca.key`` (0600); each proxy start issues a fresh leaf whose key never touches
-the disk longer than loading it into the TLS context takes.
+  - the TUF mirror from the instance's TUF repository;
+  - Fulcio's ``/api/v2/…`` by forwarding to the instance's CA, and Rekor's ``/api/v1/log…`` by
+    forwarding to the instance's log — the CA and log named in the ``trusted_root.json`` target
+    of that same TUF repository, i.e. exactly the ones a verifier of the result trusts. Only
+    the requests a signing client makes are forwarded (:data:`FORWARDED`); anything else
+    inside the tunnel is a 404.
+
+  Every other CONNECT target, and every plain-HTTP proxy request, is refused with 403: nothing
+  reaches the real network through it. The registry and the CI job's token endpoint are
+  reached directly (``no_proxy=127.0.0.1,localhost``).
+
+The CA is name-constrained (RFC 5280 §4.2.1.10) to the three hosts, each with its subdomains
+excluded (a leading-dot ``dNSName``, which OpenSSL — Node's TLS — and Go read as "subdomains
+only"), so putting it in ``NODE_EXTRA_CA_CERTS`` lets it vouch for those names and nothing
+else. Its key is ``keys/npm-proxy-ca.key`` (0600); each proxy start issues a fresh leaf whose key
+never touches the disk longer than loading it into the TLS context takes.
 """
 
 from __future__ import annotations
@@ -29,7 +45,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
+import json
 import logging
+import re
 import shutil
 import socket
 import socketserver
@@ -59,18 +77,42 @@ from assay.instance.layout import DataDir
 from assay.instance.tuf_repo import TufRepository
 from assay.keys import generate_ec, load_private_key, write_private_key
 from assay.npm.names import encode_uri_component
+from assay.transparency.rekor import MAX_ENTRY_BYTES
 
 logger = logging.getLogger(__name__)
 
 TUF_HOST = "tuf-repo-cdn.sigstore.dev"
 TUF_MIRROR = f"https://{TUF_HOST}"
-CONNECT_TARGET = f"{TUF_HOST}:443"
+# @sigstore/sign's DEFAULT_FULCIO_URL and DEFAULT_REKOR_URL: what `npm publish --provenance`
+# signs against, with no setting to change them.
+FULCIO_HOST = "fulcio.sigstore.dev"
+REKOR_HOST = "rekor.sigstore.dev"
+ANSWERED_HOSTS = (TUF_HOST, FULCIO_HOST, REKOR_HOST)
+CONNECT_TARGETS = tuple(f"{host}:443" for host in ANSWERED_HOSTS)
 DEFAULT_PROXY_PORT = 4874
 NO_PROXY = "127.0.0.1,localhost"
 CA_KEY_FILE = "npm-proxy-ca.key"
 CA_CERT_PATH = Path("npm-proxy") / "ca.pem"
 ROLE_FILES = ("root.json", "timestamp.json", "snapshot.json", "targets.json")
 _IDLE_TIMEOUT = 15.0
+# A signing request is a few KiB (a CSR and a token; a DSSE entry of an npm statement ~10 kB);
+# the services apply their own, smaller limits. This one only bounds what the proxy buffers.
+MAX_FORWARDED_BYTES = MAX_ENTRY_BYTES
+_UPSTREAM_TIMEOUT = 30.0
+
+# What is forwarded from inside a tunnel: (host, method, whole request target, which service of
+# the instance answers it at the same path). What sigstore-js asks of Fulcio v2 and Rekor v1
+# (@sigstore/sign external/fulcio.js, rekor.js), plus the read-only calls of their APIs; a query
+# string or any other path is a 404 from the proxy itself.
+_UUID = r"[0-9a-f]{64}|[0-9a-f]{80}"
+FORWARDED: tuple[tuple[str, str, re.Pattern[str], str], ...] = (
+    (FULCIO_HOST, "POST", re.compile(r"/api/v2/signingCert"), "ca"),
+    (FULCIO_HOST, "GET", re.compile(r"/api/v2/(?:trustBundle|configuration)"), "ca"),
+    (REKOR_HOST, "POST", re.compile(r"/api/v1/log/entries(?:/retrieve)?"), "tlog"),
+    (REKOR_HOST, "GET", re.compile(rf"/api/v1/log/entries/(?:{_UUID})"), "tlog"),
+    (REKOR_HOST, "GET", re.compile(r"/api/v1/log(?:/publicKey)?"), "tlog"),
+)
+_RELAYED_HEADERS = ("content-type", "accept", "user-agent")
 
 
 def npm_tuf_dir(cache: Path) -> Path:
@@ -80,7 +122,8 @@ def npm_tuf_dir(cache: Path) -> Path:
 
 
 def npm_environment(proxy_url: str, ca_cert: Path) -> dict[str, str]:
-    """The environment ``npm audit signatures`` needs to reach the proxy and trust its CA."""
+    """The environment ``npm audit signatures`` and ``npm publish --provenance`` need to reach
+    the proxy and trust its CA."""
     return {"https_proxy": proxy_url, "no_proxy": NO_PROXY, "NODE_EXTRA_CA_CERTS": str(ca_cert)}
 
 
@@ -207,7 +250,7 @@ def seed_from_instance(cache: Path, instance_url: str, root: bytes | None = None
 
 @dataclass(frozen=True, slots=True)
 class ProxyCA:
-    """The instance-local CA that vouches for ``tuf-repo-cdn.sigstore.dev`` and nothing else."""
+    """The instance-local CA that vouches for :data:`ANSWERED_HOSTS` and nothing else."""
 
     certificate: x509.Certificate
     key: ec.EllipticCurvePrivateKey
@@ -228,8 +271,12 @@ class ProxyCA:
         if cert_path.exists():
             certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
             now = dt.datetime.now(dt.UTC)
-            if certificate.public_key() != key.public_key() or (
-                certificate.not_valid_after_utc - now < dt.timedelta(days=30)
+            if (
+                certificate.public_key() != key.public_key()
+                or certificate.not_valid_after_utc - now < dt.timedelta(days=30)
+                # Made for other hosts (before the proxy answered Fulcio and Rekor): reissue,
+                # so that the constraints name exactly the hosts answered.
+                or _name_constraints(certificate) != NAME_CONSTRAINTS
             ):
                 certificate = None
         if certificate is None:
@@ -241,7 +288,7 @@ class ProxyCA:
         return cls(certificate, key, cert_path)
 
     def tls_context(self) -> ssl.SSLContext:
-        """A server context presenting a fresh leaf for ``tuf-repo-cdn.sigstore.dev``."""
+        """A server context presenting a fresh leaf for every host in :data:`ANSWERED_HOSTS`."""
         leaf_key = generate_ec("P-256")
         now = dt.datetime.now(dt.UTC)
         leaf = (
@@ -252,7 +299,10 @@ class ProxyCA:
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(TUF_HOST)]), critical=False)
+            .add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(host) for host in ANSWERED_HOSTS]),
+                critical=False,
+            )
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(
@@ -272,12 +322,31 @@ class ProxyCA:
         return context
 
 
+# Each answered host, and none of its subdomains (a dNSName constraint alone would also permit
+# every name below it, RFC 5280 §4.2.1.10), and no IP address at all.
+NAME_CONSTRAINTS = x509.NameConstraints(
+    permitted_subtrees=[x509.DNSName(host) for host in ANSWERED_HOSTS],
+    excluded_subtrees=[
+        *(x509.DNSName(f".{host}") for host in ANSWERED_HOSTS),
+        x509.IPAddress(ipaddress.ip_network("0.0.0.0/0")),
+        x509.IPAddress(ipaddress.ip_network("::/0")),
+    ],
+)
+
+
+def _name_constraints(certificate: x509.Certificate) -> x509.NameConstraints | None:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.NameConstraints).value
+    except x509.ExtensionNotFound:
+        return None
+
+
 def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Assay"),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"Assay npm trust proxy CA ({TUF_HOST} only)"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "Assay npm trust proxy CA (Sigstore hosts)"),
         ]
     )
     return (
@@ -290,16 +359,7 @@ def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
         .not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(CA_KEY_USAGE, critical=True)
-        .add_extension(
-            x509.NameConstraints(
-                permitted_subtrees=[x509.DNSName(TUF_HOST)],
-                excluded_subtrees=[
-                    x509.IPAddress(ipaddress.ip_network("0.0.0.0/0")),
-                    x509.IPAddress(ipaddress.ip_network("::/0")),
-                ],
-            ),
-            critical=True,
-        )
+        .add_extension(NAME_CONSTRAINTS, critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -318,10 +378,18 @@ class _Server(socketserver.ThreadingTCPServer):
     ) -> None:
         self.repository = repository
         self.tls = context
+        # Forwarding to the instance: never through a proxy from the environment (which may
+        # be this very proxy), never following redirects.
+        self.client = httpx.Client(timeout=_UPSTREAM_TIMEOUT, trust_env=False)
         self.requests: list[str] = []
         self.open_sockets: set[socket.socket] = set()
         self.guard = threading.Lock()
         super().__init__(address, _ProxyHandler)
+
+    def upstream(self, service: str) -> str:
+        """Base URL of the instance's ``ca`` or ``tlog``, read from the repository at each
+        request: the instance re-publishes its trust files at every start."""
+        return upstream_urls(self.repository)[service]
 
     def record(self, line: str) -> None:
         logger.info("npm trust proxy: %s", line)
@@ -345,10 +413,11 @@ class _Server(socketserver.ThreadingTCPServer):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         super().server_close()
+        self.client.close()
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
-    """The proxy side: only ``CONNECT tuf-repo-cdn.sigstore.dev:443``."""
+    """The proxy side: only ``CONNECT`` to one of :data:`CONNECT_TARGETS`."""
 
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -370,7 +439,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _refuse(self) -> None:
         self.server.record(f"{self.command} {self.path} 403")
         self.close_connection = True
-        body = b"Assay's npm trust proxy forwards only CONNECT " + CONNECT_TARGET.encode() + b"\n"
+        body = (
+            f"Assay's npm trust proxy answers only CONNECT {', '.join(CONNECT_TARGETS)}\n".encode()
+        )
         self.send_response(403, "Forbidden")
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
@@ -381,9 +452,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
 
     def do_CONNECT(self) -> None:
-        if self.path.lower() != CONNECT_TARGET:
+        target = self.path.lower()
+        if target not in CONNECT_TARGETS:
             self._refuse()
             return
+        host = target.removesuffix(":443")
         self.server.record(f"CONNECT {self.path} 200")
         self.close_connection = True
         self.send_response(200, "Connection established")
@@ -396,7 +469,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             return
         self.server.track(tls)
         try:
-            _MirrorHandler(tls, self.client_address, self.server)
+            _TunnelHandler(tls, self.client_address, self.server, host)
         except (ssl.SSLError, OSError) as exc:
             logger.debug("npm trust proxy: tunnel closed: %s", exc)
         finally:
@@ -405,17 +478,42 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 tls.close()
 
 
-class _MirrorHandler(BaseHTTPRequestHandler):
-    """Inside the tunnel: the TUF mirror, answered from the instance's repository."""
+class _TunnelHandler(BaseHTTPRequestHandler):
+    """Inside the tunnel to ``host``: the TUF mirror answered from the instance's repository,
+    or Fulcio and Rekor forwarded to the instance's CA and log."""
 
     server: _Server
     protocol_version = "HTTP/1.1"
     timeout = _IDLE_TIMEOUT
 
+    def __init__(self, request: Any, client_address: Any, server: _Server, host: str) -> None:
+        self.host = host
+        super().__init__(request, client_address, server)
+
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("npm trust proxy (tls): " + format, *args)
 
-    def _answer(self, send_body: bool) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, send_body: bool = True) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    def _error(self, status: int, message: str) -> None:
+        """An error in Fulcio's and Rekor's shape (``{"code", "message"}``), which sigstore-js
+        reads ``message`` from (external/fetch.js)."""
+        self.server.record(f"{self.command} https://{self.host}{self.path} {status}")
+        # What the client sent is not read further: close rather than resynchronise.
+        self.close_connection = True
+        body = json.dumps({"code": status, "message": message}).encode()
+        self._send(status, body, "application/json")
+
+    # --- the TUF mirror
+
+    def _mirror(self, send_body: bool) -> None:
         path = unquote(urlsplit(self.path).path).removeprefix("/")
         try:
             data = self.server.repository.read(path)
@@ -425,22 +523,100 @@ class _MirrorHandler(BaseHTTPRequestHandler):
         status = 200 if data is not None else 404
         self.server.record(f"{self.command} https://{TUF_HOST}/{path} {status}")
         body = data if data is not None else b'{"error":"not found"}'
-        self.send_response(status)
-        self.send_header(
-            "Content-Type",
-            "application/json" if path.endswith(".json") else "application/octet-stream",
-        )
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        if send_body:
-            self.wfile.write(body)
+        content_type = "application/json" if path.endswith(".json") else "application/octet-stream"
+        self._send(status, body, content_type, send_body)
+
+    # --- Fulcio and Rekor
+
+    def _service(self) -> str | None:
+        """Which of the instance's services answers this request, if any (:data:`FORWARDED`)."""
+        for host, method, pattern, service in FORWARDED:
+            if host == self.host and method == self.command and pattern.fullmatch(self.path):
+                return service
+        return None
+
+    def _body(self) -> bytes | None:
+        """The request body, or None once an error has been answered (411, 413)."""
+        if self.command != "POST":
+            return b""
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            # sigstore-js sends its JSON with a Content-Length; nothing chunked is forwarded.
+            self._error(411, "a Content-Length is required")
+            return None
+        if int(length) > MAX_FORWARDED_BYTES:
+            self._error(413, f"request body is larger than {MAX_FORWARDED_BYTES} bytes")
+            return None
+        return self.rfile.read(int(length))
+
+    def _forward(self) -> None:
+        service = self._service()
+        if service is None:
+            self._error(404, f"{self.command} {self.path} is not answered for {self.host}")
+            return
+        body = self._body()
+        if body is None:
+            return
+        try:
+            base = self.server.upstream(service)
+        except ConfigError as exc:
+            self._error(502, exc.message)
+            return
+        headers = {k: v for k in _RELAYED_HEADERS if (v := self.headers.get(k)) is not None}
+        try:
+            response = self.server.client.request(
+                self.command, base + self.path, content=body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            self._error(502, f"the instance's {service} at {base} did not answer: {exc}")
+            return
+        self.server.record(f"{self.command} https://{self.host}{self.path} {response.status_code}")
+        content_type = response.headers.get("content-type", "application/json")
+        self._send(response.status_code, response.content, content_type)
 
     def do_GET(self) -> None:
-        self._answer(send_body=True)
+        if self.host == TUF_HOST:
+            self._mirror(send_body=True)
+        else:
+            self._forward()
 
     def do_HEAD(self) -> None:
-        self._answer(send_body=False)
+        if self.host == TUF_HOST:
+            self._mirror(send_body=False)
+        else:
+            self._error(404, f"HEAD is not answered for {self.host}")
+
+    def do_POST(self) -> None:
+        if self.host == TUF_HOST:
+            self._error(405, f"{TUF_HOST} is read-only")
+        else:
+            self._forward()
+
+
+def upstream_urls(repository: TufRepository) -> dict[str, str]:
+    """The instance's CA and log, as its TUF repository's ``trusted_root.json`` names them
+    (``certificateAuthorities[].uri``, ``tlogs[].baseUrl``; assay.instance.trust): signing
+    goes to exactly the services whose keys npm then verifies the bundle with."""
+    data = repository.target_bytes("trusted_root.json")
+    if data is None:
+        raise ConfigError("the instance's TUF repository has no trusted_root.json target")
+    try:
+        root = json.loads(data)
+        # The instance's own CA and log come first; a mirror appends its uplinks' after them.
+        urls = {
+            "ca": str(root["certificateAuthorities"][0]["uri"]),
+            "tlog": str(root["tlogs"][0]["baseUrl"]),
+        }
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise ConfigError(f"the instance's trusted_root.json names no CA or log: {exc}") from exc
+    for name, url in urls.items():
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise ConfigError(f"the instance's {name} URL is not HTTP(S): {url!r}")
+        # Never forward to a host this proxy stands in for: that would be the real network.
+        if (parts.hostname or "").lower() in ANSWERED_HOSTS:
+            raise ConfigError(f"the instance's {name} URL is a public-good host: {url!r}")
+    return {name: url.rstrip("/") for name, url in urls.items()}
 
 
 class NpmTrustProxy:
