@@ -124,6 +124,8 @@ def signed(
     done = sigstore(
         trust["client_trust_config.json"],
         "sign",
+        "--rekor-version",
+        "1",
         "--identity-token",
         token,
         "--bundle",
@@ -150,6 +152,8 @@ def signed(
     done = sigstore(
         trust["client_trust_config.json"],
         "attest",
+        "--rekor-version",
+        "1",
         "--predicate-type",
         SLSA_V1,
         "--predicate",
@@ -193,6 +197,8 @@ def test_gitlab_identity(instance: Instance, trust: dict[str, Path], tmp_path: P
     done = sigstore(
         trust["client_trust_config.json"],
         "sign",
+        "--rekor-version",
+        "1",
         "--identity-token",
         env["SIGSTORE_ID_TOKEN"],
         "--bundle",
@@ -281,6 +287,10 @@ def test_both_refuse_a_foreign_ca_and_an_unknown_sct_key(
         done = sigstore(
             foreign_config,
             "sign",
+            "--rekor-version",
+            "1",
+            "--rekor-version",
+            "1",
             "--identity-token",
             fetch_token(env),
             "--bundle",

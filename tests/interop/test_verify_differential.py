@@ -278,7 +278,15 @@ def own(instance: Instance, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     config = paths["client_trust_config.json"]
     paths["sign"] = folder / "sign.sigstore.json"
     done = sigstore(
-        config, "sign", "--identity-token", token, "--bundle", str(paths["sign"]), str(artifact)
+        config,
+        "sign",
+        "--rekor-version",
+        "1",
+        "--identity-token",
+        token,
+        "--bundle",
+        str(paths["sign"]),
+        str(artifact),
     )
     assert done.returncode == 0, done.stderr
     predicate = folder / "predicate.json"
@@ -299,6 +307,8 @@ def own(instance: Instance, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     done = sigstore(
         config,
         "attest",
+        "--rekor-version",
+        "1",
         "--identity-token",
         token,
         "--predicate-type",
