@@ -55,10 +55,19 @@ def reason(response: httpx.Response) -> str:
 
 
 def request(
-    client: httpx.Client, method: str, url: str, *, what: str, json_body: object = None
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    json_body: object = None,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     try:
-        return client.request(method, url, json=json_body)
+        if content is not None:
+            return client.request(method, url, content=content, headers=headers)
+        return client.request(method, url, json=json_body, headers=headers)
     except httpx.TimeoutException as exc:
         raise SigningError(f"{what} at {url} did not answer in time", url=url) from exc
     except httpx.HTTPError as exc:

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from assay.errors import FormatError
-from assay.tsa import TSAError, der
+from assay.provenance import der
+from assay.tsa import TSAError
 
 # RFC 5758 / NIST: id-sha256, id-sha384, id-sha512, and the digest length of each.
 HASH_OIDS: Final = {

@@ -37,7 +37,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from assay.tsa import der
+from assay.provenance import der
 from assay.tsa.request import TimestampRequest
 
 ID_SIGNED_DATA: Final = "1.2.840.113549.1.7.2"

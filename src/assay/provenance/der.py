@@ -1,11 +1,12 @@
-"""The little DER (X.690) the timestamp authority reads and writes.
+"""The little DER (X.690) that RFC 3161 timestamps need, read and written.
 
 ``cryptography`` builds certificates but not RFC 3161 structures or a CMS ``SignedData`` whose
-content is not ``id-data``, so the TSA writes those itself: definite lengths, minimal integer
-and length octets, SET OF elements sorted by their encodings (X.690 §10–§11). The reader is
-strict in the same way — it refuses indefinite or non-minimal lengths, non-minimal integers,
-trailing bytes and more nesting than a TimeStampReq has — so a request is accepted in exactly
-one encoding (a TimeStampReq "shall be DER-encoded", RFC 3161 §2.4.1).
+content is not ``id-data``, so the timestamp authority (:mod:`assay.tsa`) and the signer's TSA
+client (:mod:`assay.sign.timestamp`) write and read those with this module: definite lengths,
+minimal integer and length octets, SET OF elements sorted by their encodings (X.690 §10–§11).
+The reader is strict in the same way — it refuses indefinite or non-minimal lengths,
+non-minimal integers and trailing bytes — so a request is accepted in exactly one encoding (a
+TimeStampReq "shall be DER-encoded", RFC 3161 §2.4.1). Pure: no I/O.
 """
 
 from __future__ import annotations
