@@ -103,6 +103,7 @@ def test_json_requests() -> None:
     body = {"artifactHash": base64.b64encode(digest).decode(), "hashAlgorithm": "sha384"}
     parsed = TimestampRequest.from_json(json.dumps({**body, "nonce": 7}).encode())
     assert (parsed.hash_name, parsed.digest, parsed.nonce) == ("sha384", digest, 7)
+    bad: object
     for bad in ({**body, "hashAlgorithm": "sha1"}, {**body, "artifactHash": "!!"}, {}, []):
         with pytest.raises(TSAError):
             TimestampRequest.from_json(json.dumps(bad).encode())
