@@ -42,6 +42,20 @@ def trust(instance: Instance, tmp_path_factory: pytest.TempPathFactory) -> dict[
     return paths
 
 
+def rekor_v1_only(trust_config: Path) -> Path:
+    """A copy of a client trust config whose signing config lists only the Rekor v1 API and no
+    TSA: sigstore-python asks every listed TSA for a timestamp whatever log it signs through,
+    and these bundles are for verifiers that must see the v1 shape (an inclusion promise, no
+    RFC 3161 timestamp)."""
+    document = json.loads(trust_config.read_text())
+    signing = document["signingConfig"]
+    signing["rekorTlogUrls"] = [u for u in signing["rekorTlogUrls"] if u["majorApiVersion"] == 1]
+    signing["tsaUrls"] = []
+    path = trust_config.with_name(f"v1-{trust_config.name}")
+    path.write_text(json.dumps(document))
+    return path
+
+
 def ci_job(instance: Instance, provider: str, *claims: str) -> dict[str, str]:
     """The environment `assay ci-job` prints for a new job, parsed from its export lines."""
     args = [sys.executable, "-m", "assay", "ci-job", "--data", str(instance.data)]
@@ -124,6 +138,8 @@ def signed(
     done = sigstore(
         trust["client_trust_config.json"],
         "sign",
+        "--rekor-version",
+        "1",
         "--identity-token",
         token,
         "--bundle",
@@ -150,6 +166,8 @@ def signed(
     done = sigstore(
         trust["client_trust_config.json"],
         "attest",
+        "--rekor-version",
+        "1",
         "--predicate-type",
         SLSA_V1,
         "--predicate",
@@ -193,6 +211,8 @@ def test_gitlab_identity(instance: Instance, trust: dict[str, Path], tmp_path: P
     done = sigstore(
         trust["client_trust_config.json"],
         "sign",
+        "--rekor-version",
+        "1",
         "--identity-token",
         env["SIGSTORE_ID_TOKEN"],
         "--bundle",
@@ -281,6 +301,8 @@ def test_both_refuse_a_foreign_ca_and_an_unknown_sct_key(
         done = sigstore(
             foreign_config,
             "sign",
+            "--rekor-version",
+            "1",
             "--identity-token",
             fetch_token(env),
             "--bundle",

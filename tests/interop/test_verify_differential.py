@@ -50,6 +50,7 @@ from tests.interop.test_sigstore_clients import (
     SLSA_V1,
     ci_job,
     fetch_token,
+    rekor_v1_only,
     sigstore,
 )
 from tests.unit.verify.fixtures import NPM_KEYS, TRUSTED_ROOT, bundles
@@ -275,10 +276,20 @@ def own(instance: Instance, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     paths["other"] = other
     env = ci_job(instance, "github", "repository=acme/widget", "ref=refs/tags/v1.0.0")
     token = fetch_token(env)
-    config = paths["client_trust_config.json"]
+    # Rekor v1 bundles without timestamps: `assay verify` refuses RFC 3161 timestamps until
+    # the verifier learns them (issue 13); then this can sign with the instance's own config.
+    config = rekor_v1_only(paths["client_trust_config.json"])
     paths["sign"] = folder / "sign.sigstore.json"
     done = sigstore(
-        config, "sign", "--identity-token", token, "--bundle", str(paths["sign"]), str(artifact)
+        config,
+        "sign",
+        "--rekor-version",
+        "1",
+        "--identity-token",
+        token,
+        "--bundle",
+        str(paths["sign"]),
+        str(artifact),
     )
     assert done.returncode == 0, done.stderr
     predicate = folder / "predicate.json"
@@ -299,6 +310,8 @@ def own(instance: Instance, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     done = sigstore(
         config,
         "attest",
+        "--rekor-version",
+        "1",
         "--identity-token",
         token,
         "--predicate-type",

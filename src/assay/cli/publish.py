@@ -68,13 +68,17 @@ def _sign(
     env: Mapping[str, str],
     config: SigningConfig,
     client: httpx.Client,
+    rekor_version: int,
 ) -> Bundle:
-    bundle = generate_provenance(package, env, config, client=client)
+    bundle = generate_provenance(package, env, config, client=client, rekor_version=rekor_version)
     provider = detect(env)
     source = provider.value if provider else "CI"
     _notice(f"Signed provenance statement with source and build information from {source}")
     entry = bundle.verification_material.tlog_entries[0]
-    url = f"{config.tlog_url}/api/v1/log/entries?logIndex={entry.log_index}"
+    if rekor_version == 1:
+        url = f"{config.tlog_url}/api/v1/log/entries?logIndex={entry.log_index}"
+    else:  # a Rekor v2 log has no entry lookup: name the log and the index
+        url = f"{config.log_for(rekor_version)} (Rekor v2), index {entry.log_index}"
     _notice(f"Provenance statement published to transparency log: {url}")
     return bundle
 
@@ -92,6 +96,14 @@ def _publish_config(package: Package, given: Mapping[str, str | None]) -> dict[s
 
 
 trust_options = [
+    click.option(
+        "--rekor-version",
+        type=click.IntRange(1, 2),
+        default=1,
+        show_default=True,
+        help="The log API to sign through: 1 (Rekor v1, as npm does) or 2 (Rekor v2, with an "
+        "RFC 3161 timestamp from the signing config's TSA).",
+    ),
     click.option(
         "--instance",
         metavar="URL",
@@ -137,6 +149,7 @@ def publish_command(
     dry_run: bool,
     instance: str | None,
     trust_config: Path | None,
+    rekor_version: int,
 ) -> None:
     """Publish SOURCE (a package directory, default ., or a .tgz) as `npm publish` does.
 
@@ -189,7 +202,7 @@ def publish_command(
             services = signing_config(
                 instance=instance, trust_config=trust_config, registry=target, client=http
             )
-            bundle = _sign(package, env, services, http)
+            bundle = _sign(package, env, services, http, rekor_version)
         body = publish_body(package, target, tag=dist_tag, access=level, provenance=bundle)
         if not dry_run:
             registry_client.publish(package.name, body)
@@ -213,6 +226,7 @@ def provenance_command(
     registry: str | None,
     instance: str | None,
     trust_config: Path | None,
+    rekor_version: int,
 ) -> None:
     """Sign npm's provenance statement for SOURCE and write the Sigstore bundle; publish nothing.
 
@@ -233,7 +247,7 @@ def provenance_command(
             registry=config.registry_for(package.name),
             client=http,
         )
-        bundle = _sign(package, env, services, http)
+        bundle = _sign(package, env, services, http, rekor_version)
     target = output or cwd / tarball_filename(package.name, package.version).replace(
         ".tgz", ".sigstore"
     )

@@ -15,7 +15,9 @@
                                     paths with urljoin, which drops any base path, so the
                                     signing config names the origin as the CA URL. npm never
                                     uses a three-segment path, so these cannot shadow a package.
-    /-/tlog/…                       transparency log (Rekor v1, checkpoint, tiles)
+    /-/tlog/…                       transparency log (Rekor v1 and v2 APIs, checkpoint, tiles)
+    /-/tsa/api/v1/timestamp[/certchain]
+                                    timestamp authority (Sigstore timestamp-authority's API)
     /-/web/…                        the web pages (assay.web.app); a browser's GET of / or of a
                                     package's path is redirected there
     everything else                 the npm registry (assay.registry.app)
@@ -35,6 +37,7 @@ from assay.ca.authority import CertificateAuthority
 from assay.ca.extensions import IssuerProfile
 from assay.instance.layout import DataDir
 from assay.instance.material import InstanceMaterial
+from assay.instance.setup import ensure_tsa_material
 from assay.instance.trust import (
     client_trust_config,
     signing_config,
@@ -63,6 +66,8 @@ from assay.storage.tlog_store import TlogStore
 from assay.tlog.app import create_app as create_tlog_app
 from assay.tlog.sequencer import LogIdentity, Sequencer
 from assay.tlog.service import LogService
+from assay.tsa.app import create_app as create_tsa_app
+from assay.tsa.authority import TimestampAuthority
 from assay.verify.trust import TrustedRoot
 from assay.verify.verifier import Verifier
 from assay.web.app import BrowserFront, registry_attestations
@@ -82,6 +87,7 @@ CA_PATHS_AT_ORIGIN = frozenset(
 def create_instance_app(settings: Settings) -> ASGIApp:
     """Load the data directory named by ``settings`` and compose every service."""
     data_dir = DataDir(settings.data_dir)
+    ensure_tsa_material(data_dir)  # a directory from before the TSA gets its keys once
     material = InstanceMaterial.load(data_dir)
     origin = settings.origin
     engine = open_engine(database_url(settings.database_url, settings.data_dir))
@@ -194,6 +200,7 @@ def create_instance_app(settings: Settings) -> ASGIApp:
             writer_secret=settings.tlog_writer_secret,
         ),
     )
+    app.mount("/-/tsa", create_tsa_app(TimestampAuthority(material.tsa_key, material.tsa_chain)))
     # The registry takes every other path: packages live at the root (npm's protocol).
     # It logs its publish attestations in the log above, in process: no HTTP request to itself
     # (unless the operator named another log, which it reaches over HTTP).

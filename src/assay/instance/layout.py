@@ -6,7 +6,10 @@
       instance.json          created_at, tree_id, organization: set once by `assay init`
       keys/                  mode 0700; every *.key is PKCS#8 PEM, mode 0600
         ca-root.key  ca-intermediate.key  ct.key  tlog.key  oidc.key  registry.key
+        tsa-root.key  tsa.key
       ca/root.pem  ca/intermediate.pem
+      tsa/root.pem  tsa/leaf.pem  the timestamp authority's chain (added to older directories
+                             at start, see assay.instance.setup.ensure_tsa_material)
       oidc/                  job registrations (see assay.oidc.jobs)
       admin.token            the `admin` user's registry token, mode 0600 (printed by `assay up`)
       assay.db               SQLite, unless ASSAY_DATABASE_URL names another database
@@ -69,6 +72,22 @@ class DataDir:
     @property
     def ca_intermediate_cert(self) -> Path:
         return self.root / "ca" / "intermediate.pem"
+
+    @property
+    def tsa_root_key(self) -> Path:
+        return self.keys / "tsa-root.key"
+
+    @property
+    def tsa_key(self) -> Path:
+        return self.keys / "tsa.key"
+
+    @property
+    def tsa_root_cert(self) -> Path:
+        return self.root / "tsa" / "root.pem"
+
+    @property
+    def tsa_cert(self) -> Path:
+        return self.root / "tsa" / "leaf.pem"
 
     @property
     def oidc(self) -> Path:

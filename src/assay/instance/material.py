@@ -23,6 +23,9 @@ class InstanceMaterial:
     tlog_key: ec.EllipticCurvePrivateKey
     oidc_key: ec.EllipticCurvePrivateKey
     registry_key: ec.EllipticCurvePrivateKey
+    tsa_key: ec.EllipticCurvePrivateKey
+    tsa_chain: tuple[x509.Certificate, x509.Certificate]
+    """The timestamp authority's signing certificate and its root (leaf first)."""
 
     @classmethod
     def load(cls, data_dir: DataDir) -> InstanceMaterial:
@@ -32,8 +35,12 @@ class InstanceMaterial:
             intermediate = x509.load_pem_x509_certificate(
                 data_dir.ca_intermediate_cert.read_bytes()
             )
+            tsa_leaf = x509.load_pem_x509_certificate(data_dir.tsa_cert.read_bytes())
+            tsa_root = x509.load_pem_x509_certificate(data_dir.tsa_root_cert.read_bytes())
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot load the CA certificates in {data_dir.root}: {exc}") from exc
+            raise ConfigError(
+                f"cannot load the CA or TSA certificates in {data_dir.root}: {exc}"
+            ) from exc
         return cls(
             data_dir=data_dir,
             info=info,
@@ -44,6 +51,8 @@ class InstanceMaterial:
             tlog_key=_ec(data_dir.tlog_key.name, load_private_key(data_dir.tlog_key)),
             oidc_key=_ec(data_dir.oidc_key.name, load_private_key(data_dir.oidc_key)),
             registry_key=_ec(data_dir.registry_key.name, load_private_key(data_dir.registry_key)),
+            tsa_key=_ec(data_dir.tsa_key.name, load_private_key(data_dir.tsa_key)),
+            tsa_chain=(tsa_leaf, tsa_root),
         )
 
 

@@ -2,7 +2,8 @@
 
 Keys: the CA root and intermediate (ECDSA P-384, as Fulcio's), the CT key that signs SCTs, the
 log's key, the OIDC issuer's key and the registry's key (ECDSA P-256: what Rekor v1, JWT ES256
-and npm's registry signatures use). All private keys are 0600 in a 0700 directory, and nothing
+and npm's registry signatures use), and the timestamp authority's root (P-384) and signing key
+(P-256, :mod:`assay.tsa.chain`). All private keys are 0600 in a 0700 directory, and nothing
 is ever overwritten: `init` refuses a directory that is already initialized.
 """
 
@@ -21,6 +22,7 @@ from assay.keys import generate_ec, write_private_key
 from assay.registry.errors import Conflict
 from assay.registry.service import RegistryService
 from assay.settings import Settings
+from assay.tsa.chain import create_tsa_chain
 
 
 def initialize(
@@ -36,7 +38,12 @@ def initialize(
     for directory in (data_dir.root, data_dir.keys):
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(directory, 0o700)
-    for directory in (data_dir.ca_root_cert.parent, data_dir.oidc, data_dir.blobs):
+    for directory in (
+        data_dir.ca_root_cert.parent,
+        data_dir.tsa_cert.parent,
+        data_dir.oidc,
+        data_dir.blobs,
+    ):
         directory.mkdir(mode=0o700, exist_ok=True)
 
     root_key, intermediate_key = generate_ec("P-384"), generate_ec("P-384")
@@ -48,12 +55,35 @@ def initialize(
     root, intermediate = create_ca_chain(root_key, intermediate_key, organization, now)
     data_dir.ca_root_cert.write_bytes(root.public_bytes(serialization.Encoding.PEM))
     data_dir.ca_intermediate_cert.write_bytes(intermediate.public_bytes(serialization.Encoding.PEM))
+    _create_tsa_material(data_dir, organization, now)
 
     # Rekor's tree IDs are positive int64s; ours names the log in checkpoints (`host - treeID`).
     info = InstanceInfo(created_at=now, tree_id=secrets.randbits(62) + 1, organization=organization)
     # Written last: its presence is what marks the directory as complete.
     data_dir.instance_file.write_text(info.to_json(), encoding="utf-8")
     return info
+
+
+def ensure_tsa_material(data_dir: DataDir, now: datetime | None = None) -> bool:
+    """Give a data directory made before the timestamp authority existed its TSA keys and
+    chain; True when they were created now. A directory that has any of them is left alone
+    (a half-present set is an error :class:`InstanceMaterial` reports, never overwritten)."""
+    paths = (data_dir.tsa_root_key, data_dir.tsa_key, data_dir.tsa_root_cert, data_dir.tsa_cert)
+    if not data_dir.exists() or any(path.exists() for path in paths):
+        return False
+    info = InstanceInfo.load(data_dir)
+    data_dir.tsa_cert.parent.mkdir(mode=0o700, exist_ok=True)
+    _create_tsa_material(data_dir, info.organization, now or datetime.now(UTC))
+    return True
+
+
+def _create_tsa_material(data_dir: DataDir, organization: str, now: datetime) -> None:
+    root_key, signing_key = generate_ec("P-384"), generate_ec("P-256")
+    write_private_key(data_dir.tsa_root_key, root_key)
+    write_private_key(data_dir.tsa_key, signing_key)
+    leaf, root = create_tsa_chain(root_key, signing_key, organization, now)
+    data_dir.tsa_root_cert.write_bytes(root.public_bytes(serialization.Encoding.PEM))
+    data_dir.tsa_cert.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
 
 
 ADMIN_USER = "admin"

@@ -2,9 +2,17 @@
 
 * ``trusted_root.json`` (protobuf-specs ``TrustedRoot``, media type
   ``application/vnd.dev.sigstore.trustedroot+json;version=0.1`` — the only one sigstore-python
-  4.x accepts): our log, our CA chain (intermediate first, root last), our CT key.
-* ``signing_config.json`` (v0.2): where to get a certificate, a log entry and a token. Every
-  service carries an ``operator`` (sigstore-python requires it) and a ``validFor.start``.
+  4.x accepts): our log, our CA chain (intermediate first, root last), our CT key, and our
+  timestamp authority (its signing certificate first, its root last; sigstore.md §3.4).
+* ``signing_config.json`` (v0.2): where to get a certificate, a log entry, a timestamp and a
+  token. Every service carries an ``operator`` (sigstore-python requires it) and a
+  ``validFor.start``. The log is listed twice, with ``majorApiVersion`` 1 (Rekor v1) and 2
+  (Rekor v2), at the same base URL: one tree, two write APIs. The TSA's ``url`` is the full
+  timestamp URL (sigstore.md §5.2). Selectors are ``ANY``, the only one sigstore-js signs with.
+
+  A client that follows the config picks the newest log API it speaks (sigstore-python keeps
+  the highest ``majorApiVersion`` per operator), so sigstore-python signs through Rekor v2 and
+  the TSA unless told ``--rekor-version 1``.
 * ``client_trust_config.json``: both together, what ``sigstore --trust-config`` reads.
 
 All of it follows sigstore.md §5; every key's ``validFor.start`` is the instance's creation time,
@@ -58,6 +66,8 @@ def service_urls(origin: str) -> dict[str, str]:
         "ca": origin,
         "tlog": f"{origin}/-/tlog",
         "ct": f"{origin}/-/ct",
+        # timestamp-authority's path under the TSA's mount; the full URL is what clients post to.
+        "tsa": f"{origin}/-/tsa/api/v1/timestamp",
     }
 
 
@@ -85,18 +95,35 @@ def trusted_root(material: InstanceMaterial, origin: str) -> dict[str, Any]:
             }
         ],
         "ctlogs": [_log_key(urls["ct"], public_of(material.ct_key), start)],
-        "timestampAuthorities": [],
+        "timestampAuthorities": [
+            {
+                "subject": {
+                    "organization": material.info.organization,
+                    "commonName": f"{material.info.organization}-tsa",
+                },
+                "uri": urls["tsa"],
+                "certChain": {
+                    "certificates": [
+                        {"rawBytes": _b64(certificate.public_bytes(der))}
+                        for certificate in material.tsa_chain
+                    ]
+                },
+                # From the TSA certificate's own start: an instance made before the TSA existed
+                # got it later, and no timestamp can predate it.
+                "validFor": {"start": _time(material.tsa_chain[0].not_valid_before_utc)},
+            }
+        ],
     }
 
 
 def signing_config(material: InstanceMaterial, origin: str) -> dict[str, Any]:
     urls = service_urls(origin)
 
-    def service(url: str) -> dict[str, Any]:
+    def service(url: str, version: int = 1, start: datetime | None = None) -> dict[str, Any]:
         return {
             "url": url,
-            "majorApiVersion": 1,
-            "validFor": {"start": _time(material.info.created_at)},
+            "majorApiVersion": version,
+            "validFor": {"start": _time(start or material.info.created_at)},
             "operator": material.info.organization,
         }
 
@@ -104,9 +131,9 @@ def signing_config(material: InstanceMaterial, origin: str) -> dict[str, Any]:
         "mediaType": SIGNING_CONFIG_MEDIA_TYPE,
         "caUrls": [service(urls["ca"])],
         "oidcUrls": [service(urls["oidc"])],
-        "rekorTlogUrls": [service(urls["tlog"])],
+        "rekorTlogUrls": [service(urls["tlog"], 2), service(urls["tlog"], 1)],
         "rekorTlogConfig": {"selector": "ANY"},
-        "tsaUrls": [],
+        "tsaUrls": [service(urls["tsa"], start=material.tsa_chain[0].not_valid_before_utc)],
         "tsaConfig": {"selector": "ANY"},
     }
 

@@ -76,12 +76,14 @@ def generate_provenance(
     config: SigningConfig,
     *,
     client: httpx.Client | None = None,
+    rekor_version: int = 1,
 ) -> Bundle:
-    """Check the environment, get the job's token, build and sign the statement."""
+    """Check the environment, get the job's token, build and sign the statement (through
+    Rekor v1, as npm does, or Rekor v2 with a TSA timestamp)."""
     ensure_provenance_environment(env)
     statement = provenance_statement(package, env)
     try:
         token = ci_identity_token(env, client=client)
     except TokenError as exc:
         raise PublishError(f"error retrieving identity token: {exc.message}") from exc
-    return sign_statement(statement, token, config, client=client)
+    return sign_statement(statement, token, config, client=client, rekor_version=rekor_version)

@@ -24,7 +24,7 @@ from assay.sign.log import bundle_entry
 if TYPE_CHECKING:
     from assay.sign.identity import IdentityToken
 
-__all__ = ["HttpLog", "request_certificate"]
+__all__ = ["HttpLog", "HttpLogV2", "request_certificate"]
 
 # --- the CA -------------------------------------------------------------------------------------
 
@@ -120,3 +120,30 @@ class HttpLog:
             raise SigningError("the transparency log answered with other than one entry")
         (entry,) = entries.values()
         return bundle_entry(entry)
+
+
+class HttpLogV2:
+    """Rekor v2's ``POST /api/v2/log/entries`` (rekor-tiles CLIENTS.md, sigstore.md §3.3).
+
+    The answer is a ``TransparencyLogEntry`` in proto3 JSON, which goes into the bundle as it
+    is; the log answers only once a checkpoint covers the entry, so the client waits.
+    """
+
+    def __init__(self, tlog_url: str, client: httpx.Client | None = None) -> None:
+        self.tlog_url = tlog_url.rstrip("/")
+        self._client = client
+
+    def append(self, request_body: Mapping[str, Any]) -> dict[str, Any]:
+        url = f"{self.tlog_url}/api/v2/log/entries"
+        with http_session(self._client) as http:
+            response = request(
+                http, "POST", url, what="the transparency log", json_body=dict(request_body)
+            )
+        if response.status_code not in (200, 201):
+            raise SigningError(
+                f"the transparency log refused the entry ({response.status_code}): "
+                f"{reason(response)}",
+                url=url,
+                status=response.status_code,
+            )
+        return json_object(response, "the transparency log")

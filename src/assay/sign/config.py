@@ -3,7 +3,9 @@
 sigstore.md §5.2: a ``signing_config`` v0.2 lists CAs, OIDC providers, logs and TSAs, each with
 ``url``, ``majorApiVersion``, ``validFor`` and ``operator``; a ``client_trust_config`` carries
 one as its ``signingConfig``. We pick, as the selector ``ANY`` does, the first v1 service of each
-kind valid now. An Assay instance serves its own at ``/-/trust/signing_config.json``.
+kind valid now — of each API version we speak: Fulcio v1, Rekor v1 and v2, TSA v1. An Assay
+instance serves its own at ``/-/trust/signing_config.json``; it lists its log twice (v1 and v2
+at one base URL) and its TSA by the full timestamp URL (sigstore.md §5.2).
 """
 
 from __future__ import annotations
@@ -36,11 +38,11 @@ def _parse_time(value: object, where: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _select(services: object, kind: str, now: datetime) -> str:
-    """The first service of ``kind`` with API v1 valid at ``now`` (selector ``ANY``).
+def _select(services: object, kind: str, now: datetime, version: int = 1) -> str:
+    """The first service of ``kind`` with API ``version`` valid at ``now`` (selector ``ANY``).
 
     sigstore.md §5.2: each entry has ``url``, ``majorApiVersion``, ``validFor`` and
-    ``operator``. We speak only v1 of Fulcio and Rekor, so v2 logs are skipped.
+    ``operator``; entries of other API versions are skipped.
     """
     if not isinstance(services, list):
         raise SigningError(f"signing config: {kind} must be a list")
@@ -48,7 +50,7 @@ def _select(services: object, kind: str, now: datetime) -> str:
         where = f"{kind}[{index}]"
         if not isinstance(service, dict) or not isinstance(service.get("url"), str):
             raise SigningError(f"signing config: {where} has no url")
-        if service.get("majorApiVersion", 1) != 1:
+        if service.get("majorApiVersion", 1) != version:
             continue
         valid = service.get("validFor") or {}
         if not isinstance(valid, dict):
@@ -61,16 +63,43 @@ def _select(services: object, kind: str, now: datetime) -> str:
         if urlsplit(url).scheme not in ("http", "https"):
             raise SigningError(f"signing config: {where}.url is not an http(s) URL: {url!r}")
         return url
-    raise SigningError(f"signing config: no {kind} entry with majorApiVersion 1 is valid now")
+    raise SigningError(
+        f"signing config: no {kind} entry with majorApiVersion {version} is valid now"
+    )
+
+
+def _optional(services: object, kind: str, now: datetime, version: int = 1) -> str | None:
+    try:
+        return _select(services or [], kind, now, version)
+    except SigningError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
 class SigningConfig:
-    """Where to get a certificate and a log entry: base URLs of a Fulcio v2 and a Rekor v1 API."""
+    """Where to get a certificate, a log entry and a timestamp: base URLs of a Fulcio v2 API
+    and a Rekor v1 API; of a Rekor v2 API and the full URL of a TSA, when the config lists them
+    (signing through Rekor v2 needs both: a v2 entry has no signed time of its own)."""
 
     ca_url: str
     tlog_url: str
     oidc_url: str | None = None
+    tlog_v2_url: str | None = None
+    tsa_url: str | None = None
+
+    def log_for(self, rekor_version: int) -> str:
+        """The log base URL to sign through with ``rekor_version``; refuses what is not listed."""
+        if rekor_version == 1:
+            return self.tlog_url
+        if rekor_version != 2:
+            raise SigningError(f"unknown Rekor API version {rekor_version}; use 1 or 2")
+        if self.tlog_v2_url is None:
+            raise SigningError("signing config: no rekorTlogUrls entry with majorApiVersion 2")
+        if self.tsa_url is None:
+            raise SigningError(
+                "signing config: Rekor v2 needs a timestamp authority, and tsaUrls lists none"
+            )
+        return self.tlog_v2_url
 
     @classmethod
     def from_dict(cls, document: object, *, now: datetime | None = None) -> SigningConfig:
@@ -86,10 +115,13 @@ class SigningConfig:
             )
         moment = now or datetime.now(UTC)
         oidc = document.get("oidcUrls") or []
+        logs = document.get("rekorTlogUrls")
         return cls(
             ca_url=_select(document.get("caUrls"), "caUrls", moment),
-            tlog_url=_select(document.get("rekorTlogUrls"), "rekorTlogUrls", moment),
+            tlog_url=_select(logs, "rekorTlogUrls", moment),
             oidc_url=_select(oidc, "oidcUrls", moment) if oidc else None,
+            tlog_v2_url=_optional(logs, "rekorTlogUrls", moment, version=2),
+            tsa_url=_optional(document.get("tsaUrls"), "tsaUrls", moment),
         )
 
     @classmethod

@@ -62,9 +62,12 @@ def request(
     *,
     what: str,
     json_body: object = None,
+    content: bytes | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
     try:
+        if content is not None:
+            return client.request(method, url, content=content, headers=headers)
         return client.request(method, url, json=json_body, headers=headers)
     except httpx.TimeoutException as exc:
         raise SigningError(f"{what} at {url} did not answer in time", url=url) from exc

@@ -1,4 +1,4 @@
-"""The transparency log's HTTP API: Rekor v1 (sigstore.md §3.1) and C2SP tlog-tiles.
+"""The transparency log's HTTP API: Rekor v1 (sigstore.md §3.1), Rekor v2 (§3.3), C2SP tlog-tiles.
 
 Routes, relative to the mount point (the all-in-one instance mounts this at ``/-/tlog``)::
 
@@ -11,6 +11,14 @@ Routes, relative to the mount point (the all-in-one instance mounts this at ``/-
     GET  /api/v1/log/publicKey            the log's key, PEM
     GET  /checkpoint                      the signed checkpoint (tlog-tiles)
     GET  /tile/<L>/<N>[.p/<W>]            hash tiles; /tile/entries/<N>[.p/<W>] entry bundles
+    POST /api/v2/log/entries              Rekor v2: a verified CreateEntryRequest → 200
+                                          TransparencyLogEntry (proto3 JSON), once committed
+    GET  /api/v2/checkpoint, /api/v2/tile/…   the same checkpoint and tiles, where rekor-tiles
+                                          serves them
+
+Both write APIs append to the same tree: a v2 entry (``hashedrekord``/``dsse`` 0.0.2) is proven
+by the same checkpoints as a v1 entry. v2 has no signed entry timestamp; its answer carries
+``integratedTime`` 0 and the client gets its time from a TSA.
 
 Errors have Rekor's shape, ``{"code": <HTTP status>, "message": "…"}``. A duplicate is 409
 with a ``Location`` header naming the existing entry (sigstore-js follows it to fetch the entry).
@@ -138,6 +146,11 @@ def create_app(
             {entry_id: entry}, 201, headers={"Location": location, "ETag": entry_id}
         )
 
+    @app.post("/api/v2/log/entries")
+    async def create_entry_v2(request: Request) -> Response:
+        body = await _read_body(request, MAX_ENTRY_BYTES)
+        return JSONResponse(await service.create_v2(body))
+
     @app.get("/api/v1/log/entries")
     async def entry_by_index(request: Request) -> Response:
         index = _int_param(request, "logIndex")
@@ -205,6 +218,7 @@ def create_app(
         return PlainTextResponse(service.public_key_pem, media_type="application/x-pem-file")
 
     @app.get("/checkpoint")
+    @app.get("/api/v2/checkpoint")
     async def checkpoint() -> Response:
         head = await run_in_threadpool(service.head)
         return PlainTextResponse(
@@ -212,6 +226,7 @@ def create_app(
         )
 
     @app.get("/tile/{path:path}")
+    @app.get("/api/v2/tile/{path:path}")
     async def tile(path: str) -> Response:
         try:
             parsed = parse_path(f"tile/{path}")

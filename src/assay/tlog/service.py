@@ -1,4 +1,5 @@
-"""The log's read and write operations in Rekor v1's shapes (sigstore.md §3.1).
+"""The log's read and write operations in Rekor v1's shapes (sigstore.md §3.1), and Rekor v2's
+write (§3.3): one tree, one key, one sequence of checkpoints behind both APIs.
 
 Entry IDs: Rekor names an entry by its UUID, hex ``SHA256(0x00 || body)``, and in responses by
 the 80-hex "entry ID" ``<16-hex tree ID><uuid>``; both are accepted on lookup. Every entry comes
@@ -8,6 +9,7 @@ size and root the proof uses (sigstore-js recomputes the root from the checkpoin
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from typing import Any
@@ -15,10 +17,11 @@ from typing import Any
 from assay.errors import AssayError, FormatError
 from assay.keys import spki_pem
 from assay.storage.tlog_store import StoredCheckpoint, StoredEntry, TlogStore
-from assay.tlog.sequencer import Integrated, LogIdentity, Sequencer, StoreReader
+from assay.tlog.sequencer import DuplicateEntry, Integrated, LogIdentity, Sequencer, StoreReader
 from assay.tlog.tiles import TILE_HEIGHT, TILE_WIDTH, EntryBundle, Tile, encode_entry_bundle
 from assay.transparency.merkle import consistency_proof, inclusion_proof, tree_root
 from assay.transparency.rekor import ProposedEntry
+from assay.transparency.rekor_v2_entry import proposed_entry_v2
 
 _UUID = re.compile(r"(?:[0-9a-f]{16})?([0-9a-f]{64})")
 
@@ -53,6 +56,19 @@ class LogService:
         integrated = await self.sequencer.submit(proposed)
         return self.entry_id(integrated.entry.uuid), self._render(integrated)
 
+    async def create_v2(self, request_body: bytes) -> dict[str, Any]:
+        """Verify and append a Rekor v2 ``CreateEntryRequest``; answer its
+        ``TransparencyLogEntry`` once a signed checkpoint covers it (the sequencer answers
+        after its commit). An entry already in the log is answered the same way, proven
+        against the newest checkpoint: the request is idempotent, as in rekor-tiles, whose
+        deduplication hands back the existing index."""
+        proposed = proposed_entry_v2(request_body)
+        try:
+            integrated = await self.sequencer.submit(proposed)
+        except DuplicateEntry as duplicate:
+            integrated = await asyncio.to_thread(self._prove, duplicate.existing)
+        return self._render_v2(integrated)
+
     # --- reads ------------------------------------------------------------------------------
 
     def head(self) -> StoredCheckpoint:
@@ -63,11 +79,14 @@ class LogService:
 
     def entry(self, stored: StoredEntry) -> dict[str, Any]:
         """Rekor's LogEntry object for a committed entry, proven against the newest checkpoint."""
+        return self._render(self._prove(stored))
+
+    def _prove(self, stored: StoredEntry) -> Integrated:
         head = self.head()
         proof = inclusion_proof(
             stored.log_index, head.tree_size, StoreReader(self.store, self.sequencer.cache)
         )
-        return self._render(Integrated(stored, head, tuple(proof)))
+        return Integrated(stored, head, tuple(proof))
 
     def by_uuid(self, text: str) -> StoredEntry:
         match = _UUID.fullmatch(text.lower())
@@ -141,6 +160,30 @@ class LogService:
         return encode_entry_bundle([e.body for e in entries])
 
     # --- rendering --------------------------------------------------------------------------
+
+    def _render_v2(self, integrated: Integrated) -> dict[str, Any]:
+        """protobuf-specs ``TransparencyLogEntry`` in proto3 JSON (int64 as strings, bytes as
+        base64), what rekor-tiles answers and clients put into the bundle unchanged: no
+        inclusion promise and ``integratedTime`` 0 — a v2 entry's time comes from a TSA."""
+        entry, head = integrated.entry, integrated.checkpoint
+
+        def b64(data: bytes) -> str:
+            return base64.b64encode(data).decode("ascii")
+
+        return {
+            "logIndex": str(entry.log_index),
+            "logId": {"keyId": b64(self.identity.log_id)},
+            "kindVersion": {"kind": entry.kind, "version": entry.api_version},
+            "integratedTime": "0",
+            "inclusionProof": {
+                "logIndex": str(entry.log_index),
+                "rootHash": b64(head.root_hash),
+                "treeSize": str(head.tree_size),
+                "hashes": [b64(h) for h in integrated.proof],
+                "checkpoint": {"envelope": head.note},
+            },
+            "canonicalizedBody": b64(entry.body),
+        }
 
     def _render(self, integrated: Integrated) -> dict[str, Any]:
         entry, head = integrated.entry, integrated.checkpoint

@@ -69,6 +69,8 @@ __all__ = [
     "ProposedEntry",
     "SignedBy",
     "Verifier",
+    "canonical_json",
+    "decode_b64_field",
     "entry_uuid",
     "set_payload",
 ]
@@ -128,6 +130,17 @@ def _jcs(value: JSONValue) -> bytes:
         return rfc8785.dumps(value)
     except rfc8785.CanonicalizationError as exc:  # only strings and small ints reach here
         raise FormatError(f"cannot canonicalize entry: {exc}") from exc
+
+
+def canonical_json(value: JSONValue) -> bytes:
+    """RFC 8785 (JCS) bytes of an entry body, as Rekor's ``CanonicalizeEntry`` writes them."""
+    return _jcs(value)
+
+
+def decode_b64_field(value: JSONValue, field: str, limit: int) -> bytes:
+    """A bytes field of a request: standard padded, canonical base64 of at most ``limit``
+    bytes (proto3 JSON and OpenAPI ``format: byte`` both write standard base64)."""
+    return _b64(value, field, limit)
 
 
 # --- the parties to an entry ----------------------------------------------------------------

@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from sigstore._internal.trust import KeyringPurpose
 from sigstore.models import ClientTrustConfig
 
@@ -15,7 +17,7 @@ from assay.cli.main import main
 from assay.errors import ConfigError
 from assay.instance.layout import DataDir, InstanceInfo
 from assay.instance.material import InstanceMaterial
-from assay.instance.setup import initialize
+from assay.instance.setup import ensure_tsa_material, initialize
 from assay.instance.trust import client_trust_config
 
 
@@ -32,12 +34,30 @@ def test_init_creates_private_keys_and_chain(tmp_path: Path) -> None:
         "oidc.key",
         "registry.key",
         "tlog.key",
+        "tsa-root.key",
+        "tsa.key",
     ]
     for key in data.keys.iterdir():
         assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
     assert InstanceInfo.load(data) == info
     material = InstanceMaterial.load(data)
     assert material.ca_intermediate.issuer == material.ca_root.subject
+    leaf, root = material.tsa_chain
+    assert leaf.issuer == root.subject
+    eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    assert eku.critical
+    assert list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
+
+
+def test_a_data_directory_from_before_the_tsa_gets_it_once(tmp_path: Path) -> None:
+    data = DataDir(tmp_path / "data")
+    initialize(data)
+    for path in (data.tsa_root_key, data.tsa_key, data.tsa_root_cert, data.tsa_cert):
+        path.unlink()
+    assert ensure_tsa_material(data)
+    assert stat.S_IMODE(data.tsa_key.stat().st_mode) == 0o600
+    assert not ensure_tsa_material(data)
+    InstanceMaterial.load(data)
 
 
 def test_init_refuses_an_existing_directory(tmp_path: Path) -> None:
