@@ -137,11 +137,14 @@ def test_version_without_provenance_is_still_signed(instance: Instance, tmp_path
 # --- spoofing: every variant is a 422 in npm's words, and nothing is stored ------------------
 
 
-def _signed(instance: Instance, package: Package, job: dict[str, str]) -> dict[str, Any]:
+def _signed(
+    instance: Instance, package: Package, job: dict[str, str], rekor_version: int = 1
+) -> dict[str, Any]:
     """The provenance bundle a CI job would make for ``package`` (as dict)."""
     subject = Subject(package.purl, {"sha512": package.sha512.hex})
     statement = build_provenance(job, subject)
-    bundle = sign_statement(statement, fetch_token(job), SigningConfig.fetch(instance.url))
+    config = SigningConfig.fetch(instance.url)
+    bundle = sign_statement(statement, fetch_token(job), config, rekor_version=rekor_version)
     return bundle.to_dict()
 
 
@@ -185,6 +188,77 @@ SPOOFS: dict[str, tuple[str, Callable[[dict[str, Any]], None] | None, str]] = {
     "altered log entry": (GITHUB_REPO, _alter_entry, "step 17 (inclusion promise)"),
     "no log entry": (GITHUB_REPO, _drop_entries, "expected exactly one transparency log entry"),
 }
+
+
+def _flip_timestamp(bundle: dict[str, Any]) -> None:
+    import base64
+
+    stamps = bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+    token = bytearray(base64.b64decode(stamps[0]["signedTimestamp"]))
+    token[-10] ^= 1  # inside the TSA's signature
+    stamps[0]["signedTimestamp"] = base64.b64encode(bytes(token)).decode()
+
+
+def _alter_checkpoint(bundle: dict[str, Any]) -> None:
+    proof = bundle["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
+    envelope = proof["checkpoint"]["envelope"]
+    size = envelope.split("\n")[1]
+    proof["checkpoint"]["envelope"] = envelope.replace(f"\n{size}\n", f"\n{int(size) + 1}\n", 1)
+
+
+def _alter_inclusion_proof(bundle: dict[str, Any]) -> None:
+    import base64
+
+    proof = bundle["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
+    proof["rootHash"] = base64.b64encode(bytes(32)).decode()
+
+
+def test_a_rekor_v2_bundle_with_a_timestamp_is_accepted(
+    instance: Instance, trusted_root: Path, tmp_path: Path
+) -> None:
+    """Provenance logged through the Rekor v2 API and timestamped by the instance's TSA
+    (`--rekor-version 2`): the registry verifies and accepts it like a v1 bundle."""
+    home = admin_home(instance, tmp_path / "home")
+    job = ci_job(instance, "github", f"repository={GITHUB_REPO}", "ref=refs/tags/v1.0.0")
+    package = make_package(
+        tmp_path, "widget-v2", "1.0.0", f"git+https://github.com/{GITHUB_REPO}.git"
+    )
+    done = assay("publish", str(package), "--provenance", "--rekor-version", "2",
+                 "--access", "public", env=job_env(job, home))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    url = f"{instance.url}/-/npm/v1/attestations/widget-v2@1.0.0"
+    _, attestation = httpx.get(url).json()["attestations"]
+    material = attestation["bundle"]["verificationMaterial"]
+    entry = material["tlogEntries"][0]
+    assert entry["kindVersion"]["version"] == "0.0.2"
+    assert entry.get("integratedTime", "0") == "0"
+    assert "inclusionPromise" not in entry
+    assert len(material["timestampVerificationData"]["rfc3161Timestamps"]) == 1
+
+
+V2_SPOOFS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "altered timestamp": (_flip_timestamp, "timestamp"),
+    "altered checkpoint": (_alter_checkpoint, "checkpoint"),
+    "altered inclusion proof": (_alter_inclusion_proof, "inclusion"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(V2_SPOOFS))
+def test_a_tampered_rekor_v2_bundle_is_refused(
+    instance: Instance, tmp_path: Path, case: str
+) -> None:
+    change, reason = V2_SPOOFS[case]
+    name = "spoof-v2-" + case.replace(" ", "-")
+    package = load_package(make_package(tmp_path, name, "1.0.0", GITHUB_REPO))
+    job = ci_job(instance, "github", f"repository={GITHUB_REPO}", "ref=refs/tags/v1.0.0")
+    bundle = _signed(instance, package, job, rekor_version=2)
+    change(bundle)
+    response = _put(instance, package, bundle)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error.startswith("Error verifying sigstore provenance bundle: ")
+    assert reason in error.lower(), error
+    assert httpx.get(f"{instance.url}/{name}").status_code == 404
 
 
 @pytest.mark.parametrize("case", sorted(SPOOFS))
