@@ -21,10 +21,11 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from assay.registry.service import CROSS_PROCESS_STALENESS
@@ -92,7 +93,7 @@ class Cluster:
     nodes: list[Node]
     token: str
     caddy: subprocess.Popen[bytes]
-    logs: list[Path] = field(default_factory=list)
+    database: str
 
 
 def _config(keys: Path, origin: str, port: int, *, database: str, s3: S3Server, bucket: str) -> str:
@@ -181,7 +182,7 @@ def cluster(
         with ThreadPoolExecutor(NODES) as pool:
             list(pool.map(Node.start, nodes))
         wait_for_port(lb_port, 30, caddy)
-        yield Cluster(origin, nodes, token, caddy)
+        yield Cluster(origin, nodes, token, caddy, database)
     finally:
         for node in nodes:
             node.stop()
@@ -295,8 +296,9 @@ def test_log_appends_survive_a_node_killed_mid_load(cluster: Cluster) -> None:
     thread.start()
     try:
         _wait_for(lambda: len(acknowledged) >= 100, 60)
-        # Kill the lease holder or not, whichever it is: appends continue through the others.
-        victim = cluster.nodes[1]
+        # Kill the node that holds the sequencer's lease: another takes it over, and appends
+        # continue through the others meanwhile.
+        victim = _lease_holder(cluster)
         victim.kill()
         count = len(acknowledged)
         _wait_for(lambda: len(acknowledged) >= count + 100, 60)
@@ -338,6 +340,16 @@ def test_log_appends_survive_a_node_killed_mid_load(cluster: Cluster) -> None:
     assert len(checkpoints) == 1
     tiles = {tuple(_tile_bytes(node.url, final_size)) for node in cluster.nodes}
     assert len(tiles) == 1
+
+
+def _lease_holder(cluster: Cluster) -> Node:
+    """The node whose process holds the lease (its holder name is ``host:pid:random``)."""
+    with psycopg.connect(cluster.database.replace("postgresql+psycopg://", "postgresql://")) as db:
+        row = db.execute("SELECT holder FROM tlog_lease WHERE name = 'sequencer'").fetchone()
+    assert row is not None
+    pid = int(row[0].split(":")[1])
+    (node,) = [n for n in cluster.nodes if n.process is not None and n.process.pid == pid]
+    return node
 
 
 def _tile_paths(size: int) -> list[str]:

@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import os
 import secrets
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -205,8 +207,9 @@ class Sequencer:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_pending)
         self.cache = NodeCache()
         self._task: asyncio.Task[None] | None = None
-        # A random name per process: a restarted node is a new holder and waits for the lease.
-        self.holder = holder or secrets.token_hex(8)
+        # A new name per process (host and pid, for an operator reading the lease row, and a
+        # random part): a restarted node is a new holder and waits for the lease to expire.
+        self.holder = holder or f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
         self._lease_ttl = lease_ttl
         self._poll_interval = poll_interval
         self._lease_until = 0.0  # monotonic: while before it, this node believes it holds
