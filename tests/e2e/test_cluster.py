@@ -388,3 +388,48 @@ def _wait_for(condition: object, timeout: float) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
+
+
+def test_up_with_workers_shares_one_log(tmp_path: Path) -> None:
+    """`assay up --workers 2`: two processes on one port and one SQLite file; appends through
+    both end in one log, each acknowledged entry at its own index."""
+    port = free_port()
+    log = tmp_path / "up.log"
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "assay", "up", "--data", str(tmp_path / "data")),
+                *("--port", str(port), "--workers", "2"),
+            ],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "ASSAY_TLOG_APPENDS_PER_MINUTE": "0"},
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_for(lambda: _answers(f"{url}/-/ping"), STARTUP)
+        signer = RekordSigner()
+
+        def append(number: int) -> int:
+            response = httpx.post(
+                f"{url}/-/tlog/api/v1/log/entries",
+                json=signer.hashedrekord(b"worker entry %d" % number),
+                timeout=30,
+            )
+            assert response.status_code == 201, response.text
+            ((_, entry),) = response.json().items()
+            return int(entry["logIndex"])
+
+        with ThreadPoolExecutor(8) as pool:
+            indexes = sorted(pool.map(append, range(60)))
+        assert indexes == list(range(60))
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
