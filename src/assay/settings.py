@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="the origin clients use; defaults to http://host:port"
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="server processes sharing the port (`assay up --workers N`; docs/deploy.md)",
+    )
 
     # Limits on npm tarballs (assay.npm.tarball); see TarballLimits for what each means.
     tarball_max_entries: int = Field(default=10_000, gt=0)
@@ -220,3 +226,21 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment, with explicit overrides taking precedence."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+# How a server hands its settings to the worker processes it starts (uvicorn spawns each worker
+# afresh and builds the app from an import string): the whole object, as JSON, in one variable,
+# so a worker serves exactly what its parent resolved from flags, a config file and the
+# environment.
+WORKER_SETTINGS_VARIABLE = "ASSAY_WORKER_SETTINGS"
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    """The environment entry that carries ``settings`` to worker processes."""
+    return {WORKER_SETTINGS_VARIABLE: settings.model_dump_json()}
+
+
+def load_worker_settings() -> Settings:
+    """In a worker process: the settings its parent resolved (else the environment's)."""
+    raw = os.environ.get(WORKER_SETTINGS_VARIABLE)
+    return Settings.model_validate_json(raw) if raw else load_settings()

@@ -17,6 +17,7 @@ from assay.errors import AssayError
 COMMANDS = {
     "init": "assay.cli.instance:init_command",
     "up": "assay.cli.instance:up_command",
+    "serve": "assay.cli.instance:serve_command",
     "user": "assay.cli.admin:user_command",
     "token": "assay.cli.admin:token_command",
     "scope": "assay.cli.admin:scope_command",

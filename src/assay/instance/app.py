@@ -58,7 +58,7 @@ from assay.registry.service import RegistryService
 from assay.registry.signing import RegistryKeys
 from assay.registry.source_check import SourceChecker, SourceCheckMode
 from assay.registry.trusted_publishing import LEEWAY as EXCHANGE_LEEWAY
-from assay.settings import Settings
+from assay.settings import Settings, load_worker_settings
 from assay.sign.log import InProcessLog
 from assay.storage.database import database_url, migrate, open_engine
 from assay.storage.mirror_store import MirrorStore
@@ -84,8 +84,19 @@ CA_PATHS_AT_ORIGIN = frozenset(
 )
 
 
-def create_instance_app(settings: Settings) -> ASGIApp:
-    """Load the data directory named by ``settings`` and compose every service."""
+def create_worker_app() -> ASGIApp:
+    """The app of one worker process (uvicorn's factory, ``assay up --workers N`` and
+    ``assay serve``): the settings its parent resolved, the TUF repository as the parent left
+    it (the parent published it once, before starting the workers)."""
+    return create_instance_app(load_worker_settings(), publish_tuf=False)
+
+
+def create_instance_app(settings: Settings, *, publish_tuf: bool = True) -> ASGIApp:
+    """Load the data directory named by ``settings`` and compose every service.
+
+    ``publish_tuf``: (re)sign the TUF repository for the current keys and origin first. A
+    worker or a cluster node leaves it to whoever prepared the data directory, so every process
+    serves the same signed metadata (docs/deploy.md)."""
     data_dir = DataDir(settings.data_dir)
     ensure_tsa_material(data_dir)  # a directory from before the TSA gets its keys once
     material = InstanceMaterial.load(data_dir)
@@ -149,17 +160,21 @@ def create_instance_app(settings: Settings) -> ASGIApp:
 
     # TUF: (re)sign the repository for the current keys and origin at every start.
     tuf_repository = TufRepository.open(data_dir)
-    tuf_repository.publish(
-        instance_targets(
-            material,
-            origin,
-            RegistryKeys.load_or_create(data_dir.keys),
-            uplink_keys=uplink_keys,
-            uplink_roots=uplink_roots,
+    if publish_tuf:
+        tuf_repository.publish(
+            instance_targets(
+                material,
+                origin,
+                RegistryKeys.load_or_create(data_dir.keys),
+                uplink_keys=uplink_keys,
+                uplink_roots=uplink_roots,
+            )
         )
-    )
 
     app = FastAPI(title="Assay", version="0.1.0", docs_url=None, redoc_url=None)
+    # A node that stops gives the log's lease up at once, so another takes over without waiting
+    # for it to expire (a node that dies is replaced when it does: assay.tlog.sequencer).
+    app.router.add_event_handler("shutdown", log_service.sequencer.stop)
 
     @app.get("/-/ping")
     def ping() -> dict[str, str]:

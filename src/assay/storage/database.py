@@ -90,10 +90,19 @@ def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
             yield writer
 
 
+# The PostgreSQL advisory lock that serializes migrations: nodes of a cluster (and the workers
+# of one) start together and each migrates; one at a time, the others then find nothing to do.
+MIGRATION_LOCK = int.from_bytes(b"assay-migrate", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+    """Bring the schema to the newest migration (idempotent, safe to run concurrently)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

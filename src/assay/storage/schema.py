@@ -46,6 +46,30 @@ tlog_checkpoints = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
 )
 
+# Entries a node that does not hold the sequencer's lease has verified and handed to the one
+# that does (assay.tlog.sequencer): queued in submission order, deleted in the transaction that
+# integrates them. A row here is never acknowledged to a client; only its entry in
+# `tlog_entries`, under a signed checkpoint, is.
+tlog_pending = sa.Table(
+    "tlog_pending",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("uuid", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("api_version", sa.String(16), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+)
+
+# The sequencer's lease: one row, the node that may integrate entries and until when (unix ms).
+# Taken with an UPDATE that succeeds only when the lease expired or is already the taker's.
+tlog_lease = sa.Table(
+    "tlog_lease",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("expires_ms", sa.BigInteger, nullable=False),
+)
+
 # --- registry ---------------------------------------------------------------------------------
 # Accounts. `password_hash` is a self-describing scrypt string (assay.registry.accounts); the
 # password itself is never stored.

@@ -7,6 +7,13 @@ none of it is. Concurrency: appends are a compare-and-swap on the tree size — 
 is keyed by the new size and the batch must start at the current size, so two writers (two
 processes over one PostgreSQL) can never both extend the same tree; the loser gets
 :class:`SequencerConflict` and nothing it wrote is visible.
+
+Across nodes (issue 14) one sequencer at a time integrates, the holder of the lease row
+(:meth:`TlogStore.take_lease`); the others queue verified entries in ``tlog_pending``
+(:meth:`TlogStore.enqueue`), which the holder integrates and deletes in the same transaction
+as the batch. An append made with ``holder`` is also fenced: it commits only while that holder
+still holds the lease, so a paused node that lost its lease writes nothing. The lease decides who
+works; the compare-and-swap above, not the lease, is what keeps the tree from forking.
 """
 
 from __future__ import annotations
@@ -20,11 +27,35 @@ from sqlalchemy.engine import Engine
 
 from assay.errors import AssayError
 from assay.storage.database import write_transaction
-from assay.storage.schema import tlog_checkpoints, tlog_entries, tlog_nodes
+from assay.storage.schema import (
+    tlog_checkpoints,
+    tlog_entries,
+    tlog_lease,
+    tlog_nodes,
+    tlog_pending,
+)
 
 
 class SequencerConflict(AssayError):
     """Another writer extended the tree first; re-read the state and retry."""
+
+
+class LeaseLost(SequencerConflict):
+    """The appending node no longer holds the sequencer's lease: it must not write."""
+
+
+LEASE = "sequencer"
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedEntry:
+    """A verified entry a node handed to the lease holder (``seq``: its place in the queue)."""
+
+    seq: int
+    uuid: str
+    kind: str
+    api_version: str
+    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,14 +183,86 @@ class TlogStore:
 
     # --- the one write ------------------------------------------------------------------------
 
+    # --- the lease and the queue of entries handed to its holder --------------------------------
+
+    def take_lease(self, holder: str, now_ms: int, ttl_ms: int) -> bool:
+        """Take or renew the sequencer's lease for ``holder`` until ``now_ms + ttl_ms``; True
+        when ``holder`` holds it now. It is taken only when free (expired) or already held."""
+        with write_transaction(self._engine) as connection:
+            taken = connection.execute(
+                tlog_lease.update()
+                .where(
+                    tlog_lease.c.name == LEASE,
+                    sa.or_(tlog_lease.c.holder == holder, tlog_lease.c.expires_ms <= now_ms),
+                )
+                .values(holder=holder, expires_ms=now_ms + ttl_ms)
+            ).rowcount
+        return bool(taken)
+
+    def release_lease(self, holder: str) -> None:
+        """Give the lease up at once (a node shutting down), if ``holder`` holds it."""
+        with write_transaction(self._engine) as connection:
+            connection.execute(
+                tlog_lease.update()
+                .where(tlog_lease.c.name == LEASE, tlog_lease.c.holder == holder)
+                .values(expires_ms=0)
+            )
+
+    def lease_holder(self) -> tuple[str, int] | None:
+        """Who holds the lease and until when (unix ms), as stored."""
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(tlog_lease.c.holder, tlog_lease.c.expires_ms).where(
+                    tlog_lease.c.name == LEASE
+                )
+            ).first()
+        return None if row is None else (row.holder, row.expires_ms)
+
+    def enqueue(self, entries: Sequence[QueuedEntry]) -> None:
+        """Queue verified entries for the lease holder (their ``seq`` is assigned here)."""
+        if not entries:
+            return
+        with write_transaction(self._engine) as connection:
+            connection.execute(
+                tlog_pending.insert(),
+                [
+                    {"uuid": e.uuid, "kind": e.kind, "api_version": e.api_version, "body": e.body}
+                    for e in entries
+                ],
+            )
+
+    def queued(self, limit: int) -> list[QueuedEntry]:
+        """The oldest ``limit`` queued entries, in queue order."""
+        query = sa.select(tlog_pending).order_by(tlog_pending.c.seq).limit(limit)
+        with self._engine.connect() as connection:
+            return [
+                QueuedEntry(row.seq, row.uuid, row.kind, row.api_version, bytes(row.body))
+                for row in connection.execute(query)
+            ]
+
+    def drop_queued(self, seqs: Sequence[int], holder: str | None = None) -> None:
+        """Delete queued entries that need no integration (already in the log)."""
+        if not seqs:
+            return
+        with write_transaction(self._engine) as connection:
+            if holder is not None:
+                _check_lease(connection, holder)
+            connection.execute(tlog_pending.delete().where(tlog_pending.c.seq.in_(list(seqs))))
+
     def append(
         self,
         old_size: int,
         entries: Sequence[StoredEntry],
         nodes: Mapping[NodeKey, bytes],
         checkpoint: StoredCheckpoint,
+        *,
+        holder: str | None = None,
+        dequeued: Sequence[int] = (),
     ) -> None:
-        """Commit a batch that extends the tree from ``old_size`` to ``checkpoint.tree_size``."""
+        """Commit a batch that extends the tree from ``old_size`` to ``checkpoint.tree_size``.
+
+        ``holder``: commit only while that node holds the lease (else :class:`LeaseLost`).
+        ``dequeued``: the queued entries this batch integrates, deleted with it."""
         if checkpoint.tree_size != old_size + len(entries):
             raise ValueError("checkpoint size must be old size plus the batch")
         try:
@@ -169,6 +272,8 @@ class TlogStore:
                     connection.execute(
                         sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK}
                     )
+                if holder is not None:
+                    _check_lease(connection, holder)
                 current = connection.execute(
                     sa.select(sa.func.max(tlog_checkpoints.c.tree_size))
                 ).scalar()
@@ -200,6 +305,10 @@ class TlogStore:
                             for (level, index), value in nodes.items()
                         ],
                     )
+                if dequeued:
+                    connection.execute(
+                        tlog_pending.delete().where(tlog_pending.c.seq.in_(list(dequeued)))
+                    )
                 connection.execute(
                     tlog_checkpoints.insert().values(
                         tree_size=checkpoint.tree_size,
@@ -210,6 +319,18 @@ class TlogStore:
                 )
         except sa.exc.IntegrityError as exc:
             raise SequencerConflict("a concurrent append won", expected=old_size) from exc
+
+
+def _check_lease(connection: sa.Connection, holder: str) -> None:
+    """Inside a write transaction: raise :class:`LeaseLost` unless ``holder`` holds the lease.
+
+    The row is locked (PostgreSQL ``FOR UPDATE``; SQLite's writer lock already excludes every
+    other writer) so no one can take the lease between this check and the commit."""
+    row = connection.execute(
+        sa.select(tlog_lease.c.holder).where(tlog_lease.c.name == LEASE).with_for_update()
+    ).first()
+    if row is None or row.holder != holder:
+        raise LeaseLost("this node no longer holds the sequencer's lease", holder=holder)
 
 
 def _checkpoint(row: sa.Row[*tuple[Any, ...]]) -> StoredCheckpoint:

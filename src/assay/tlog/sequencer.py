@@ -7,6 +7,12 @@ is (the design of sunlight and tessera's sequencers). A submission is answered o
 commit returned: an acknowledged entry is durable. The tree work runs in a worker thread so
 the event loop keeps accepting requests while a batch commits; the queue is the pushback —
 when it is full, :meth:`Sequencer.submit` refuses at once instead of queueing without bound.
+
+Across processes and nodes (docs/deploy.md, "The log across nodes") exactly one sequencer
+integrates at a time: the holder of a lease row in the database, renewed while it runs and
+taken over within a few seconds when its holder dies. Every other node verifies the entries
+posted to it, queues them in the database for the holder, and answers each client once its
+entry is in the log under a signed checkpoint. Nothing is acknowledged before it is durable.
 """
 
 from __future__ import annotations
@@ -14,15 +20,32 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from assay.errors import AssayError
 from assay.keys import Signer, key_id
-from assay.storage.tlog_store import SequencerConflict, StoredCheckpoint, StoredEntry, TlogStore
+from assay.storage.tlog_store import (
+    LeaseLost,
+    QueuedEntry,
+    SequencerConflict,
+    StoredCheckpoint,
+    StoredEntry,
+    TlogStore,
+)
 from assay.transparency.checkpoint import Checkpoint, rekor_origin, sign_checkpoint
-from assay.transparency.merkle import EMPTY_ROOT, HashReader, NodeId, append_leaves, inclusion_proof
+from assay.transparency.merkle import (
+    EMPTY_ROOT,
+    HashReader,
+    NodeId,
+    append_leaves,
+    inclusion_proof,
+    leaf_hash,
+)
 from assay.transparency.rekor import ProposedEntry, set_payload
 
 
@@ -120,8 +143,50 @@ class _Pending:
     future: asyncio.Future[Integrated] = field(repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """What the sequencer integrates: a local submission or one queued by another node."""
+
+    uuid: str
+    kind: str
+    api_version: str
+    body: bytes
+
+    @classmethod
+    def of(cls, entry: ProposedEntry) -> _Candidate:
+        return cls(entry.uuid, entry.kind, entry.api_version, entry.canonical_body)
+
+
+@dataclass
+class _Forwarded:
+    """Submissions handed to the lease holder, waiting to appear under a checkpoint."""
+
+    futures: list[asyncio.Future[Integrated]]
+    deadline: float
+
+
+# The lease (docs/deploy.md, "The log across nodes"): held for LEASE_TTL, renewed every third of
+# it; a node that does not hold it tries to take it as often, so a dead holder's lease is taken
+# over within LEASE_TTL plus a third of it.
+LEASE_TTL = 3.0
+# How often the holder looks for queued entries, and a waiting node for its entries.
+POLL_INTERVAL = 0.02
+# How long a forwarded submission waits for the holder before the client is told to retry (503;
+# the entry may still be integrated later, as a Rekor client that times out may find it).
+FORWARD_TIMEOUT = 30.0
+
+
 class Sequencer:
-    """Batches submissions; one per log per process (PostgreSQL guards across processes)."""
+    """Batches submissions; integrates them while this node holds the lease, else hands them to
+    the node that does.
+
+    One sequencer per process; across processes and nodes the lease row (storage/tlog_store.py)
+    picks the one that integrates. The holder integrates its own submissions and those queued
+    by other nodes in one batch per commit; a node without the lease queues its submissions
+    (verified, in one transaction per batch) and answers each once it finds the entry in the
+    log under a signed checkpoint. Either way a client hears of its entry only after the
+    transaction that committed the entry and its checkpoint returned.
+    """
 
     def __init__(
         self,
@@ -130,6 +195,10 @@ class Sequencer:
         clock: Callable[[], float] = time.time,
         max_batch: int = 512,
         max_pending: int = 8192,
+        *,
+        holder: str | None = None,
+        lease_ttl: float = LEASE_TTL,
+        poll_interval: float = POLL_INTERVAL,
     ) -> None:
         self._store = store
         self._identity = identity
@@ -138,6 +207,16 @@ class Sequencer:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_pending)
         self.cache = NodeCache()
         self._task: asyncio.Task[None] | None = None
+        # A new name per process (host and pid, for an operator reading the lease row, and a
+        # random part): a restarted node is a new holder and waits for the lease to expire.
+        self.holder = holder or f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._lease_ttl = lease_ttl
+        self._poll_interval = poll_interval
+        self._lease_until = 0.0  # monotonic: while before it, this node believes it holds
+        self._lease_next_try = 0.0  # monotonic: when to renew, or to try to take it again
+        self._carry: list[_Pending] = []
+        self._forwarded: dict[str, _Forwarded] = {}
+        self._seen_size = -1
 
     def start(self) -> None:
         """Start the batching loop on the running event loop (idempotent).
@@ -154,6 +233,10 @@ class Sequencer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._lease_until:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._store.release_lease, self.holder)
+            self._lease_until = self._lease_next_try = 0.0
 
     async def submit(self, entry: ProposedEntry) -> Integrated:
         """Append ``entry``; return once it is durable. Raises DuplicateEntry, LogOverloaded."""
@@ -165,25 +248,127 @@ class Sequencer:
             raise LogOverloaded("the log is busy; retry shortly") from exc
         return await future
 
+    @property
+    def holds_lease(self) -> bool:
+        """Whether this node believed it held the lease at its last look (for status pages)."""
+        return time.monotonic() < self._lease_until
+
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                outcomes = await asyncio.to_thread(self._commit, [p.entry for p in batch])
-            except Exception as exc:
-                for pending in batch:
-                    if not pending.future.done():
-                        pending.future.set_exception(exc)
+            batch = self._drain()
+            holding = await asyncio.to_thread(self._hold_lease)
+            worked = False
+            if holding:
+                worked = await self._integrate(batch)
+            elif batch:
+                await self._forward(batch)
+                worked = True
+            if self._forwarded:
+                await asyncio.to_thread(self._settle_forwarded)
+            if not worked:
+                await self._wait_for_work()
+
+    def _drain(self) -> list[_Pending]:
+        batch, self._carry = self._carry, []
+        while len(batch) < self._max_batch and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return [p for p in batch if not p.future.done()]
+
+    async def _wait_for_work(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            self._carry.append(await asyncio.wait_for(self._queue.get(), self._poll_interval))
+
+    def _hold_lease(self) -> bool:
+        """Renew the lease when due, or try to take it when due; whether this node holds it."""
+        now = time.monotonic()
+        if now < self._lease_next_try:
+            return now < self._lease_until
+        try:
+            taken = self._store.take_lease(
+                self.holder, int(self._clock() * 1000), int(self._lease_ttl * 1000)
+            )
+        except Exception:
+            taken = False  # the database is unreachable: act as a non-holder until it is back
+        self._lease_until = now + self._lease_ttl if taken else 0.0
+        self._lease_next_try = now + self._lease_ttl / 3
+        return taken
+
+    async def _integrate(self, batch: list[_Pending]) -> bool:
+        """Commit local submissions and queued ones; whether there was anything to commit."""
+        try:
+            outcomes, queued = await asyncio.to_thread(self._commit, [p.entry for p in batch])
+        except LeaseLost:
+            self._lease_until = self._lease_next_try = 0.0
+            if batch:
+                await self._forward(batch)  # the new holder integrates them
+            return True
+        except Exception as exc:
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+            return True
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if pending.future.done():  # the client went away
                 continue
-            for pending, outcome in zip(batch, outcomes, strict=True):
-                if pending.future.done():  # the client went away
-                    continue
-                if isinstance(outcome, Integrated):
-                    pending.future.set_result(outcome)
-                else:
-                    pending.future.set_exception(outcome)
+            if isinstance(outcome, Integrated):
+                pending.future.set_result(outcome)
+            else:
+                pending.future.set_exception(outcome)
+        return bool(batch) or queued > 0
+
+    async def _forward(self, batch: list[_Pending]) -> None:
+        """Hand ``batch`` to the lease holder through the queue table; answer duplicates now."""
+        try:
+            existing = await asyncio.to_thread(
+                self._store.entries_by_uuid, [p.entry.uuid for p in batch]
+            )
+            fresh = [p for p in batch if p.entry.uuid not in existing]
+            await asyncio.to_thread(
+                self._store.enqueue,
+                [
+                    QueuedEntry(0, p.entry.uuid, p.entry.kind, p.entry.api_version, body)
+                    for p in fresh
+                    for body in (p.entry.canonical_body,)
+                ],
+            )
+        except Exception as exc:
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+            return
+        deadline = time.monotonic() + FORWARD_TIMEOUT
+        self._seen_size = -1  # look again even if the log has not grown (a duplicate dropped)
+        for pending in batch:
+            if pending.entry.uuid in existing:
+                pending.future.set_exception(DuplicateEntry(existing[pending.entry.uuid]))
+                continue
+            waiting = self._forwarded.setdefault(pending.entry.uuid, _Forwarded([], deadline))
+            waiting.futures.append(pending.future)
+
+    def _settle_forwarded(self) -> None:
+        """Answer forwarded submissions whose entries are now under a signed checkpoint."""
+        now = time.monotonic()
+        for uuid, waiting in list(self._forwarded.items()):
+            waiting.futures = [f for f in waiting.futures if not f.done()]
+            if not waiting.futures:
+                del self._forwarded[uuid]
+            elif now > waiting.deadline:
+                del self._forwarded[uuid]
+                for future in waiting.futures:
+                    _resolve(future, LogOverloaded("the log's writer did not answer; retry"))
+        head = self._store.latest_checkpoint()
+        if head is None or head.tree_size == self._seen_size or not self._forwarded:
+            return
+        reader = StoreReader(self._store, self.cache)
+        found = self._store.entries_by_uuid(list(self._forwarded))
+        for uuid, stored in found.items():
+            if stored.log_index >= head.tree_size:
+                continue  # committed after the checkpoint read above: the next look sees it
+            proof = tuple(inclusion_proof(stored.log_index, head.tree_size, reader))
+            for future in self._forwarded.pop(uuid).futures:
+                _resolve(future, Integrated(stored, head, proof))
+        if not any(stored.log_index >= head.tree_size for stored in found.values()):
+            self._seen_size = head.tree_size
 
     # --- the synchronous part, in a worker thread -------------------------------------------
 
@@ -205,21 +390,32 @@ class Sequencer:
         note = sign_checkpoint(body, self._identity.name, self._identity.signer)
         return StoredCheckpoint(size, root, note, int(now))
 
-    def _commit(self, entries: list[ProposedEntry]) -> list[Integrated | AssayError]:
+    def _commit(self, local: list[ProposedEntry]) -> tuple[list[Integrated | AssayError], int]:
+        """Integrate ``local`` and the queued entries of other nodes in one transaction; the
+        outcome of each local entry, and how many queued entries were taken."""
         for _attempt in range(5):
+            queued = self._store.queued(self._max_batch)
+            entries = [_Candidate.of(e) for e in local] + [
+                _Candidate(q.uuid, q.kind, q.api_version, q.body) for q in queued
+            ]
             try:
-                return self._try_commit(entries)
+                outcomes = self._try_commit(entries, [q.seq for q in queued])
+            except LeaseLost:
+                raise
             except SequencerConflict:
                 continue  # another process extended the log; rebuild on its tree
+            return outcomes[: len(local)], len(queued)
         raise AssayError("the log could not commit the batch: concurrent writers kept winning")
 
-    def _try_commit(self, entries: list[ProposedEntry]) -> list[Integrated | AssayError]:
+    def _try_commit(
+        self, entries: list[_Candidate], dequeued: Sequence[int] = ()
+    ) -> list[Integrated | AssayError]:
         store = self._store
         head = store.latest_checkpoint()
         old_size = head.tree_size if head else 0
         existing = store.entries_by_uuid(e.uuid for e in entries)
         outcomes: list[Integrated | AssayError | None] = []
-        accepted: list[tuple[int, ProposedEntry]] = []
+        accepted: list[tuple[int, _Candidate]] = []
         seen: dict[str, int] = {}
         for position, entry in enumerate(entries):
             uuid = entry.uuid
@@ -236,7 +432,7 @@ class Sequencer:
         stored: list[StoredEntry] = []
         for offset, (_, entry) in enumerate(accepted):
             index = old_size + offset
-            body_b64 = base64.b64encode(entry.canonical_body).decode("ascii")
+            body_b64 = base64.b64encode(entry.body).decode("ascii")
             promise = self._identity.signer.sign(
                 set_payload(body_b64, integrated_time, log_id_hex, index)
             )
@@ -246,17 +442,26 @@ class Sequencer:
                     uuid=entry.uuid,
                     kind=entry.kind,
                     api_version=entry.api_version,
-                    body=entry.canonical_body,
+                    body=entry.body,
                     integrated_time=integrated_time,
                     signed_entry_timestamp=promise,
                 )
             )
         reader: HashReader = StoreReader(store, self.cache)
-        appended = append_leaves(old_size, [e.leaf_hash for _, e in accepted], reader)
+        appended = append_leaves(old_size, [leaf_hash(e.body) for _, e in accepted], reader)
         checkpoint = self._checkpoint(appended.size, appended.root) if accepted else head
         if accepted and checkpoint is not None:
-            store.append(old_size, stored, appended.nodes, checkpoint)
+            store.append(
+                old_size,
+                stored,
+                appended.nodes,
+                checkpoint,
+                holder=self.holder,
+                dequeued=dequeued,
+            )
             self.cache.update(appended.nodes)  # committed: now they may be read
+        elif dequeued:  # every queued entry was already in the log
+            store.drop_queued(dequeued, holder=self.holder)
         assert checkpoint is not None  # noqa: S101 - ensure_initial_checkpoint ran at start
         by_uuid: dict[str, Integrated] = {}
         for (position, _), entry_row in zip(accepted, stored, strict=True):
@@ -271,3 +476,17 @@ class Sequencer:
             else:
                 final.append(outcome)
         return final
+
+
+def _resolve(future: asyncio.Future[Integrated], outcome: Integrated | AssayError) -> None:
+    """Settle ``future`` from the sequencer's worker thread, on the future's own loop."""
+
+    def settle() -> None:
+        if future.done():
+            return
+        if isinstance(outcome, Integrated):
+            future.set_result(outcome)
+        else:
+            future.set_exception(outcome)
+
+    future.get_loop().call_soon_threadsafe(settle)
