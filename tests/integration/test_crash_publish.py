@@ -12,7 +12,9 @@ logged or not stored yet, which the registry completes when the version's attest
 
 from __future__ import annotations
 
+import json
 import random
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.assay_up import free_port, start, stop
 from tests.publish_load import (
@@ -37,8 +40,10 @@ PUBLISHERS = 6
 PER_PUBLISHER = 4
 
 
+@pytest.mark.slow  # ~30-60 s: several `assay up` starts
 def test_kill_9_during_publishes_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    rng = random.Random()
+    seed = random.SystemRandom().randrange(2**32)
+    rng = random.Random(seed)  # noqa: S311 - kill timing, not cryptography; seed in failures
     data, port, log = tmp_path / "data", free_port(), tmp_path / "up.log"
     instance = start(data, port, log)
     acknowledged: set[tuple[str, str]] = set()
@@ -60,9 +65,9 @@ def test_kill_9_during_publishes_loses_nothing_acknowledged(tmp_path: Path) -> N
             names |= {b["name"] for group in bodies for b in group}
             pending = [list(group) for group in bodies]
 
-            def publisher(queue: list[dict[str, Any]]) -> None:
+            def publisher(url: str, queue: list[dict[str, Any]]) -> None:
                 headers = {"authorization": f"Bearer {token}"}
-                with httpx.Client(base_url=instance.url, headers=headers, timeout=10) as http:
+                with httpx.Client(base_url=url, headers=headers, timeout=10) as http:
                     while queue:
                         body = queue[0]
                         try:
@@ -76,7 +81,7 @@ def test_kill_9_during_publishes_loses_nothing_acknowledged(tmp_path: Path) -> N
                             acknowledged.add((body["name"], version_of))
                         queue.pop(0)
 
-            threads = [threading.Thread(target=publisher, args=(q,)) for q in pending]
+            threads = [threading.Thread(target=publisher, args=(instance.url, q)) for q in pending]
             for thread in threads:
                 thread.start()
             time.sleep(rng.uniform(0.02, 0.8))
@@ -87,7 +92,7 @@ def test_kill_9_during_publishes_loses_nothing_acknowledged(tmp_path: Path) -> N
             assert_served_whole(instance.url, names)
             served = assert_served_whole(instance.url, names)
             lost = {(n, v) for n, v in acknowledged if v not in served.get(n, set())}
-            assert not lost, f"acknowledged versions lost in round {round_number}: {lost}"
+            assert not lost, f"seed {seed}, round {round_number}: acknowledged, lost: {lost}"
             # The client retries what was cut off: it either lands now or was already in.
             with httpx.Client(
                 base_url=instance.url, headers={"authorization": f"Bearer {token}"}, timeout=30
@@ -109,10 +114,30 @@ def test_kill_9_during_publishes_loses_nothing_acknowledged(tmp_path: Path) -> N
         "publish-attestation-not-stored",
     }, kinds
     assert report["counts"]["registry log entries"] >= 1
-    print(f"statuses {dict(statuses)}; check findings {dict(kinds)}")
+    print(f"seed {seed}; statuses {dict(statuses)}; check findings {dict(kinds)}")
 
     collected = assay("gc", "--data", str(data), "--grace", "0", "--json", port=port)
     assert collected.returncode == 0, collected.stderr
     after = check_report(data, port)
     assert after["ok"], after
     assert not [f for f in after["findings"] if f["kind"] == "orphan-blob"]
+
+    # And check fails (exit 1) when something is off; gc leaves young orphans alone.
+    blobs = sorted(p for p in (data / "blobs").rglob("*") if p.is_file())
+    blobs[0].write_bytes(blobs[0].read_bytes()[:-1])
+    blobs[1].unlink()
+    orphan = data / "blobs" / "tarballs" / "00" / ("00" * 64)
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"left by a publish in flight")
+    young = json.loads(assay("gc", "--data", str(data), "--json", port=port).stdout)
+    assert (young["young"], young["collected"]) == (1, 0)
+    dry = json.loads(assay("gc", "--data", str(data), "--grace", "0", "--dry-run", "--json").stdout)
+    assert dry["collectedKeys"] == [orphan.relative_to(data / "blobs").as_posix()]
+    assert orphan.exists()
+    with sqlite3.connect(data / "assay.db") as db:
+        db.execute("UPDATE tlog_checkpoints SET root_hash = zeroblob(32) WHERE tree_size = 1")
+    broken = assay("check", "--data", str(data), port=port)
+    assert broken.returncode == 1, broken.stdout
+    for kind in ("integrity", "missing-blob", "orphan-blob", "checkpoint"):
+        assert f": {kind}: " in broken.stdout, broken.stdout
+    assert broken.stdout.rstrip().splitlines()[-1].startswith("FAILED")
