@@ -35,7 +35,7 @@ from tests.publish_load import (
     with_provenance,
 )
 
-ROUNDS = 4
+ROUNDS = 3
 PUBLISHERS = 6
 PER_PUBLISHER = 4
 
