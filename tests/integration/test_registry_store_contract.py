@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from assay.storage.account_store import StoreConflict, StoredToken
-from assay.storage.blobs import BlobKeyError, BlobStore, FileBlobStore, S3BlobStore
+from assay.storage.blobs import BlobInfo, BlobKeyError, BlobStore, FileBlobStore, S3BlobStore
 from assay.storage.database import migrate, open_engine, sqlite_url
 from assay.storage.registry_store import PackageChange, PackageState, RegistryStore, StoredVersion
 from tests.services import Postgres, S3Server
@@ -67,6 +67,23 @@ def test_blob_keys_that_escape_or_are_odd_are_refused(blobs: BlobStore, key: str
         blobs.put(key, b"x")
     with pytest.raises(BlobKeyError):
         blobs.get(key)
+
+
+def test_delete_unless_asks_about_the_blob_as_it_is_now(blobs: BlobStore) -> None:
+    blobs.put("gc/a", b"old")
+    seen: list[BlobInfo] = []
+
+    def keep(info: BlobInfo) -> bool:
+        seen.append(info)
+        return True
+
+    assert blobs.delete_unless("gc/a", keep) is False
+    assert blobs.get("gc/a") == b"old"  # kept: put back
+    assert [(i.key, i.size) for i in seen] == [("gc/a", 3)]
+    assert blobs.delete_unless("gc/a", lambda info: False) is True
+    assert blobs.get("gc/a") is None
+    assert blobs.delete_unless("gc/a", lambda info: False) is False  # nothing there
+    assert [info.key for info in blobs.list("gc/")] == []
 
 
 def test_concurrent_puts_of_one_key_leave_one_whole_value(blobs: BlobStore) -> None:

@@ -30,6 +30,10 @@ COMMANDS = {
     "audit": "assay.cli.audit:audit_command",
     "conformance": "assay.cli.conformance:conformance_command",
     "trust": "assay.cli.trust:trust_command",
+    "gc": "assay.cli.operations:gc_command",
+    "backup": "assay.cli.operations:backup_command",
+    "restore": "assay.cli.operations:restore_command",
+    "check": "assay.cli.operations:check_command",
 }
 
 
