@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import secrets
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from tests.assay_up import Instance, free_port
 from tests.e2e.test_npm_audit_signatures import audit, exports, npm_proxy
 from tests.e2e.test_npm_registry import Npm
+from tests.e2e.test_npm_trust import npm_user
 from tests.interop.test_sign import assay, job_env
 from tests.interop.test_sigstore_clients import ci_job
 
@@ -274,3 +276,39 @@ def test_without_the_proxys_ca_npm_refuses_the_tunnel_and_nothing_is_published(
     assert "CA_CREATE_SIGNING_CERTIFICATE_ERROR" in done.stderr, done.stderr
     assert "unable to verify the first certificate" in done.stderr, done.stderr
     assert httpx.get(f"{instance.url}/{name}").status_code == 404
+
+
+def test_a_first_publish_with_trusted_publishing_and_provenance_needs_no_token(
+    instance: Instance, proxy: Proxy, tmp_path: Path
+) -> None:
+    """The whole flow with nothing but the stock npm 11 client: a user registers a (pending)
+    trusted publisher for a new name with `npm trust github`; the emulated GitHub job, with no
+    token anywhere, runs `npm publish --provenance`: npm exchanges the job's OIDC token for a
+    token that may publish that one package, signs provenance against the instance's CA and log
+    through the proxy, and the registry verifies it, binds it to the exchanged identity and
+    records the trusted publisher. A consumer's stock `npm audit signatures` verifies both."""
+    suffix = secrets.token_hex(3)
+    name, repository = f"tp-provenance-{suffix}", f"acme-{suffix}/tp-provenance"
+    owner = npm_user(instance, tmp_path, f"owner-{suffix}")
+    owner.run("trust", "github", name, "--file", "release.yml", "--repository", repository,
+              "--allow-publish", "--yes")  # fmt: skip
+
+    job = ci_job(instance, "github", f"repository={repository}", "ref=refs/tags/v1.0.0")
+    home = tmp_path / "job-home"
+    home.mkdir()
+    (home / ".npmrc").write_text(f"registry={instance.url}/\n")  # no token
+    folder = make_package(tmp_path, name, "1.0.0", f"git+https://github.com/{repository}.git")
+    done = npm_publish(job, proxy, folder, home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"+ {name}@1.0.0" in done.stdout
+    assert "_authToken" not in (home / ".npmrc").read_text()
+
+    packument = httpx.get(f"{instance.url}/{name}").json()
+    npm_user_field = packument["versions"]["1.0.0"]["_npmUser"]
+    assert npm_user_field["name"] == "GitHub Actions"
+    assert npm_user_field["trustedPublisher"]["id"] == "github"
+    # The pending publisher's registrant is the new package's maintainer.
+    assert [m["name"] for m in packument["maintainers"]] == [f"owner-{suffix}"]
+    bundle = attestation(instance, name, "https://slsa.dev/provenance/v1")
+    check_signed_by_the_instance(instance, proxy, bundle)
+    audit_reports_verified(instance, proxy, name, tmp_path / "audit")
