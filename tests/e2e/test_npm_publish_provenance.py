@@ -23,7 +23,9 @@ import base64
 import json
 import re
 import secrets
+import shlex
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -278,37 +280,66 @@ def test_without_the_proxys_ca_npm_refuses_the_tunnel_and_nothing_is_published(
     assert httpx.get(f"{instance.url}/{name}").status_code == 404
 
 
+FIRST_PUBLISH = {
+    # provider: (npm trust flags, job arguments, repository URL, the statement's type)
+    "github": (
+        ("github", "--file", "release.yml", "--repository", "{repo}"),
+        ("--claim", "repository={repo}", "--claim", "ref=refs/tags/v1.0.0"),
+        "git+https://github.com/{repo}.git",
+        "https://slsa.dev/provenance/v1",
+    ),
+    "gitlab": (
+        ("gitlab", "--file", ".gitlab-ci.yml", "--project", "{repo}"),
+        # GitLab hands the job its tokens up front (`id_tokens:`): one for the exchange, one
+        # for Sigstore.
+        ("--claim", "project_path={repo}", "--id-token", "NPM_ID_TOKEN=npm:127.0.0.1",
+         "--id-token", "SIGSTORE_ID_TOKEN=sigstore"),
+        "https://gitlab.com/{repo}",
+        "https://slsa.dev/provenance/v0.2",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("provider", sorted(FIRST_PUBLISH))
 def test_a_first_publish_with_trusted_publishing_and_provenance_needs_no_token(
-    instance: Instance, proxy: Proxy, tmp_path: Path
+    instance: Instance, proxy: Proxy, tmp_path: Path, provider: str
 ) -> None:
     """The whole flow with nothing but the stock npm 11 client: a user registers a (pending)
-    trusted publisher for a new name with `npm trust github`; the emulated GitHub job, with no
-    token anywhere, runs `npm publish --provenance`: npm exchanges the job's OIDC token for a
-    token that may publish that one package, signs provenance against the instance's CA and log
+    trusted publisher for a new name with `npm trust`; the emulated CI job, with no token
+    anywhere, runs `npm publish --provenance`: npm exchanges the job's OIDC token for a token
+    that may publish that one package, signs provenance against the instance's CA and log
     through the proxy, and the registry verifies it, binds it to the exchanged identity and
     records the trusted publisher. A consumer's stock `npm audit signatures` verifies both."""
+    trust, job_args, repository_url, predicate_type = FIRST_PUBLISH[provider]
     suffix = secrets.token_hex(3)
-    name, repository = f"tp-provenance-{suffix}", f"acme-{suffix}/tp-provenance"
+    name, repository = f"tp-provenance-{provider}-{suffix}", f"acme-{suffix}/tp-provenance"
     owner = npm_user(instance, tmp_path, f"owner-{suffix}")
-    owner.run("trust", "github", name, "--file", "release.yml", "--repository", repository,
+    owner.run("trust", *(arg.format(repo=repository) for arg in trust), name,
               "--allow-publish", "--yes")  # fmt: skip
 
-    job = ci_job(instance, "github", f"repository={repository}", "ref=refs/tags/v1.0.0")
+    command = [sys.executable, "-m", "assay", "ci-job", "--data", str(instance.data),
+               "--url", f"{instance.url}/-/oidc", "--provider", provider,
+               *(arg.format(repo=repository) for arg in job_args)]  # fmt: skip
+    printed = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    job = {
+        name: shlex.split(value)[0] if value else ""
+        for line in printed.splitlines()
+        if line.startswith("export ")
+        for name, _, value in [line.removeprefix("export ").partition("=")]
+    }
     home = tmp_path / "job-home"
     home.mkdir()
     (home / ".npmrc").write_text(f"registry={instance.url}/\n")  # no token
-    folder = make_package(tmp_path, name, "1.0.0", f"git+https://github.com/{repository}.git")
+    folder = make_package(tmp_path, name, "1.0.0", repository_url.format(repo=repository))
     done = npm_publish(job, proxy, folder, home)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"+ {name}@1.0.0" in done.stdout
     assert "_authToken" not in (home / ".npmrc").read_text()
 
     packument = httpx.get(f"{instance.url}/{name}").json()
-    npm_user_field = packument["versions"]["1.0.0"]["_npmUser"]
-    assert npm_user_field["name"] == "GitHub Actions"
-    assert npm_user_field["trustedPublisher"]["id"] == "github"
+    assert packument["versions"]["1.0.0"]["_npmUser"]["trustedPublisher"]["id"] == provider
     # The pending publisher's registrant is the new package's maintainer.
     assert [m["name"] for m in packument["maintainers"]] == [f"owner-{suffix}"]
-    bundle = attestation(instance, name, "https://slsa.dev/provenance/v1")
+    bundle = attestation(instance, name, predicate_type)
     check_signed_by_the_instance(instance, proxy, bundle)
     audit_reports_verified(instance, proxy, name, tmp_path / "audit")
