@@ -340,6 +340,10 @@ def test_a_first_publish_with_trusted_publishing_and_provenance_needs_no_token(
     assert packument["versions"]["1.0.0"]["_npmUser"]["trustedPublisher"]["id"] == provider
     # The pending publisher's registrant is the new package's maintainer.
     assert [m["name"] for m in packument["maintainers"]] == [f"owner-{suffix}"]
+    # The version's page says how it came, from the identity verified at the exchange.
+    page = httpx.get(f"{instance.url}/-/web/package/{name}").text
+    assert "Published by trusted publishing from" in page
+    assert repository in page
     bundle = attestation(instance, name, predicate_type)
     check_signed_by_the_instance(instance, proxy, bundle)
     audit_reports_verified(instance, proxy, name, tmp_path / "audit")

@@ -396,6 +396,19 @@ class RegistryService:
             raise NotFound(f"version not found: {version}")
         return ProvenanceRecord.from_text(row.provenance_facts)
 
+    def version_trusted_publisher(self, name: PackageName, version: str) -> dict[str, Any] | None:
+        """The verified OIDC identity a live version was published through by trusted
+        publishing (provider, repository, workflow, ref, sha, run, issuer, emulated), or None
+        for a version published with a user's token. NotFound for a version that is not live."""
+        state = self.store.load_package(name.name)
+        row = state.versions.get(version) if state is not None else None
+        if row is None or not row.live:
+            raise NotFound(f"version not found: {version}")
+        if row.trusted_publisher is None:
+            return None
+        identity = json.loads(row.trusted_publisher).get("identity")
+        return dict(identity) if isinstance(identity, dict) else None
+
     def tarball(self, name: PackageName, filename: str) -> Tarball:
         # The database decides what exists; a blob without a live row is never served. A
         # tarball served once is kept while the package's rev (which every unpublish bumps)

@@ -135,6 +135,18 @@ def version_origin(
         return None, None
 
 
+def trusted_identity(
+    registry: RegistryService, name: PackageName, version: str
+) -> pages.TrustedPublishView | None:
+    """How a version came through trusted publishing: the OIDC identity the registry verified
+    at the exchange (never what the publish body said), or None for a token publish."""
+    try:
+        identity = registry.version_trusted_publisher(name, version)
+    except (AssayError, ValueError):
+        return None
+    return None if identity is None else pages.trusted_publish_view(identity)
+
+
 # --- templates ---------------------------------------------------------------------------------
 
 
@@ -288,9 +300,11 @@ def create_app(
         facts, source_check = await origin_facts(name.name, resolved, response)
         if view == "page":
             publishers, policy = await run_in_threadpool(trust_views, registry, name.name)
+            published_by = await run_in_threadpool(trusted_identity, registry, name, resolved)
             page = pages.package_page(
                 data, resolved, read, registry=registry.origin, facts=facts,
                 source_check=source_check, publishers=publishers, policy=policy,
+                trusted_publish=published_by,
             )  # fmt: skip
             return render("package.html", page=page)
         details = pages.provenance_page(

@@ -315,10 +315,39 @@ class PackagePage:
     provenance: ProvenancePanel
     publishers: tuple[PublisherView, ...] = ()
     policy: PolicyView = PolicyView()
+    trusted_publish: TrustedPublishView | None = None
+    """How this version was published by trusted publishing (None: with a user's token)."""
 
     @property
     def is_latest(self) -> bool:
         return self.version == self.latest
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedPublishView:
+    """The OIDC identity a version's trusted publish was verified against at the exchange."""
+
+    provider: str
+    repository: str
+    workflow: str
+    ref: str
+    run: str
+    emulated: bool
+
+
+_PROVIDERS = {"github": "GitHub Actions", "gitlab": "GitLab CI/CD", "circleci": "CircleCI"}
+
+
+def trusted_publish_view(identity: Mapping[str, Any]) -> TrustedPublishView:
+    provider = _text(identity.get("provider"))
+    return TrustedPublishView(
+        provider=_PROVIDERS.get(provider, provider),
+        repository=_text(identity.get("repository")),
+        workflow=_text(identity.get("workflow")),
+        ref=_text(identity.get("ref")),
+        run=_text(identity.get("run")),
+        emulated=identity.get("emulated") is True,
+    )
 
 
 def has_provenance(manifest: Mapping[str, Any]) -> bool:
@@ -409,6 +438,7 @@ def package_page(
     source_check: SourceCheckResult | None = None,
     publishers: Sequence[PublisherView] = (),
     policy: PolicyView | None = None,
+    trusted_publish: TrustedPublishView | None = None,
 ) -> PackagePage:
     """The page of ``version`` (default: the ``latest`` tag) of the package.
 
@@ -471,6 +501,7 @@ def package_page(
         ),
         publishers=tuple(publishers),
         policy=policy or PolicyView(),
+        trusted_publish=trusted_publish,
     )
 
 
