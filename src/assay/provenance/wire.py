@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from types import MappingProxyType
 from typing import Final, NoReturn, Protocol, TypeVar
 
@@ -67,7 +68,9 @@ the spelling is left out of ``==``, hashing and ``repr`` because it is not part 
 """
 
 
+@cache
 def _snake_case(name: str) -> str:
+    # Field names are the models' own constants, a few dozen: each is converted once.
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
