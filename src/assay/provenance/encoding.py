@@ -100,7 +100,7 @@ def decode_base64(value: object, *, error: type[FormatError], field: str) -> byt
         # four (it would take "QUJD=", which the length excludes), and decodes them the same.
         try:
             return binascii.a2b_base64(value, strict_mode=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or non-ASCII text
             pass  # another spelling, or invalid: the checks below say which
     body = value.rstrip("=")
     padding = len(value) - len(body)
