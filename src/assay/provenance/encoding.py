@@ -211,8 +211,35 @@ def load_json_object(
         raise error(f"{what} is not valid JSON: {exc}", reason=str(exc)) from exc
     if not isinstance(value, dict):
         raise error(f"{what} must be a JSON object, got {json_type_name(value)}")
-    copy_json(value, error=error, field="")  # depth and Unicode checks
+    if not _surely_within_limits(data):
+        copy_json(value, error=error, field="")  # depth, Unicode and number checks
     return value
+
+
+_SURROGATE_ESCAPE_TEXT: Final = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES: Final = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONG_DIGITS_TEXT: Final = re.compile(r"[0-9]{1000}")
+_LONG_DIGITS_BYTES: Final = re.compile(rb"[0-9]{1000}")
+
+
+def _surely_within_limits(data: str | bytes) -> bool:
+    """Whether the text alone shows that :func:`copy_json` would find nothing to refuse in what
+    it parsed to, so that the walk can be skipped (every bundle and statement we verify).
+
+    ASCII text with no ``\\uD800``–``\\uDFFF`` escape holds no lone surrogate; no more opening
+    brackets than :data:`MAX_JSON_DEPTH` cannot nest deeper; no run of 1,000 digits cannot make
+    an integer of more than :data:`_MAX_INT_BITS` bits; JSON parsing refused non-finite numbers
+    already. Anything else takes the full walk.
+    """
+    if not data.isascii():
+        return False
+    if isinstance(data, str):
+        brackets = data.count("{") + data.count("[")
+        odd = bool(_SURROGATE_ESCAPE_TEXT.search(data) or _LONG_DIGITS_TEXT.search(data))
+    else:
+        brackets = data.count(b"{") + data.count(b"[")
+        odd = bool(_SURROGATE_ESCAPE_BYTES.search(data) or _LONG_DIGITS_BYTES.search(data))
+    return brackets <= MAX_JSON_DEPTH and not odd
 
 
 def dump_json(value: JSONValue) -> str:
