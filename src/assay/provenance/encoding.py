@@ -226,12 +226,17 @@ def _surely_within_limits(data: str | bytes) -> bool:
     """Whether the text alone shows that :func:`copy_json` would find nothing to refuse in what
     it parsed to, so that the walk can be skipped (every bundle and statement we verify).
 
-    ASCII text with no ``\\uD800``–``\\uDFFF`` escape holds no lone surrogate; no more opening
-    brackets than :data:`MAX_JSON_DEPTH` cannot nest deeper; no run of 1,000 digits cannot make
-    an integer of more than :data:`_MAX_INT_BITS` bits; JSON parsing refused non-finite numbers
-    already. Anything else takes the full walk.
+    Valid UTF-8 (for text: text that encodes to it) with no ``\\uD800``–``\\uDFFF`` escape
+    holds no lone surrogate; no more opening brackets than :data:`MAX_JSON_DEPTH` cannot nest
+    deeper; no run of 1,000 digits cannot make an integer of more than :data:`_MAX_INT_BITS`
+    bits; JSON parsing refused non-finite numbers already. Anything else takes the full walk.
     """
-    if not data.isascii():
+    try:  # raw surrogates: a str that will not encode, bytes that decode only with surrogatepass
+        if isinstance(data, str):
+            data.encode("utf-8")
+        else:
+            data.decode("utf-8")
+    except UnicodeError:
         return False
     if isinstance(data, str):
         brackets = data.count("{") + data.count("[")
