@@ -199,27 +199,36 @@ def load_json_object(
     accepts by default, and numbers that overflow), duplicate keys, lone surrogates, nesting deeper
     than :data:`MAX_JSON_DEPTH`, and any top level other than an object.
     """
+    long_integer = False
+
+    def parse_int(text: str) -> int:
+        nonlocal long_integer
+        long_integer = long_integer or len(text) > _LONG_INTEGER_DIGITS
+        return int(text)
+
     try:
         value = json.loads(
             data,
             object_pairs_hook=_object_without_duplicates,
             parse_constant=_refuse_constant,
             parse_float=_finite_float,
+            parse_int=parse_int,
         )
     except (ValueError, TypeError, RecursionError) as exc:
         # ValueError covers JSONDecodeError, UnicodeDecodeError and our hooks' refusals.
         raise error(f"{what} is not valid JSON: {exc}", reason=str(exc)) from exc
     if not isinstance(value, dict):
         raise error(f"{what} must be a JSON object, got {json_type_name(value)}")
-    if not _surely_within_limits(data):
+    if long_integer or not _surely_within_limits(data):
         copy_json(value, error=error, field="")  # depth, Unicode and number checks
     return value
 
 
+# Fewer digits than this cannot make an integer of more than _MAX_INT_BITS bits (log10(2**4096)
+# is about 1233), which copy_json refuses; the parser flags longer ones for the full walk.
+_LONG_INTEGER_DIGITS: Final = 1000
 _SURROGATE_ESCAPE_TEXT: Final = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE_ESCAPE_BYTES: Final = re.compile(rb"\\u[dD][89a-fA-F]")
-_LONG_DIGITS_TEXT: Final = re.compile(r"[0-9]{1000}")
-_LONG_DIGITS_BYTES: Final = re.compile(rb"[0-9]{1000}")
 
 
 def _surely_within_limits(data: str | bytes) -> bool:
@@ -228,8 +237,8 @@ def _surely_within_limits(data: str | bytes) -> bool:
 
     Valid UTF-8 (for text: text that encodes to it) with no ``\\uD800``–``\\uDFFF`` escape
     holds no lone surrogate; no more opening brackets than :data:`MAX_JSON_DEPTH` cannot nest
-    deeper; no run of 1,000 digits cannot make an integer of more than :data:`_MAX_INT_BITS`
-    bits; JSON parsing refused non-finite numbers already. Anything else takes the full walk.
+    deeper; non-finite numbers were refused by the parser, and integers too long to print are
+    flagged by it (``_LONG_INTEGER_DIGITS``). Anything else takes the full walk.
     """
     try:  # raw surrogates: a str that will not encode, bytes that decode only with surrogatepass
         if isinstance(data, str):
@@ -240,11 +249,11 @@ def _surely_within_limits(data: str | bytes) -> bool:
         return False
     if isinstance(data, str):
         brackets = data.count("{") + data.count("[")
-        odd = bool(_SURROGATE_ESCAPE_TEXT.search(data) or _LONG_DIGITS_TEXT.search(data))
+        escaped = "\\u" in data and _SURROGATE_ESCAPE_TEXT.search(data) is not None
     else:
         brackets = data.count(b"{") + data.count(b"[")
-        odd = bool(_SURROGATE_ESCAPE_BYTES.search(data) or _LONG_DIGITS_BYTES.search(data))
-    return brackets <= MAX_JSON_DEPTH and not odd
+        escaped = b"\\u" in data and _SURROGATE_ESCAPE_BYTES.search(data) is not None
+    return brackets <= MAX_JSON_DEPTH and not escaped
 
 
 def dump_json(value: JSONValue) -> str:
