@@ -97,12 +97,28 @@ def public_of(key: PublicKey | PrivateKey) -> PublicKey:
     return key
 
 
+# spki_der of public keys, memoized by object identity: the verifier asks for the SPKI of the
+# same trusted keys (log and CT keys loaded once with the trusted root) on every bundle, for
+# checkpoint key IDs and SCT log IDs. Key objects are immutable, and each entry holds its key so
+# that the key's id() cannot be reused while the entry exists. Bounded: cleared when full.
+_SPKI_MEMO: dict[int, tuple[PublicKey, bytes]] = {}
+_SPKI_MEMO_SIZE = 256
+
+
 def spki_der(key: PublicKey | PrivateKey) -> bytes:
     """DER SubjectPublicKeyInfo of the (public half of the) key."""
+    memo = _SPKI_MEMO.get(id(key))
+    if memo is not None and memo[0] is key:
+        return memo[1]
     public = public_of(key)
-    return public.public_bytes(
+    der = public.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    if public is key:
+        if len(_SPKI_MEMO) >= _SPKI_MEMO_SIZE:
+            _SPKI_MEMO.clear()
+        _SPKI_MEMO[id(key)] = (public, der)
+    return der
 
 
 def spki_pem(key: PublicKey | PrivateKey) -> str:

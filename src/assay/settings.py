@@ -1,7 +1,9 @@
 """The one settings object.
 
-This module is the only reader of ``os.environ`` for configuration (prefix ``ASSAY_``). Settings
-are read once, at the edge (the CLI), and passed explicitly to what needs them.
+This module is the only reader of ``os.environ`` for configuration (prefix ``ASSAY_``) besides
+:mod:`assay.directories`, which reads ``ASSAY_TRUST_DIR`` for the offline verifier without the
+cost of pydantic. Settings are read once, at the edge (the CLI), and passed explicitly to what
+needs them.
 """
 
 from __future__ import annotations
@@ -14,12 +16,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assay import limits
-
-
-def _config_home() -> Path:
-    """``$XDG_CONFIG_HOME`` if set to an absolute path (XDG Base Directory), else ``~/.config``."""
-    value = os.environ.get("XDG_CONFIG_HOME", "")
-    return Path(value) if value and Path(value).is_absolute() else Path.home() / ".config"
+from assay.directories import default_trust_dir, default_trust_pin_dir
 
 
 class Settings(BaseSettings):
@@ -186,13 +183,13 @@ class Settings(BaseSettings):
     )
 
     trust_dir: Path = Field(
-        default_factory=lambda: Path.home() / ".cache" / "assay" / "trust",
+        default_factory=default_trust_dir,
         description="where `assay trust update` keeps the public-good trust material it fetched "
         "(used instead of the bundled snapshot once there)",
     )
 
     trust_pin_dir: Path = Field(
-        default_factory=lambda: _config_home() / "assay" / "trust",
+        default_factory=default_trust_pin_dir,
         description="where `assay audit signatures` and `assay verify` pin the trusted root and "
         "keys a registry other than registry.npmjs.org serves, on first use (assay.audit.pins); "
         "default $XDG_CONFIG_HOME/assay/trust, i.e. ~/.config/assay/trust",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pydantic
 import pytest
 
+from assay import directories
 from assay.settings import Settings, load_settings
 
 
@@ -23,3 +26,23 @@ def test_frozen() -> None:
 def test_invalid_port_refused() -> None:
     with pytest.raises(pydantic.ValidationError):
         Settings(port=70000)
+
+
+@pytest.mark.parametrize("name", ["ASSAY_TRUST_DIR", "assay_trust_dir"])
+def test_the_offline_verifiers_trust_dir_is_the_settings_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str
+) -> None:
+    # assay.directories reads ASSAY_TRUST_DIR without pydantic for `assay verify attestations`;
+    # it must name the directory Settings names, set or not, in any case of the name.
+    monkeypatch.delenv("ASSAY_TRUST_DIR", raising=False)
+    assert directories.trust_dir() == load_settings().trust_dir
+    monkeypatch.setenv(name, str(tmp_path / "trust"))
+    assert directories.trust_dir() == load_settings().trust_dir == tmp_path / "trust"
+
+
+def test_the_pin_dir_default_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("ASSAY_TRUST_PIN_DIR", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert load_settings().trust_pin_dir == tmp_path / "assay" / "trust"
+    monkeypatch.setenv("XDG_CONFIG_HOME", "relative/ignored")
+    assert load_settings().trust_pin_dir == Path.home() / ".config" / "assay" / "trust"

@@ -23,11 +23,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from assay.audit.fetch import DEFAULT_CONCURRENCY, Fetcher, FetchError, ResponseCache
-from assay.audit.pins import PinOutcome, PinStatus, TrustPins
+from assay.audit.pins import PinOutcome, TrustPins
 from assay.audit.policy import AuditPolicy
 from assay.audit.report import render_json, render_text
 from assay.audit.tree import InstalledPackage, load_tree
 from assay.audit.verify import Auditor, AuditResult, PackageResult
+from assay.cli.pinning import PIN_OPTIONS, report_pins
 from assay.errors import AssayError, ConfigError
 from assay.npmrc import NpmConfig
 from assay.settings import load_settings
@@ -35,41 +36,6 @@ from assay.verify.trust import RegistryKeys, TrustedRoot
 
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
-
-
-PIN_OPTIONS = [
-    click.option(
-        "--pin-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Where the trust of registries other than registry.npmjs.org is pinned on first "
-        "use (default: ASSAY_TRUST_PIN_DIR, else $XDG_CONFIG_HOME/assay/trust).",
-    ),
-    click.option(
-        "--require-pinned-root",
-        is_flag=True,
-        help="Refuse a registry whose trusted root and keys are not pinned yet, or changed.",
-    ),
-    click.option(
-        "--repin",
-        is_flag=True,
-        help="Accept the trusted root and keys a registry serves now in place of a changed pin.",
-    ),
-]
-
-
-def report_pins(outcomes: list[PinOutcome], *, err_color: bool) -> None:
-    """What pinning did, on stderr: a note on first use, a loud warning on a change."""
-    for outcome in outcomes:
-        if outcome.message is None:
-            continue
-        if outcome.status is PinStatus.CHANGED:
-            text = (
-                click.style(outcome.message, fg="red", bold=True) if err_color else outcome.message
-            )
-            click.echo(text, err=True)
-        else:
-            click.echo(f"note: {outcome.message}", err=True)
 
 
 @click.group("audit")

@@ -94,6 +94,14 @@ def decode_base64(value: object, *, error: type[FormatError], field: str) -> byt
     """
     if not isinstance(value, str):
         raise invalid(error, field, f"expected a base64 string, got {json_type_name(value)}")
+    if not len(value) % 4:
+        # Fast path for the common spelling, standard and padded: strict mode accepts exactly
+        # the strings the checks below accept in that spelling once the length is a multiple of
+        # four (it would take "QUJD=", which the length excludes), and decodes them the same.
+        try:
+            return binascii.a2b_base64(value, strict_mode=True)
+        except ValueError:  # binascii.Error, or non-ASCII text
+            pass  # another spelling, or invalid: the checks below say which
     body = value.rstrip("=")
     padding = len(value) - len(body)
     if padding and (padding > 2 or len(value) % 4):
@@ -191,20 +199,61 @@ def load_json_object(
     accepts by default, and numbers that overflow), duplicate keys, lone surrogates, nesting deeper
     than :data:`MAX_JSON_DEPTH`, and any top level other than an object.
     """
+    long_integer = False
+
+    def parse_int(text: str) -> int:
+        nonlocal long_integer
+        long_integer = long_integer or len(text) > _LONG_INTEGER_DIGITS
+        return int(text)
+
     try:
         value = json.loads(
             data,
             object_pairs_hook=_object_without_duplicates,
             parse_constant=_refuse_constant,
             parse_float=_finite_float,
+            parse_int=parse_int,
         )
     except (ValueError, TypeError, RecursionError) as exc:
         # ValueError covers JSONDecodeError, UnicodeDecodeError and our hooks' refusals.
         raise error(f"{what} is not valid JSON: {exc}", reason=str(exc)) from exc
     if not isinstance(value, dict):
         raise error(f"{what} must be a JSON object, got {json_type_name(value)}")
-    copy_json(value, error=error, field="")  # depth and Unicode checks
+    if long_integer or not _surely_within_limits(data):
+        copy_json(value, error=error, field="")  # depth, Unicode and number checks
     return value
+
+
+# Fewer digits than this cannot make an integer of more than _MAX_INT_BITS bits (log10(2**4096)
+# is about 1233), which copy_json refuses; the parser flags longer ones for the full walk.
+_LONG_INTEGER_DIGITS: Final = 1000
+_SURROGATE_ESCAPE_TEXT: Final = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES: Final = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _surely_within_limits(data: str | bytes) -> bool:
+    """Whether the text alone shows that :func:`copy_json` would find nothing to refuse in what
+    it parsed to, so that the walk can be skipped (every bundle and statement we verify).
+
+    Valid UTF-8 (for text: text that encodes to it) with no ``\\uD800``–``\\uDFFF`` escape
+    holds no lone surrogate; no more opening brackets than :data:`MAX_JSON_DEPTH` cannot nest
+    deeper; non-finite numbers were refused by the parser, and integers too long to print are
+    flagged by it (``_LONG_INTEGER_DIGITS``). Anything else takes the full walk.
+    """
+    try:  # raw surrogates: a str that will not encode, bytes that decode only with surrogatepass
+        if isinstance(data, str):
+            data.encode("utf-8")
+        else:
+            data.decode("utf-8")
+    except UnicodeError:
+        return False
+    if isinstance(data, str):
+        brackets = data.count("{") + data.count("[")
+        escaped = "\\u" in data and _SURROGATE_ESCAPE_TEXT.search(data) is not None
+    else:
+        brackets = data.count(b"{") + data.count(b"[")
+        escaped = b"\\u" in data and _SURROGATE_ESCAPE_BYTES.search(data) is not None
+    return brackets <= MAX_JSON_DEPTH and not escaped
 
 
 def dump_json(value: JSONValue) -> str:
@@ -213,6 +262,8 @@ def dump_json(value: JSONValue) -> str:
 
 
 def check_text(text: str, *, error: type[FormatError], field: str) -> None:
+    if text.isascii():  # no surrogates in ASCII; most keys and values are
+        return
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:

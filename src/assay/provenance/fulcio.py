@@ -220,10 +220,13 @@ def sigstore_extensions(certificate: x509.Certificate) -> Iterator[tuple[ObjectI
         raise FormatError(f"the certificate has malformed extensions: {exc}") from exc
     prefix = SIGSTORE_ARC + "."
     for extension in extensions:
-        if extension.oid.dotted_string.startswith(prefix) and isinstance(
-            extension.value, x509.UnrecognizedExtension
+        value = extension.value
+        # cryptography parses every Sigstore extension as exactly UnrecognizedExtension: an
+        # identity test first spares the ABC isinstance and the OID text on the usual ones.
+        if type(value) is x509.UnrecognizedExtension and extension.oid.dotted_string.startswith(
+            prefix
         ):
-            yield extension.oid, extension.value.value
+            yield extension.oid, value.value
 
 
 # --- the signer identity ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from types import MappingProxyType
 from typing import Final, NoReturn, Protocol, TypeVar
 
@@ -67,7 +68,9 @@ the spelling is left out of ``==``, hashing and ``repr`` because it is not part 
 """
 
 
+@cache
 def _snake_case(name: str) -> str:
+    # Field names are the models' own constants, a few dozen: each is converted once.
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
@@ -106,16 +109,16 @@ class ObjectReader:
         raise invalid(self.error, self.child(name), reason)
 
     def _lookup(self, name: str) -> tuple[bool, object]:
-        keys = [name]
-        if self._proto_names and (snake := _snake_case(name)) != name:
-            keys.append(snake)
-        found = [key for key in keys if key in self._object]
-        if not found:
+        source = self._object
+        key = name
+        if self._proto_names and (snake := _snake_case(name)) != name and snake in source:
+            if name in source:
+                self.fail(name, f"is given twice, as {name!r} and {snake!r}")
+            key = snake
+        elif name not in source:
             return False, None
-        if len(found) > 1:
-            self.fail(name, f"is given twice, as {found[0]!r} and {found[1]!r}")
-        self._spelling[name] = found[0]
-        return True, self._object[found[0]]
+        self._spelling[name] = key
+        return True, source[key]
 
     def _keep(self, name: str, decoded: object, source: object, canonical: JSONValue) -> None:
         if source != canonical or type(source) is not type(canonical):
@@ -261,18 +264,20 @@ class ObjectReader:
 
     def wire(self) -> WireForm:
         """The wire form of everything read so far; fields not read are kept as unknown."""
-        known = set(self._spelling.values())
-        unknown = {
-            key: copy_json(value, error=self.error, field=self.child(key))
-            for key, value in self._object.items()
-            if key not in known
-        }
+        unknown: dict[str, JSONValue] = {}
+        known = set(self._spelling.values())  # source keys read, a subset of the object's
+        if len(known) != len(self._object):
+            unknown = {
+                key: copy_json(value, error=self.error, field=self.child(key))
+                for key, value in self._object.items()
+                if key not in known
+            }
         return WireForm(
             parsed=True,
             order=tuple(self._object),
             spelling=MappingProxyType(dict(self._spelling)),
-            verbatim=MappingProxyType(dict(self._verbatim)),
-            unknown=MappingProxyType(unknown),
+            verbatim=MappingProxyType(dict(self._verbatim)) if self._verbatim else _EMPTY_VERBATIM,
+            unknown=MappingProxyType(unknown) if unknown else _EMPTY_JSON,
         )
 
     def build(self, make: Callable[[WireForm], T]) -> T:

@@ -104,6 +104,8 @@ def entry_uuid(canonical_body: bytes) -> str:
 
 
 _JCS_INT_MAX: Final = 2**53 - 1  # RFC 8785 §3.2.2.3: integers beyond IEEE 754 double precision
+# Strings RFC 8785 §3.2.2.2 writes verbatim between quotes: printable ASCII without '"' and '\\'.
+_JCS_VERBATIM: Final = re.compile(r"[ !#-\[\]-~]*")
 
 
 def set_payload(body_b64: str, integrated_time: int, log_id_hex: str, log_index: int) -> bytes:
@@ -115,6 +117,14 @@ def set_payload(body_b64: str, integrated_time: int, log_id_hex: str, log_index:
     for name, value in (("integrated_time", integrated_time), ("log_index", log_index)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _JCS_INT_MAX:
             raise ValueError(f"{name} must be an integer in 0..2**53-1")
+    if _JCS_VERBATIM.fullmatch(body_b64) and _JCS_VERBATIM.fullmatch(log_id_hex):
+        # What RFC 8785 writes for these four members (sorted by name; integers in decimal;
+        # strings quoted as they are, since base64 and hex need no escapes), without the
+        # general serializer's cost on every verified bundle.
+        return (
+            f'{{"body":"{body_b64}","integratedTime":{integrated_time},'
+            f'"logID":"{log_id_hex}","logIndex":{log_index}}}'
+        ).encode("ascii")
     return _jcs(
         {
             "body": body_b64,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Final
 
 from cryptography import x509
@@ -89,6 +90,9 @@ def digitally_signed(
     )
 
 
+# The issuer is a CA certificate of the trusted root, the same for every bundle it issued:
+# its key hash and CA-ness are memoized by the certificate (hashed and compared by its DER).
+@lru_cache(maxsize=64)
 def issuer_key_hash(issuer: x509.Certificate) -> bytes:
     """SHA-256 of the issuing CA's DER SPKI (RFC 6962 §3.2), whatever its key type: a CA may
     hold an RSA key (conformance ``bundle-with-sct-with-extensions``); only the CT log's own
@@ -142,6 +146,7 @@ def verify_embedded_sct(
     return moment
 
 
+@lru_cache(maxsize=64)
 def _is_ca(certificate: x509.Certificate) -> bool:
     try:
         constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)

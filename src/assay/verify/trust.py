@@ -22,11 +22,11 @@ import base64
 import binascii
 import hashlib
 import json
+import pkgutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -299,10 +299,19 @@ def _index(logs: tuple[TransparencyLog, ...]) -> Mapping[bytes, tuple[Transparen
     return {key: tuple(value) for key, value in index.items()}
 
 
+def _bundled(name: str) -> bytes:
+    # pkgutil rather than importlib.resources, which costs a cold `assay verify` more to import
+    # (tempfile, shutil, the compression modules) than reading the file; both read from wheels
+    # and zips alike, through the package's loader.
+    data = pkgutil.get_data("assay.verify", f"bundled/{name}")
+    if data is None:
+        raise ConfigError(f"the bundled {name} cannot be read")
+    return data
+
+
 @cache
 def _public_good() -> TrustedRoot:
-    data = resources.files("assay.verify").joinpath("bundled/trusted_root.json").read_bytes()
-    return TrustedRoot.from_json(data)
+    return TrustedRoot.from_json(_bundled("trusted_root.json"))
 
 
 # --- npm registry keys ---------------------------------------------------------------------
@@ -387,5 +396,4 @@ class RegistryKeys:
 
 @cache
 def _npmjs() -> RegistryKeys:
-    data = resources.files("assay.verify").joinpath("bundled/registry.npmjs.org-keys.json")
-    return RegistryKeys.from_json(data.read_bytes())
+    return RegistryKeys.from_json(_bundled("registry.npmjs.org-keys.json"))

@@ -167,6 +167,12 @@ def test_load_json_object_accepts_text_and_bytes() -> None:
         ('{"a": ' + "1" * 5000 + "}", "not valid JSON"),  # Python's int digit limit
         ("[" * 100_000 + "]" * 100_000, "not valid JSON"),  # RecursionError inside json
         ('{"a":' + "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1) + "}", "deeper"),
+        # What the fast path (no walk when the text shows nothing to refuse) must not let by:
+        ('{"a": "\\uDbFf", "b": "é"}', "lone surrogate"),  # an escape, in any case, non-ASCII
+        ('{"a": "\ud800"}', "lone surrogate"),  # a raw surrogate in text
+        (b'{"a": "\xed\xa0\x80"}', "lone surrogate"),  # its surrogatepass bytes
+        ('{"a": ' + "9" * 1300 + "}", "too large a number"),  # > 4096 bits, < Python's limit
+        (b'{"a": ' + b"9" * 1300 + b"}", "too large a number"),
     ],
 )
 def test_load_json_object_refuses(data: str | bytes, reason: str) -> None:
