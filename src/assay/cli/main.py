@@ -28,6 +28,7 @@ COMMANDS = {
     "audit": "assay.cli.audit:audit_command",
     "conformance": "assay.cli.conformance:conformance_command",
     "trust": "assay.cli.trust:trust_command",
+    "mirror": "assay.cli.mirror:mirror_command",
 }
 
 
