@@ -169,6 +169,27 @@ class MirrorService:
                 return _with_header(entry.packument, "revalidating")
         return self._flight(name.name, lambda: self._refresh(name, uplinks))
 
+    def cached_packument(self, name: str) -> Packument | None:
+        """The served packument from memory when it may be served without any I/O: within
+        its TTL, its policy unchanged, and checked not to be local within LOCAL_RECHECK (the
+        registry's own staleness for what other processes wrote). The registry's hot path
+        (no thread, no query), as for its local packuments; None: take :meth:`packument`."""
+        entry = self._entries.get(name)
+        if entry is None:
+            return None
+        now = time.monotonic()
+        fresh = now < entry.fresh_until and now < entry.policy_until
+        if fresh and now < entry.local_checked + LOCAL_RECHECK:
+            return entry.packument
+        return None
+
+    def forget(self, name: str) -> None:
+        """The registry wrote ``name`` (a publish, here): check at the next read whether it is
+        local now, before serving the copy in memory."""
+        entry = self._entries.get(name)
+        if entry is not None:
+            entry.local_checked = float("-inf")
+
     def _revalidate_in_background(self, name: PackageName, uplinks: tuple[Uplink, ...]) -> None:
         with self._lock:
             if name.name in self._flights:
