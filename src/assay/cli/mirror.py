@@ -121,7 +121,8 @@ def spec_wanted(spec: str) -> Wanted:
     """``name``, ``name@1.2.3`` or ``name@<dist-tag>``; a range is refused (use a lockfile)."""
     at = spec.rfind("@")
     name, rest = (spec[:at], spec[at + 1 :]) if at > 0 else (spec, "latest")
-    if not name or not rest:
+    parts = name.removeprefix("@").split("/")
+    if not rest or len(parts) != (2 if name.startswith("@") else 1) or not all(parts):
         raise click.BadParameter(f"{spec!r} is not NAME or NAME@VERSION", param_hint="NAMES")
     if is_version(rest):
         return Wanted(name, version=rest)
