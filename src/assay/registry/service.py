@@ -287,6 +287,10 @@ class RegistryService:
 
     def packument(self, name: PackageName) -> Packument:
         entry = self._cache.get(name.name)
+        if entry is None and self.mirror is not None:  # mirror: fresh in its memory
+            mirrored = self.mirror.cached_packument(name.name)
+            if mirrored is not None:
+                return mirrored
         if entry is not None:
             if time.monotonic() - entry.checked < CROSS_PROCESS_STALENESS:
                 return entry.packument
