@@ -1,6 +1,7 @@
 """MirrorStore's contract on SQLite and PostgreSQL: what the mirror relies on — a name with a
 local row, a staged publish or a live reservation is local; a verdict, once stored, is never
-replaced by a later fetch; a tarball is recorded on its version."""
+replaced by a later fetch; a tarball is recorded on its version; an eviction forgets a version
+(and expires the packument) or a whole package."""
 
 from __future__ import annotations
 
@@ -80,7 +81,28 @@ def test_verdicts_are_never_replaced(stores: Stores) -> None:
     store.record_tarball("left-pad", "1.0.0", blob_key="tarballs/ab/cd", shasum="0" * 40, size=9)
     row = store.verdicts("left-pad")["1.0.0"]
     assert (row.blob_key, row.size) == ("tarballs/ab/cd", 9)
-    assert store.counts() == {"packages": 1, "verified": 2, "tarballs": 1}
+    assert store.counts() == {
+        "packages": 1, "verified": 2, "tarballs": 1, "tarball_bytes": 9, "packument_chars": 8,
+    }  # fmt: skip
+
+
+def test_evict_a_version_then_a_package(stores: Stores) -> None:
+    store = stores.mirror
+    store.save_packument(_upstream("{}", 5), [_verdict("1.0.0"), _verdict("1.1.0")])
+    store.record_tarball("left-pad", "1.0.0", blob_key="tarballs/ab/cd", shasum="0" * 40, size=9)
+    assert store.packages() == [("left-pad", "npmjs", 5)]
+    assert store.evict("left-pad", "1.0.0") == 1
+    assert set(store.verdicts("left-pad")) == {"1.1.0"}
+    stored = store.upstream("left-pad")
+    assert stored is not None
+    # Expired and unconditional: the next fetch brings a document to verify 1.0.0 from.
+    assert (stored.etag, stored.last_modified, stored.fetched_ms) == (None, None, 0)
+    assert store.evict("left-pad", "9.9.9") == 0
+    assert store.evict("left-pad") == 2  # the last verdict and the packument
+    assert store.upstream("left-pad") is None
+    assert store.verdicts("left-pad") == {}
+    assert store.packages() == []
+    assert store.evict("left-pad") == 0
 
 
 def _publisher(package: str, pending_until_ms: int | None) -> StoredPublisher:

@@ -205,8 +205,13 @@ class MirrorService:
 
     def _refresh(self, name: PackageName, uplinks: tuple[Uplink, ...]) -> Packument:
         """Ask the uplinks (the one that served the package before first), ingest the answer."""
-        stored = self.store.upstream(name.name)
         entry = self._entries.get(name.name)
+        now = time.monotonic()
+        if entry is not None and now < entry.fresh_until and now < entry.policy_until:
+            # A request that found nothing fresh and then led a flight of its own after
+            # another flight had just refreshed the package: no second upstream request.
+            return entry.packument
+        stored = self.store.upstream(name.name)
         if entry is None and stored is not None:
             # Cached by an earlier process (or another node): serve it while within its TTL.
             uplink = self.config.uplinks.get(stored.uplink)
