@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from assay.storage.account_store import now_ms
-from assay.storage.database import migrate, open_engine, sqlite_url
+from assay.storage.database import migrate, open_engine, sqlite_url, write_transaction
 from assay.storage.mirror_store import MirrorStore, StoredUpstream, StoredVerdict
 from assay.storage.trust_store import StoredPublisher, StoredStaged, TrustStore
 from tests.services import Postgres
@@ -119,3 +119,18 @@ def _staged(package: str) -> StoredStaged:
         id=str(uuid.uuid4()), package=package, version="1.0.0", body={}, blob_key="k",
         integrity="sha512-x", size=1, stager={"user": "alice"}, created_ms=now_ms(),
     )  # fmt: skip
+
+
+def test_cache_writes_do_not_wait_for_the_disk(stores: Stores) -> None:
+    """The mirror's rows are written with write_transaction(durable=False): SQLite commits them
+    with synchronous=NORMAL (WAL: no fsync per commit), PostgreSQL with synchronous_commit off;
+    every other write, on the same pooled connections, stays durable."""
+    engine = stores.engine
+    sqlite = engine.dialect.name == "sqlite"
+    query = "PRAGMA synchronous" if sqlite else "SHOW synchronous_commit"
+    relaxed, durable = (1, 2) if sqlite else ("off", "on")  # NORMAL = 1, FULL = 2
+    for _ in range(3):  # the pool hands the same connections back
+        with write_transaction(engine, durable=False) as connection:
+            assert connection.exec_driver_sql(query).scalar() == relaxed
+        with write_transaction(engine) as connection:
+            assert connection.exec_driver_sql(query).scalar() == durable

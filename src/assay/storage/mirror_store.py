@@ -1,12 +1,14 @@
 """The mirror's tables: upstream packuments as fetched, and each upstream version's verdict
 (docs/mirror.md).
 
-Durability as in :mod:`assay.storage.registry_store`: every write is one transaction, committed
-when the method returns. A packument and the verdicts of its new versions are written together
-(:meth:`MirrorStore.save_packument`), so a reader never sees a packument whose versions have
-no verdict. A tarball's columns are set only after its bytes were checked and stored in the blob
-store (:meth:`MirrorStore.record_tarball`). The rules (what is verified, what is served) live in
-:mod:`assay.mirror`; this module only reads and writes rows.
+Every write is one transaction, committed when the method returns. The rows are a cache of what
+the uplinks serve, so they are written with ``write_transaction(durable=False)``: atomic, but a
+power loss may lose the last commits, which are then fetched and verified again (an eviction, an
+operator's decision, is durable). A packument and the verdicts of its new versions are written
+together (:meth:`MirrorStore.save_packument`), so a reader never sees a packument whose versions
+have no verdict. A tarball's columns are set only after its bytes were checked and stored in the
+blob store (:meth:`MirrorStore.record_tarball`). The rules (what is verified, what is served)
+live in :mod:`assay.mirror`; this module only reads and writes rows.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ class MirrorStore:
     def save_packument(self, upstream: StoredUpstream, new: Sequence[StoredVerdict]) -> None:
         """Store a packument fetched with a 200 and the verdicts of its versions not seen
         before, in one transaction. A verdict already stored is never replaced."""
-        with write_transaction(self._engine) as connection:
+        with write_transaction(self._engine, durable=False) as connection:
             _upsert_packument(connection, upstream)
             seen = {
                 row.version
@@ -131,7 +133,7 @@ class MirrorStore:
 
     def confirm(self, name: str, fetched_ms: int) -> None:
         """The uplink answered 304: the stored packument is current as of ``fetched_ms``."""
-        with write_transaction(self._engine) as connection:
+        with write_transaction(self._engine, durable=False) as connection:
             connection.execute(
                 mirror_packuments.update()
                 .where(mirror_packuments.c.name == name)
@@ -142,7 +144,7 @@ class MirrorStore:
         self, name: str, version: str, *, blob_key: str, shasum: str, size: int
     ) -> None:
         """The tarball of ``name@version`` matched its integrity and is in the blob store."""
-        with write_transaction(self._engine) as connection:
+        with write_transaction(self._engine, durable=False) as connection:
             connection.execute(
                 mirror_versions.update()
                 .where(mirror_versions.c.name == name, mirror_versions.c.version == version)
