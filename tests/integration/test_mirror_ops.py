@@ -23,6 +23,7 @@ from assay.cli.main import main
 from tests.assay_up import Instance, free_port, start, stop
 from tests.servers import serve_app
 from tests.static_upstream import StaticUpstream
+from tests.unit.registry.tarballs import publish_body
 
 PACKAGES: dict[str, dict[str, dict[str, str]]] = {
     "alpha": {"1.0.0": {}, "1.1.0": {}},
@@ -241,3 +242,35 @@ def test_web_page_shows_the_verdicts(mirror: Mirror) -> None:
     assert "✓ Verified on ingest" in html
     # A held-back version has no page (it is not served); a local package has no panel.
     assert mirror.get("/-/web/package/alpha/v/1.1.0").status_code == 404
+
+
+def test_an_instance_without_a_mirror(
+    assay_up: Instance, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No uplinks, no operator routes: the commands say so instead of a bare 404."""
+    token = str(assay_up.data / "admin.token")
+    for command in ("status", "report"):
+        code, out = run(
+            capsys, "mirror", command, "--registry", assay_up.url, "--token-file", token
+        )
+        assert code == 1
+        assert "is a mirror configured on this instance?" in out
+
+
+def test_a_publish_here_wins_at_once_over_the_copy_in_memory(mirror: Mirror) -> None:
+    """A mirrored packument is served from memory on the registry's hot path; publishing the
+    name here makes the very next read the local one (local wins), not a second later."""
+    for _ in range(3):
+        cached = mirror.get("/gamma")
+        assert cached.headers["x-assay-mirror"] == "fresh"
+    body = publish_body("gamma", "7.0.0")
+    token = mirror.token_file.read_text().strip()
+    published = httpx.put(
+        f"{mirror.instance.url}/gamma", json=body,
+        headers={"Authorization": f"Bearer {token}"}, timeout=60,
+    )  # fmt: skip
+    assert published.status_code in (200, 201), published.text
+    local = mirror.get("/gamma")
+    assert "x-assay-mirror" not in local.headers
+    assert list(local.json()["versions"]) == ["7.0.0"]
+    assert mirror.get("/gamma/-/gamma-1.0.0.tgz").status_code == 404

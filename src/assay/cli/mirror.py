@@ -295,10 +295,9 @@ def _admin(registry: str | None, token_file: Path | None, method: str, path: str
         response = httpx.request(method, url, headers=headers, timeout=120)
     except httpx.HTTPError as exc:
         raise ConfigError(f"cannot reach {url}: {exc}") from None
-    if response.status_code == 404 and not response.headers.get("content-type", "").startswith(
-        "application/json"
-    ):
-        raise ConfigError(f"{url}: not found (is the mirror configured on this instance?)")
+    if response.status_code == 404 and "nothing cached" not in response.text:
+        # The registry's own 404: the routes exist only where uplinks are configured.
+        raise ConfigError(f"{url}: not found; is a mirror configured on this instance?")
     if response.status_code != 200:
         return response
     return response.json()

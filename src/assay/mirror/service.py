@@ -330,7 +330,11 @@ class MirrorService:
         fresh_until = now + max(0.0, uplink.ttl - age)
         entry = self._build(name, uplink, upstream, document, verdicts, fresh_until=fresh_until)
         with self._lock:
-            self._entries.pop(name.name, None)
+            old = self._entries.pop(name.name, None)
+            if old is not None:
+                # The new copy is no more recently checked not to be local than the old one
+                # (a background revalidation checks nothing; a publish here marked it).
+                entry.local_checked = min(entry.local_checked, old.local_checked)
             self._entries[name.name] = entry
             while len(self._entries) > ENTRIES:
                 self._entries.pop(next(iter(self._entries)))
@@ -346,6 +350,7 @@ class MirrorService:
             entry.verdicts,
             fresh_until=entry.fresh_until,
         )
+        rebuilt.local_checked = entry.local_checked
         with self._lock:
             self._entries[name.name] = rebuilt
         return rebuilt
