@@ -168,3 +168,25 @@ def test_local_package_never_shadowed(mirror: Mirror, tmp_path: Path) -> None:
     assert mirror.get("/@acme/anything").status_code == 404
     assert mirror.upstream.requests["/@acme%2fanything"] == 0
     assert mirror.upstream.requests["/@acme/anything"] == 0
+
+
+def test_web_page_shows_the_facts_verified_on_ingest(mirror: Mirror) -> None:
+    """The package page of a mirrored package: each version's verdict and, for the shown
+    version, the provenance facts read from the certificate the mirror verified on ingest."""
+    assert mirror.get("/sigstore").status_code == 200
+    page = mirror.get("/-/web/package/sigstore")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "Mirrored from npmjs" in html
+    assert 'data-version="0.9.0"' in html
+    assert "EINTEGRITYSIGNATURE" in html  # the held-back version, and why
+    assert "✓ Verified on ingest" in html
+    assert "Built and signed on GitHub Actions" in html
+    assert 'data-testid="source-repository"><a href="https://github.com/sigstore/sigstore-js"' in (
+        html
+    )
+    assert "Verified on ingest</dt>" in html
+    details = mirror.get("/-/web/package/sigstore/v/1.0.0/provenance")
+    assert details.status_code == 200, details.text
+    assert "Verified by this registry on ingest (mirror)" in details.text
+    assert "github.com/sigstore/sigstore-js" in details.text

@@ -1,6 +1,7 @@
 """MirrorStore's contract on SQLite and PostgreSQL: what the mirror relies on — a name with a
 local row, a staged publish or a live reservation is local; a verdict, once stored, is never
-replaced by a later fetch; a tarball is recorded on its version."""
+replaced by a later fetch; a tarball is recorded on its version; an eviction forgets a version
+(and expires the packument) or a whole package."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from assay.storage.account_store import now_ms
-from assay.storage.database import migrate, open_engine, sqlite_url
+from assay.storage.database import migrate, open_engine, sqlite_url, write_transaction
 from assay.storage.mirror_store import MirrorStore, StoredUpstream, StoredVerdict
 from assay.storage.trust_store import StoredPublisher, StoredStaged, TrustStore
 from tests.services import Postgres
@@ -80,7 +81,28 @@ def test_verdicts_are_never_replaced(stores: Stores) -> None:
     store.record_tarball("left-pad", "1.0.0", blob_key="tarballs/ab/cd", shasum="0" * 40, size=9)
     row = store.verdicts("left-pad")["1.0.0"]
     assert (row.blob_key, row.size) == ("tarballs/ab/cd", 9)
-    assert store.counts() == {"packages": 1, "verified": 2, "tarballs": 1}
+    assert store.counts() == {
+        "packages": 1, "verified": 2, "tarballs": 1, "tarball_bytes": 9, "packument_chars": 8,
+    }  # fmt: skip
+
+
+def test_evict_a_version_then_a_package(stores: Stores) -> None:
+    store = stores.mirror
+    store.save_packument(_upstream("{}", 5), [_verdict("1.0.0"), _verdict("1.1.0")])
+    store.record_tarball("left-pad", "1.0.0", blob_key="tarballs/ab/cd", shasum="0" * 40, size=9)
+    assert store.packages() == [("left-pad", "npmjs", 5)]
+    assert store.evict("left-pad", "1.0.0") == 1
+    assert set(store.verdicts("left-pad")) == {"1.1.0"}
+    stored = store.upstream("left-pad")
+    assert stored is not None
+    # Expired and unconditional: the next fetch brings a document to verify 1.0.0 from.
+    assert (stored.etag, stored.last_modified, stored.fetched_ms) == (None, None, 0)
+    assert store.evict("left-pad", "9.9.9") == 0
+    assert store.evict("left-pad") == 2  # the last verdict and the packument
+    assert store.upstream("left-pad") is None
+    assert store.verdicts("left-pad") == {}
+    assert store.packages() == []
+    assert store.evict("left-pad") == 0
 
 
 def _publisher(package: str, pending_until_ms: int | None) -> StoredPublisher:
@@ -97,3 +119,18 @@ def _staged(package: str) -> StoredStaged:
         id=str(uuid.uuid4()), package=package, version="1.0.0", body={}, blob_key="k",
         integrity="sha512-x", size=1, stager={"user": "alice"}, created_ms=now_ms(),
     )  # fmt: skip
+
+
+def test_cache_writes_do_not_wait_for_the_disk(stores: Stores) -> None:
+    """The mirror's rows are written with write_transaction(durable=False): SQLite commits them
+    with synchronous=NORMAL (WAL: no fsync per commit), PostgreSQL with synchronous_commit off;
+    every other write, on the same pooled connections, stays durable."""
+    engine = stores.engine
+    sqlite = engine.dialect.name == "sqlite"
+    query = "PRAGMA synchronous" if sqlite else "SHOW synchronous_commit"
+    relaxed, durable = (1, 2) if sqlite else ("off", "on")  # NORMAL = 1, FULL = 2
+    for _ in range(3):  # the pool hands the same connections back
+        with write_transaction(engine, durable=False) as connection:
+            assert connection.exec_driver_sql(query).scalar() == relaxed
+        with write_transaction(engine) as connection:
+            assert connection.exec_driver_sql(query).scalar() == durable

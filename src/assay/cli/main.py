@@ -34,6 +34,7 @@ COMMANDS = {
     "backup": "assay.cli.operations:backup_command",
     "restore": "assay.cli.operations:restore_command",
     "check": "assay.cli.operations:check_command",
+    "mirror": "assay.cli.mirror:mirror_command",
 }
 
 

@@ -37,7 +37,7 @@ from assay.ca.authority import CertificateAuthority
 from assay.ca.extensions import IssuerProfile
 from assay.instance.layout import DataDir
 from assay.instance.material import InstanceMaterial
-from assay.instance.setup import ensure_tsa_material
+from assay.instance.setup import ADMIN_USER, ensure_tsa_material
 from assay.instance.trust import (
     client_trust_config,
     signing_config,
@@ -47,6 +47,7 @@ from assay.instance.trust import (
 from assay.instance.tuf_repo import TufRepository, instance_targets
 from assay.keys import Signer
 from assay.limits import RateLimit, RateLimiter
+from assay.mirror.app import create_mirror_admin_app
 from assay.mirror.service import open_mirror
 from assay.oidc.app import create_app as create_oidc_app
 from assay.oidc.issuer import OIDCIssuer
@@ -149,8 +150,8 @@ def create_instance_app(settings: Settings, *, publish_tuf: bool = True) -> ASGI
         oidc=exchange_validator(settings, issuer.trusted_issuer()),
         instance_issuer=issuer.issuer_url,
     )
-    registry.mirror = open_mirror(settings, MirrorStore(engine), registry.blobs)
-    uplink_keys, uplink_roots = registry.mirror.trust_material() if registry.mirror else ([], [])
+    mirror = registry.mirror = open_mirror(settings, MirrorStore(engine), registry.blobs)
+    uplink_keys, uplink_roots = mirror.trust_material() if mirror else ([], [])
 
     trust_files: dict[str, dict[str, Any]] = {
         "trusted_root.json": with_uplinks(trusted_root(material, origin), uplink_roots),
@@ -220,7 +221,12 @@ def create_instance_app(settings: Settings, *, publish_tuf: bool = True) -> ASGI
     # It logs its publish attestations in the log above, in process: no HTTP request to itself
     # (unless the operator named another log, which it reaches over HTTP).
     # The web pages, under /-/web so that no page can take a package's path (assay.web.app).
-    app.mount("/-/web", create_web_app(registry, log_service, registry_attestations(registry)))
+    app.mount(
+        "/-/web",
+        create_web_app(registry, log_service, registry_attestations(registry), mirror=mirror),
+    )
+    if mirror is not None:  # the operator's routes (assay mirror status/report/evict)
+        app.mount("/-/mirror", create_mirror_admin_app(mirror, registry.accounts, ADMIN_USER))
     # A browser asking for / or a package's path is sent to its page; npm gets JSON as ever.
     app.mount("/", BrowserFront(create_registry_app(registry, settings)))
     # The CA's routes once more at the origin (see the module docstring).

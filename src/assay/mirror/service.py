@@ -37,10 +37,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from assay.errors import ConfigError, VerificationError
+from assay.errors import ConfigError, FormatError, VerificationError
 from assay.mirror.config import MirrorConfig, Uplink
 from assay.mirror.ingest import Pending, verify_version
 from assay.mirror.policy import MirrorPolicy
+from assay.mirror.reports import (
+    HeldKind,
+    HeldVersion,
+    MirroredVersion,
+    MirrorStatus,
+    UplinkHealth,
+    UplinkStatus,
+)
 from assay.mirror.served import served_packument
 from assay.mirror.trust import UplinkTrust, load_trust, npm_key_entries
 from assay.mirror.upstream import Fetched, UpstreamClient, UpstreamError
@@ -54,6 +62,7 @@ from assay.storage.blobs import BlobStore
 from assay.storage.mirror_store import MirrorStore, StoredUpstream, StoredVerdict
 from assay.storage.registry_store import tarball_key
 from assay.verify.attestations import verify_attestations
+from assay.verify.facts import VerifiedFacts
 from assay.verify.result import VerificationResult
 from assay.verify.trust import RegistryKeys
 
@@ -126,6 +135,7 @@ class MirrorService:
         self._trust: dict[str, UplinkTrust] = {}
         self._provenance: dict[tuple[str, str, str], VerificationResult | None] = {}
         self._pool = ThreadPoolExecutor(_VERIFY_WORKERS, thread_name_prefix="mirror-verify")
+        self._health = {name: UplinkHealth() for name in config.uplinks}
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -159,6 +169,27 @@ class MirrorService:
                 return _with_header(entry.packument, "revalidating")
         return self._flight(name.name, lambda: self._refresh(name, uplinks))
 
+    def cached_packument(self, name: str) -> Packument | None:
+        """The served packument from memory when it may be served without any I/O: within
+        its TTL, its policy unchanged, and checked not to be local within LOCAL_RECHECK (the
+        registry's own staleness for what other processes wrote). The registry's hot path
+        (no thread, no query), as for its local packuments; None: take :meth:`packument`."""
+        entry = self._entries.get(name)
+        if entry is None:
+            return None
+        now = time.monotonic()
+        fresh = now < entry.fresh_until and now < entry.policy_until
+        if fresh and now < entry.local_checked + LOCAL_RECHECK:
+            return entry.packument
+        return None
+
+    def forget(self, name: str) -> None:
+        """The registry wrote ``name`` (a publish, here): check at the next read whether it is
+        local now, before serving the copy in memory."""
+        entry = self._entries.get(name)
+        if entry is not None:
+            entry.local_checked = float("-inf")
+
     def _revalidate_in_background(self, name: PackageName, uplinks: tuple[Uplink, ...]) -> None:
         with self._lock:
             if name.name in self._flights:
@@ -174,8 +205,13 @@ class MirrorService:
 
     def _refresh(self, name: PackageName, uplinks: tuple[Uplink, ...]) -> Packument:
         """Ask the uplinks (the one that served the package before first), ingest the answer."""
-        stored = self.store.upstream(name.name)
         entry = self._entries.get(name.name)
+        now = time.monotonic()
+        if entry is not None and now < entry.fresh_until and now < entry.policy_until:
+            # A request that found nothing fresh and then led a flight of its own after
+            # another flight had just refreshed the package: no second upstream request.
+            return entry.packument
+        stored = self.store.upstream(name.name)
         if entry is None and stored is not None:
             # Cached by an earlier process (or another node): serve it while within its TTL.
             uplink = self.config.uplinks.get(stored.uplink)
@@ -194,6 +230,7 @@ class MirrorService:
                     stored.etag if same and stored else None,
                     stored.last_modified if same and stored else None,
                 )
+                self._healthy(uplink.name)
                 if fetched.status == 404:
                     continue
                 if fetched.status == 304 and stored is not None and same:
@@ -212,6 +249,7 @@ class MirrorService:
                 return self._ingest(name, uplink, fetched, stored).packument
             except UpstreamError as exc:
                 log.warning("mirror: %s", exc.message)
+                self._failed(uplink.name, exc.message)
                 failures.append(exc.message)
         if stored is not None and failures:
             return self._serve_stale(name, stored)
@@ -292,7 +330,11 @@ class MirrorService:
         fresh_until = now + max(0.0, uplink.ttl - age)
         entry = self._build(name, uplink, upstream, document, verdicts, fresh_until=fresh_until)
         with self._lock:
-            self._entries.pop(name.name, None)
+            old = self._entries.pop(name.name, None)
+            if old is not None:
+                # The new copy is no more recently checked not to be local than the old one
+                # (a background revalidation checks nothing; a publish here marked it).
+                entry.local_checked = min(entry.local_checked, old.local_checked)
             self._entries[name.name] = entry
             while len(self._entries) > ENTRIES:
                 self._entries.pop(next(iter(self._entries)))
@@ -308,6 +350,7 @@ class MirrorService:
             entry.verdicts,
             fresh_until=entry.fresh_until,
         )
+        rebuilt.local_checked = entry.local_checked
         with self._lock:
             self._entries[name.name] = rebuilt
         return rebuilt
@@ -432,6 +475,7 @@ class MirrorService:
         try:
             fetched = self.clients[entry.uplink].tarball(url)
         except UpstreamError as exc:
+            self._failed(entry.uplink, exc.message)
             raise Unavailable(f"{name.name}@{version}: {exc.message}", retry_after=5) from exc
         if fetched.status != 200:
             raise Unavailable(f"{name.name}@{version}: the uplink answered {fetched.status}")
@@ -510,6 +554,151 @@ class MirrorService:
         """Versions of an upstream package left out of its served packument, and why."""
         return dict(self._entry(name).held)
 
+    # --- operators and pages (assay mirror status/report/evict, the package page) ----------
+
+    def _healthy(self, uplink: str) -> None:
+        self._health[uplink].last_ok_ms = now_ms()
+
+    def _failed(self, uplink: str, error: str) -> None:
+        health = self._health[uplink]
+        health.last_failure_ms, health.last_error = now_ms(), error
+
+    def versions(self, name: PackageName) -> list[MirroredVersion]:
+        """Every version the uplink lists for an upstream package, in its order, with the
+        mirror's decision and the provenance facts verified on ingest (the package page).
+        NotFound for a name that is not mirrored, as :meth:`packument`."""
+        entry = self._entry(name)
+        versions = entry.document.get("versions")
+        found: list[MirroredVersion] = []
+        for version in versions if isinstance(versions, dict) else {}:
+            verdict = entry.verdicts.get(version)
+            found.append(
+                MirroredVersion(
+                    version=version,
+                    uplink=entry.uplink,
+                    served=version not in entry.held,
+                    reason=entry.held.get(version),
+                    signatures=verdict.signatures if verdict else "not verified yet",
+                    provenance=verdict.provenance if verdict and verdict.verified else None,
+                    facts=_facts(verdict) if verdict and verdict.verified else None,
+                    verified_ms=verdict.verified_ms if verdict else None,
+                    tarball_stored=verdict is not None and verdict.blob_key is not None,
+                )
+            )
+        return found
+
+    def uplink_url(self, uplink: str) -> str | None:
+        """The configured URL of an uplink (None: not configured now)."""
+        found = self.config.uplinks.get(uplink)
+        return found.url if found is not None else None
+
+    def report(self) -> list[HeldVersion]:
+        """Every cached upstream version left out of what the mirror serves, and why, by
+        package. Built from what is cached — no uplink is asked — with the policy as it
+        stands now (a quarantine that ended is no longer listed)."""
+        held: list[HeldVersion] = []
+        for text, uplink_name, _ in self.store.packages():
+            uplink = self.config.uplinks.get(uplink_name)
+            if uplink is None or uplink not in self.config.uplinks_for(text):
+                continue  # no longer sent to that uplink: never served from it
+            if self.store.local_claim(text) is not None:
+                continue  # local now: the mirror is not asked about it
+            entry = self._cached_entry(PackageName(text), uplink)
+            if entry is None:
+                continue
+            for version, reason in entry.held.items():
+                verdict = entry.verdicts.get(version)
+                kind: HeldKind
+                if verdict is None:
+                    kind = "pending"
+                elif not verdict.verified:
+                    kind = "verification"
+                elif verdict.integrity != _integrity(entry.document, version):
+                    kind = "changed"
+                else:
+                    kind = "policy"
+                held.append(
+                    HeldVersion(
+                        text,
+                        version,
+                        uplink.name,
+                        kind,
+                        reason,
+                        verdict.verified_ms if verdict else None,
+                    )
+                )
+        return held
+
+    def _cached_entry(self, name: PackageName, uplink: Uplink) -> _Entry | None:
+        """The package as served now, from memory or the tables, never from the uplink."""
+        entry = self._entries.get(name.name)
+        if entry is not None:
+            if time.monotonic() >= entry.policy_until:
+                entry = self._rebuild(name, entry)
+            return entry
+        stored = self.store.upstream(name.name)
+        if stored is None:
+            return None
+        document = json.loads(stored.document)
+        verdicts = self.store.verdicts(name.name)
+        return self._build(name, uplink, stored, document, verdicts, fresh_until=0.0)
+
+    def status(self) -> MirrorStatus:
+        """The uplinks (pinged now, in parallel), the cache's counts, the held-back count."""
+        now = now_ms()
+        packages = self.store.packages()
+        uplinks = list(self.config.uplinks.values())
+        with ThreadPoolExecutor(max(1, len(uplinks)), thread_name_prefix="mirror-ping") as pool:
+            pings = list(pool.map(self._ping, uplinks))
+        rows: list[UplinkStatus] = []
+        for uplink, (reachable, ping) in zip(uplinks, pings, strict=True):
+            fetched = [ms for _, name, ms in packages if name == uplink.name]
+            rows.append(
+                UplinkStatus(
+                    name=uplink.name,
+                    url=uplink.url,
+                    reachable=reachable,
+                    ping=ping,
+                    ttl=uplink.ttl,
+                    packages=len(fetched),
+                    fresh=sum(1 for ms in fetched if now - ms < uplink.ttl * 1000),
+                    oldest_fetch_ms=min(fetched, default=None),
+                    newest_fetch_ms=max(fetched, default=None),
+                    health=replace(self._health[uplink.name]),
+                )
+            )
+        return MirrorStatus(
+            uplinks=tuple(rows),
+            cache=dict(self.store.counts()),
+            held=len(self.report()),
+            in_memory=len(self._entries),
+        )
+
+    def _ping(self, uplink: Uplink) -> tuple[bool, str]:
+        started = time.monotonic()
+        try:
+            status = self.clients[uplink.name].ping()
+        except UpstreamError as exc:
+            self._failed(uplink.name, exc.message)
+            return False, exc.message
+        took = (time.monotonic() - started) * 1000
+        if status < 500:
+            self._healthy(uplink.name)
+        return status < 500, f"HTTP {status} in {took:.0f} ms"
+
+    def evict(self, name: str, version: str | None = None) -> int:
+        """Forget the cached packument, verdicts and tarball rows of ``name`` (or of one
+        version) here and in this process's memory, so that the next request fetches and
+        verifies them again; the number of rows removed (0: nothing was cached). Other
+        processes (``assay serve`` nodes) drop their copy at their next refresh."""
+        removed = self.store.evict(name, version)
+        with self._lock:
+            self._entries.pop(name, None)
+            for key in [k for k in self._provenance if k[0] == name]:
+                if version is None or key[1] == version:
+                    del self._provenance[key]
+        return removed
+
     # --- one fetch at a time ---------------------------------------------------------------
 
     def _flight(self, key: str, work: Callable[[], T]) -> T:
@@ -533,6 +722,19 @@ class MirrorService:
         finally:
             with self._lock:
                 self._flights.pop(key, None)
+
+
+def _facts(verdict: StoredVerdict) -> VerifiedFacts | None:
+    """The provenance facts stored with a verdict (from the verified certificate)."""
+    if verdict.facts is None:
+        return None
+    try:
+        return VerifiedFacts.from_json(json.loads(verdict.facts))
+    except (ValueError, FormatError) as exc:
+        log.warning(
+            "mirror: %s@%s: stored facts unreadable: %s", verdict.name, verdict.version, exc
+        )
+        return None
 
 
 def _with_header(packument: Packument, state: str) -> Packument:

@@ -76,6 +76,21 @@ class UpstreamClient:
         """An attestations response, keys or a trusted root."""
         return self._get(url, {"Accept": "application/json"}, limit)
 
+    def ping(self) -> int:
+        """``GET <uplink>-/ping`` (npm's ``npm ping``): the HTTP status of any answer, for
+        `assay mirror status`; UpstreamError when nothing answered."""
+        url = self.uplink.url + "-/ping"
+        headers = {"Accept": "application/json"}
+        if self.uplink.token:
+            headers["Authorization"] = f"Bearer {self.uplink.token}"
+        try:
+            with self._client.stream("GET", url, headers=headers) as response:
+                return response.status_code  # the body is never read
+        except httpx.HTTPError as exc:
+            raise UpstreamError(
+                f"{self.uplink.name}: GET {url} failed: {exc}", uplink=self.uplink.name, url=url
+            ) from exc
+
     def _get(self, url: str, headers: dict[str, str], limit: int) -> Fetched:
         # The token goes only to the uplink's own origin, never to a host a packument names.
         if self.uplink.token and _origin(url) == self._origin:

@@ -130,6 +130,8 @@ class Mirror(Protocol):
     def tarball(self, name: PackageName, filename: str) -> Tarball: ...
     def attestations(self, name: PackageName, version: str) -> dict[str, Any]: ...
     def npm_keys(self) -> list[dict[str, Any]]: ...
+    def cached_packument(self, name: str) -> Packument | None: ...
+    def forget(self, name: str) -> None: ...
 
 
 @dataclass
@@ -284,10 +286,16 @@ class RegistryService:
         entry = self._cache.get(name)
         if entry is not None and time.monotonic() - entry.checked < CROSS_PROCESS_STALENESS:
             return entry.packument
+        if entry is None and self.mirror is not None:  # mirror: within the same staleness
+            return self.mirror.cached_packument(name)
         return None
 
     def packument(self, name: PackageName) -> Packument:
         entry = self._cache.get(name.name)
+        if entry is None and self.mirror is not None:  # mirror: fresh in its memory
+            mirrored = self.mirror.cached_packument(name.name)
+            if mirrored is not None:
+                return mirrored
         if entry is not None:
             if time.monotonic() - entry.checked < CROSS_PROCESS_STALENESS:
                 return entry.packument
@@ -297,7 +305,7 @@ class RegistryService:
         state = self.store.load_package(name.name)
         packument = None if state is None else build(state, self.origin)
         if packument is None:
-            self._invalidate(name.name)
+            self._drop_cached(name.name)
             if state is None and self.mirror is not None:  # mirror: no local row at all
                 return self.mirror.packument(name)
             raise NotFound("Not found")
@@ -325,6 +333,13 @@ class RegistryService:
         return self._cache_bytes
 
     def _invalidate(self, name: str) -> None:
+        """After a write to ``name``: drop what is cached, and make the mirror check again
+        that the name is not local before it serves its copy from memory (local wins)."""
+        self._drop_cached(name)
+        if self.mirror is not None:
+            self.mirror.forget(name)
+
+    def _drop_cached(self, name: str) -> None:
         with self._lock:
             old = self._cache.pop(name, None)
             if old is not None:

@@ -23,6 +23,7 @@ from assay.errors import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE_OPTION = "assay_write"
+_CACHE_OPTION = "assay_cache_write"
 
 
 def sqlite_url(path: Path) -> str:
@@ -73,20 +74,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:
-    writing = connection.get_execution_options().get(_WRITE_OPTION, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+    options = connection.get_execution_options()
+    if not options.get(_WRITE_OPTION, False):
+        connection.exec_driver_sql("BEGIN")
+        return
+    # `synchronous` is per connection and applies to the next commit: FULL for every write,
+    # NORMAL for a cache's rows (write_transaction(durable=False)), set before each one.
+    level = "NORMAL" if options.get(_CACHE_OPTION, False) else "FULL"
+    connection.exec_driver_sql(f"PRAGMA synchronous={level}")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
+def write_transaction(engine: Engine, *, durable: bool = True) -> Iterator[sa.Connection]:
     """A transaction that writes: committed when the block ends, rolled back if it raises.
 
     Use it instead of ``engine.begin()``; reads use ``engine.connect()``. On SQLite it starts
     with BEGIN IMMEDIATE; PostgreSQL needs nothing special.
+
+    ``durable=False`` is for rows that are a cache of what can be fetched again (the mirror's
+    upstream packuments and verdicts): still atomic and consistent, but the commit does not
+    wait for the disk, so a power loss may lose the last commits — never leave a torn one.
+    SQLite: ``synchronous=NORMAL`` in WAL mode (https://www.sqlite.org/pragma.html#pragma_synchronous);
+    PostgreSQL: ``synchronous_commit = off`` for the transaction (asynchronous commit).
     """
     with engine.connect() as connection:
-        writer = connection.execution_options(**{_WRITE_OPTION: True})
+        writer = connection.execution_options(**{_WRITE_OPTION: True, _CACHE_OPTION: not durable})
         with writer.begin():
+            if not durable and engine.dialect.name == "postgresql":
+                writer.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             yield writer
 
 

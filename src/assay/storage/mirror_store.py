@@ -1,12 +1,14 @@
 """The mirror's tables: upstream packuments as fetched, and each upstream version's verdict
 (docs/mirror.md).
 
-Durability as in :mod:`assay.storage.registry_store`: every write is one transaction, committed
-when the method returns. A packument and the verdicts of its new versions are written together
-(:meth:`MirrorStore.save_packument`), so a reader never sees a packument whose versions have
-no verdict. A tarball's columns are set only after its bytes were checked and stored in the blob
-store (:meth:`MirrorStore.record_tarball`). The rules (what is verified, what is served) live in
-:mod:`assay.mirror`; this module only reads and writes rows.
+Every write is one transaction, committed when the method returns. The rows are a cache of what
+the uplinks serve, so they are written with ``write_transaction(durable=False)``: atomic, but a
+power loss may lose the last commits, which are then fetched and verified again (an eviction, an
+operator's decision, is durable). A packument and the verdicts of its new versions are written
+together (:meth:`MirrorStore.save_packument`), so a reader never sees a packument whose versions
+have no verdict. A tarball's columns are set only after its bytes were checked and stored in the
+blob store (:meth:`MirrorStore.record_tarball`). The rules (what is verified, what is served)
+live in :mod:`assay.mirror`; this module only reads and writes rows.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ class MirrorStore:
     def save_packument(self, upstream: StoredUpstream, new: Sequence[StoredVerdict]) -> None:
         """Store a packument fetched with a 200 and the verdicts of its versions not seen
         before, in one transaction. A verdict already stored is never replaced."""
-        with write_transaction(self._engine) as connection:
+        with write_transaction(self._engine, durable=False) as connection:
             _upsert_packument(connection, upstream)
             seen = {
                 row.version
@@ -131,7 +133,7 @@ class MirrorStore:
 
     def confirm(self, name: str, fetched_ms: int) -> None:
         """The uplink answered 304: the stored packument is current as of ``fetched_ms``."""
-        with write_transaction(self._engine) as connection:
+        with write_transaction(self._engine, durable=False) as connection:
             connection.execute(
                 mirror_packuments.update()
                 .where(mirror_packuments.c.name == name)
@@ -142,7 +144,7 @@ class MirrorStore:
         self, name: str, version: str, *, blob_key: str, shasum: str, size: int
     ) -> None:
         """The tarball of ``name@version`` matched its integrity and is in the blob store."""
-        with write_transaction(self._engine) as connection:
+        with write_transaction(self._engine, durable=False) as connection:
             connection.execute(
                 mirror_versions.update()
                 .where(mirror_versions.c.name == name, mirror_versions.c.version == version)
@@ -162,12 +164,57 @@ class MirrorStore:
                     )
                 ).all()
             )
-            tarballs = connection.execute(
-                sa.select(sa.func.count())
+            tarballs, tarball_bytes = connection.execute(
+                sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(mirror_versions.c.size), 0))
                 .select_from(mirror_versions)
                 .where(mirror_versions.c.blob_key.is_not(None))
+            ).one()
+            packument_chars = connection.execute(
+                sa.select(
+                    sa.func.coalesce(sa.func.sum(sa.func.length(mirror_packuments.c.document)), 0)
+                )
             ).scalar_one()
-        return {"packages": packages, **by_verdict, "tarballs": tarballs}
+        return {
+            "packages": packages,
+            **by_verdict,
+            "tarballs": tarballs,
+            "tarball_bytes": int(tarball_bytes),
+            "packument_chars": int(packument_chars),
+        }
+
+    def packages(self) -> list[tuple[str, str, int]]:
+        """Every upstream package stored: (name, uplink, fetched_ms), by name (for
+        `assay mirror status` and `report`)."""
+        query = sa.select(
+            mirror_packuments.c.name, mirror_packuments.c.uplink, mirror_packuments.c.fetched_ms
+        ).order_by(mirror_packuments.c.name)
+        with self._engine.connect() as connection:
+            return [(row.name, row.uplink, row.fetched_ms) for row in connection.execute(query)]
+
+    def evict(self, name: str, version: str | None = None) -> int:
+        """Forget what was fetched and decided for ``name`` (or only ``name@version``), so
+        that the next request fetches and verifies it again; the number of rows removed.
+
+        Evicting one version also drops the packument's validators and marks it expired: the
+        next fetch is unconditional (a 304 would bring back no document to verify the version
+        from). Tarball blobs are content-addressed and may be shared (a local version with
+        the same bytes), so they are not deleted here; without its row the blob is never
+        served for this version, and the next download fetches and checks it again."""
+        with write_transaction(self._engine) as connection:
+            versions = mirror_versions.delete().where(mirror_versions.c.name == name)
+            if version is not None:
+                versions = versions.where(mirror_versions.c.version == version)
+            removed = connection.execute(versions).rowcount
+            packument = mirror_packuments.c.name == name
+            if version is None:
+                removed += connection.execute(mirror_packuments.delete().where(packument)).rowcount
+            else:
+                connection.execute(
+                    mirror_packuments.update()
+                    .where(packument)
+                    .values(etag=None, last_modified=None, fetched_ms=0)
+                )
+        return int(removed)
 
 
 _VERDICT_COLUMNS = (

@@ -56,6 +56,7 @@ from assay.tlog.service import LogService
 from assay.tlog.service import NotFound as LogNotFound
 from assay.verify.facts import VerifiedFacts
 from assay.web import pages
+from assay.web.mirror_view import MirrorVerdicts, ingest_facts, mirror_panel
 from assay.web.provenance_view import (
     Link,
     attestations_view,
@@ -211,8 +212,12 @@ def create_app(
     *,
     base: str = PREFIX,
     instance_issuer: str | None = None,
+    mirror: MirrorVerdicts | None = None,
 ) -> FastAPI:
     """The pages, to mount at ``base``; links in them are absolute paths under it.
+
+    ``mirror``: the instance's mirror (assay.mirror), whose verdicts the page of a mirrored
+    package shows, with the provenance facts it verified on ingest (web/mirror_view.py).
 
     ``instance_issuer``: this instance's OIDC issuer, whose (emulated CI) certificates are
     labelled "emulated CI of this instance"; default ``<registry origin>/-/oidc``, where the
@@ -297,7 +302,16 @@ def create_app(
                 headers={"Content-Disposition": f'attachment; filename="{filename}"'},
             )
         read = None if response is None else attestations_view(response, ledger)
-        facts, source_check = await origin_facts(name.name, resolved, response)
+        panel = None
+        if packument.mirrored and mirror is not None:
+            # A mirrored version: the facts the mirror verified on ingest (there is no local
+            # publish record to read, and the upstream's claims are never shown).
+            mirrored = await run_in_threadpool(mirror.versions, name)
+            facts, source_check = ingest_facts(mirrored, resolved), None
+            uplink = mirrored[-1].uplink if mirrored else ""
+            panel = mirror_panel(mirrored, resolved, mirror.uplink_url(uplink))
+        else:
+            facts, source_check = await origin_facts(name.name, resolved, response)
         if view == "page":
             publishers, policy = await run_in_threadpool(trust_views, registry, name.name)
             published_by = await run_in_threadpool(trusted_identity, registry, name, resolved)
@@ -306,13 +320,13 @@ def create_app(
                 source_check=source_check, publishers=publishers, policy=policy,
                 trusted_publish=published_by,
             )  # fmt: skip
-            return render("package.html", page=page)
+            return render("package.html", page=page, mirror=panel)
         details = pages.provenance_page(
             name.name, resolved, read, facts, source_check=source_check,
             attestations_url=f"/-/npm/v1/attestations/{_pathquote(name.name)}@"
             f"{quote(resolved, safe='')}",
         )  # fmt: skip
-        return render("provenance.html", page=details)
+        return render("provenance.html", page=details, mirror=panel)
 
     # --- the log ---------------------------------------------------------------------------
 
