@@ -72,6 +72,7 @@ __all__ = [
     "canonical_json",
     "decode_b64_field",
     "entry_uuid",
+    "prehashed_signature_verifies",
     "set_payload",
 ]
 
@@ -371,11 +372,21 @@ def _check_distinct(signatures: list[str], field: str) -> None:
         raise FormatError(f"{field} repeats a signature", field=field)
 
 
-def _dsse_verifies(payload_type: str, payload: bytes, sig: bytes, key: PublicKey) -> bool:
-    single = Envelope(payload=payload, payload_type=payload_type, signatures=(dsse.Signature(sig),))
+def prehashed_signature_verifies(
+    key: PublicKey, signature: bytes, digest: bytes, hash_type: type[hashes.HashAlgorithm]
+) -> bool:
+    """Whether ``signature`` verifies over an already hashed ``digest``: the hashedrekord rule
+    of Rekor v1 and v2 alike (ECDSA, or RSA PKCS#1 v1.5, with ``Prehashed(hash_type)``).
+    Any other key type does not verify; callers that must name the reason check it first."""
+    prehashed = Prehashed(hash_type())
     try:
-        dsse.verify(single, key)
-    except VerificationError:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, digest, ec.ECDSA(prehashed))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, digest, padding.PKCS1v15(), prehashed)
+        else:
+            return False
+    except (InvalidSignature, ValueError):
         return False
     return True
 
@@ -399,20 +410,14 @@ def _hashedrekord(spec: dict[str, JSONValue]) -> ProposedEntry:
     digest_json = _object(data, "hash", "spec.data")
     algorithm, digest = _hex_digest(digest_json, "spec.data.hash", frozenset(_HASHES))
     key = verifier.public_key
-    prehashed = Prehashed(_HASHES[algorithm]())
-    try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(sig, digest, ec.ECDSA(prehashed))
-        elif isinstance(key, rsa.RSAPublicKey):
-            key.verify(sig, digest, padding.PKCS1v15(), prehashed)
-        else:
-            # hashedrekord entry.go: "ed25519 unsupported for hashedrekord" (it would need
-            # Ed25519ph, which clients do not produce).
-            raise FormatError("Ed25519 keys are not supported for hashedrekord entries")
-    except (InvalidSignature, ValueError) as exc:
+    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        # hashedrekord entry.go: "ed25519 unsupported for hashedrekord" (it would need
+        # Ed25519ph, which clients do not produce).
+        raise FormatError("Ed25519 keys are not supported for hashedrekord entries")
+    if not prehashed_signature_verifies(key, sig, digest, _HASHES[algorithm]):
         raise VerificationError(
             "hashedrekord signature does not verify over the digest", algorithm=algorithm
-        ) from exc
+        )
     body: dict[str, JSONValue] = {
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
@@ -480,7 +485,7 @@ def _dsse(spec: dict[str, JSONValue]) -> ProposedEntry:
     used: set[int] = set()
     for text, signature in zip(spelled, envelope.signatures, strict=True):
         for position, verifier in enumerate(verifiers):
-            if _dsse_verifies(
+            if dsse.signature_verifies(
                 envelope.payload_type, envelope.payload, signature.sig, verifier.public_key
             ):
                 signed.append((text, SignedBy(signature.sig, verifier)))
@@ -559,7 +564,7 @@ def _intoto(spec: dict[str, JSONValue]) -> ProposedEntry:
         keyid = item.get("keyid")
         if keyid is not None and not isinstance(keyid, str):
             raise FormatError(f"{where}.keyid must be a string", field=f"{where}.keyid")
-        if not _dsse_verifies(payload_type, payload, sig, verifier.public_key):
+        if not dsse.signature_verifies(payload_type, payload, sig, verifier.public_key):
             raise VerificationError(f"{where} does not verify with its publicKey", field=where)
         # Both are kept as submitted (strfmt.Base64 re-encodes to the same canonical text).
         sig_text = base64.b64encode(sig_outer).decode("ascii")

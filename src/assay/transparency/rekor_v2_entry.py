@@ -41,10 +41,9 @@ from collections.abc import Mapping
 from typing import Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from assay.errors import FormatError, VerificationError
 from assay.provenance import dsse
@@ -56,6 +55,7 @@ from assay.transparency.rekor import (
     SignedBy,
     Verifier,
     decode_b64_field,
+    prehashed_signature_verifies,
 )
 from assay.transparency.rekor_v2 import (
     API_VERSION,
@@ -168,22 +168,6 @@ def _check_key(key: object, details: str, path: str) -> PublicKey:
     raise FormatError(f"{path}: the key does not match keyDetails {details}", field=path)
 
 
-def _verify_prehashed(
-    key: PublicKey, signature: bytes, digest: bytes, hash_type: type[hashes.HashAlgorithm]
-) -> bool:
-    prehashed = Prehashed(hash_type())
-    try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, digest, ec.ECDSA(prehashed))
-        elif isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, digest, padding.PKCS1v15(), prehashed)
-        else:
-            return False
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
 def _hashedrekord(request: dict[str, JSONValue]) -> ProposedEntry:
     path = "hashedRekordRequestV002"
     _only(request, {"digest", "signature"}, path)
@@ -201,7 +185,7 @@ def _hashedrekord(request: dict[str, JSONValue]) -> ProposedEntry:
             f"{path}.digest must be {size} bytes for {details}",
             field=f"{path}.digest",
         )
-    if not _verify_prehashed(verifier.public_key, signature, digest, hash_type):
+    if not prehashed_signature_verifies(verifier.public_key, signature, digest, hash_type):
         raise VerificationError("hashedrekord signature does not verify over the digest")
     return ProposedEntry(
         kind="hashedrekord",
@@ -213,19 +197,6 @@ def _hashedrekord(request: dict[str, JSONValue]) -> ProposedEntry:
         digest_algorithm=hash_type().name,
         digest=digest,
     )
-
-
-def _dsse_verifies(envelope: Envelope, signature: bytes, key: PublicKey) -> bool:
-    single = Envelope(
-        payload=envelope.payload,
-        payload_type=envelope.payload_type,
-        signatures=(dsse.Signature(signature),),
-    )
-    try:
-        dsse.verify(single, key)
-    except VerificationError:
-        return False
-    return True
 
 
 def _dsse(request: dict[str, JSONValue]) -> ProposedEntry:
@@ -249,7 +220,9 @@ def _dsse(request: dict[str, JSONValue]) -> ProposedEntry:
     used: set[int] = set()
     for signature in signatures:
         for position, (verifier, recorded) in enumerate(verifiers):
-            if _dsse_verifies(envelope, signature, verifier.public_key):
+            if dsse.signature_verifies(
+                envelope.payload_type, envelope.payload, signature, verifier.public_key
+            ):
                 signed.append((signature, verifier, recorded))
                 used.add(position)
                 break
