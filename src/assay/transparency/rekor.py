@@ -159,6 +159,18 @@ class Verifier:
     public_key: PublicKey
     certificate: x509.Certificate | None = None
 
+    @classmethod
+    def of(cls, public_key: PublicKey, certificate: x509.Certificate | None = None) -> Verifier:
+        """The verifier of ``public_key`` (from ``certificate`` if one was given), with its
+        canonical PEM: the certificate's, else the key's SubjectPublicKeyInfo."""
+        if certificate is not None:
+            pem = certificate.public_bytes(serialization.Encoding.PEM)
+        else:
+            pem = public_key.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        return cls(pem=pem, public_key=public_key, certificate=certificate)
+
     @property
     def certificate_der(self) -> bytes | None:
         if self.certificate is None:
@@ -346,14 +358,7 @@ def _verifier(pem: bytes, field: str) -> Verifier:
             key = serialization.load_der_public_key(der)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise FormatError(f"{field} does not parse: {exc}", field=field) from None
-    public = _supported_key(key, field)
-    if certificate is not None:
-        canonical = certificate.public_bytes(serialization.Encoding.PEM)
-    else:
-        canonical = public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    return Verifier(pem=canonical, public_key=public, certificate=certificate)
+    return Verifier.of(_supported_key(key, field), certificate)
 
 
 def _supported_key(key: object, field: str) -> PublicKey:

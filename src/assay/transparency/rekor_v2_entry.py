@@ -144,18 +144,12 @@ def _verifier(value: JSONValue, path: str) -> tuple[Verifier, V2Verifier]:
     if reencoded != raw:
         raise FormatError(f"{path}.{member} is not exactly one DER value", field=path)
     public = _check_key(key, details, path)
-    if certificate is not None:
-        pem = certificate.public_bytes(serialization.Encoding.PEM)
-    else:
-        pem = public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
     recorded = (
         V2Verifier(details, x509_certificate=raw)
         if member == "x509Certificate"
         else V2Verifier(details, public_key=raw)
     )
-    return Verifier(pem=pem, public_key=public, certificate=certificate), recorded
+    return Verifier.of(public, certificate), recorded
 
 
 def _check_key(key: object, details: str, path: str) -> PublicKey:
