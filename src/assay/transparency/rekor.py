@@ -47,7 +47,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -72,6 +72,7 @@ __all__ = [
     "canonical_json",
     "decode_b64_field",
     "entry_uuid",
+    "pair_dsse_signatures",
     "prehashed_signature_verifies",
     "set_payload",
 ]
@@ -377,6 +378,30 @@ def _check_distinct(signatures: list[str], field: str) -> None:
         raise FormatError(f"{field} repeats a signature", field=field)
 
 
+def pair_dsse_signatures(envelope: Envelope, keys: Sequence[PublicKey]) -> list[int]:
+    """For each of the envelope's signatures, the index of the first key it verifies with.
+
+    The rule of a ``dsse`` entry, v1 (rekor ``types/dsse`` entry.go) and v2 (rekor-tiles
+    ``pkg/types/dsse``) alike: every signature verifies with some verifier and every verifier
+    verifies some signature. Raises :class:`VerificationError` otherwise.
+    """
+    pairs: list[int] = []
+    for signature in envelope.signatures:
+        for position, key in enumerate(keys):
+            if dsse.signature_verifies(envelope.payload_type, envelope.payload, signature.sig, key):
+                pairs.append(position)
+                break
+        else:
+            raise VerificationError(
+                "a DSSE signature does not verify with any of the verifiers",
+                signatures=len(envelope.signatures),
+                verifiers=len(keys),
+            )
+    if len(set(pairs)) != len(keys):
+        raise VerificationError("a verifier verifies none of the DSSE signatures")
+    return pairs
+
+
 def prehashed_signature_verifies(
     key: PublicKey, signature: bytes, digest: bytes, hash_type: type[hashes.HashAlgorithm]
 ) -> bool:
@@ -486,24 +511,11 @@ def _dsse(spec: dict[str, JSONValue]) -> ProposedEntry:
             raise FormatError("a DSSE signature is empty", field="spec.proposedContent.envelope")
         spelled.append(text)
     _check_distinct(spelled, "spec.proposedContent.envelope")
-    signed: list[tuple[str, SignedBy]] = []
-    used: set[int] = set()
-    for text, signature in zip(spelled, envelope.signatures, strict=True):
-        for position, verifier in enumerate(verifiers):
-            if dsse.signature_verifies(
-                envelope.payload_type, envelope.payload, signature.sig, verifier.public_key
-            ):
-                signed.append((text, SignedBy(signature.sig, verifier)))
-                used.add(position)
-                break
-        else:
-            raise VerificationError(
-                "a DSSE signature does not verify with any of the verifiers",
-                signatures=len(spelled),
-                verifiers=len(verifiers),
-            )
-    if len(used) != len(verifiers):
-        raise VerificationError("a verifier verifies none of the DSSE signatures")
+    pairs = pair_dsse_signatures(envelope, [verifier.public_key for verifier in verifiers])
+    signed = [
+        (text, SignedBy(signature.sig, verifiers[position]))
+        for text, signature, position in zip(spelled, envelope.signatures, pairs, strict=True)
+    ]
     signed.sort(key=lambda item: item[0])
     payload_hash = hashlib.sha256(envelope.payload).digest()
     body: dict[str, JSONValue] = {

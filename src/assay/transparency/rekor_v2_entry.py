@@ -46,7 +46,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from assay.errors import FormatError, VerificationError
-from assay.provenance import dsse
 from assay.provenance.dsse import Envelope, PublicKey
 from assay.provenance.encoding import JSONValue, load_json_object
 from assay.transparency.rekor import (
@@ -55,6 +54,7 @@ from assay.transparency.rekor import (
     SignedBy,
     Verifier,
     decode_b64_field,
+    pair_dsse_signatures,
     prehashed_signature_verifies,
 )
 from assay.transparency.rekor_v2 import (
@@ -210,20 +210,11 @@ def _dsse(request: dict[str, JSONValue]) -> ProposedEntry:
         raise FormatError(f"{path}.envelope must carry 1 to {MAX_SIGNATURES} non-empty signatures")
     if len(set(signatures)) != len(signatures):
         raise FormatError(f"{path}.envelope repeats a signature")
-    signed: list[tuple[bytes, Verifier, V2Verifier]] = []
-    used: set[int] = set()
-    for signature in signatures:
-        for position, (verifier, recorded) in enumerate(verifiers):
-            if dsse.signature_verifies(
-                envelope.payload_type, envelope.payload, signature, verifier.public_key
-            ):
-                signed.append((signature, verifier, recorded))
-                used.add(position)
-                break
-        else:
-            raise VerificationError("a DSSE signature does not verify with any of the verifiers")
-    if len(used) != len(verifiers):
-        raise VerificationError("a verifier verifies none of the DSSE signatures")
+    pairs = pair_dsse_signatures(envelope, [verifier.public_key for verifier, _ in verifiers])
+    signed = [
+        (signature, *verifiers[position])
+        for signature, position in zip(signatures, pairs, strict=True)
+    ]
     signed.sort(key=lambda item: item[0])
     payload_hash = hashlib.sha256(envelope.payload).digest()
     body = DsseV002(
