@@ -45,6 +45,7 @@ __all__ = [
     "Signature",
     "pae",
     "sign",
+    "signature_verifies",
     "verify",
 ]
 
@@ -210,6 +211,25 @@ def _verifies(signature: bytes, message: bytes, public_key: PublicKey) -> bool:
             raise VerificationError(f"unsupported public key type {type(public_key).__name__}")
     except (InvalidSignature, ValueError):
         # cryptography reports a malformed DER signature or a wrong-length Ed25519 one either way.
+        return False
+    return True
+
+
+def signature_verifies(
+    payload_type: str, payload: bytes, signature: bytes, public_key: PublicKey
+) -> bool:
+    """Whether this one ``signature`` verifies over the PAE with ``public_key``.
+
+    For callers that must pair every signature with its own key (a Rekor ``dsse`` or ``intoto``
+    entry), which :func:`verify`'s any-of rule does not tell. A key type DSSE cannot verify
+    with counts as not verifying; a payload type that is not Unicode raises as for an envelope.
+    """
+    single = Envelope(
+        payload=payload, payload_type=payload_type, signatures=(Signature(signature),)
+    )
+    try:
+        verify(single, public_key)
+    except VerificationError:
         return False
     return True
 

@@ -32,7 +32,7 @@ from assay.sign.http import http_session
 from assay.sign.identity import IdentityToken
 from assay.sign.log import LogWriter, logged_body
 from assay.sign.timestamp import request_timestamp
-from assay.transparency.rekor_v2_entry import hashedrekord_v002_body
+from assay.transparency.rekor_v2 import HashedRekordV002, V2Signature, V2Verifier, canonical_body
 
 __all__ = [
     "log_dsse_entry",
@@ -143,7 +143,15 @@ def log_hashedrekord_v002_entry(
             }
         }
     )
-    expected = hashedrekord_v002_body(digest, "SHA2_256", signature, verifier)
+    expected = canonical_body(
+        HashedRekordV002(
+            "SHA2_256",
+            digest,
+            V2Signature(
+                signature, V2Verifier("PKIX_ECDSA_P256_SHA_256", x509_certificate=leaf_der)
+            ),
+        )
+    )
     if entry.get("kindVersion") != {"kind": "hashedrekord", "version": "0.0.2"}:
         raise SigningError("the log did not record a hashedrekord 0.0.2 entry")
     if entry.get("canonicalizedBody") != encode_base64(expected):

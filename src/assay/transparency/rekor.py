@@ -47,7 +47,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -72,6 +72,8 @@ __all__ = [
     "canonical_json",
     "decode_b64_field",
     "entry_uuid",
+    "pair_dsse_signatures",
+    "prehashed_signature_verifies",
     "set_payload",
 ]
 
@@ -167,6 +169,18 @@ class Verifier:
     pem: bytes
     public_key: PublicKey
     certificate: x509.Certificate | None = None
+
+    @classmethod
+    def of(cls, public_key: PublicKey, certificate: x509.Certificate | None = None) -> Verifier:
+        """The verifier of ``public_key`` (from ``certificate`` if one was given), with its
+        canonical PEM: the certificate's, else the key's SubjectPublicKeyInfo."""
+        if certificate is not None:
+            pem = certificate.public_bytes(serialization.Encoding.PEM)
+        else:
+            pem = public_key.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        return cls(pem=pem, public_key=public_key, certificate=certificate)
 
     @property
     def certificate_der(self) -> bytes | None:
@@ -355,14 +369,7 @@ def _verifier(pem: bytes, field: str) -> Verifier:
             key = serialization.load_der_public_key(der)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise FormatError(f"{field} does not parse: {exc}", field=field) from None
-    public = _supported_key(key, field)
-    if certificate is not None:
-        canonical = certificate.public_bytes(serialization.Encoding.PEM)
-    else:
-        canonical = public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    return Verifier(pem=canonical, public_key=public, certificate=certificate)
+    return Verifier.of(_supported_key(key, field), certificate)
 
 
 def _supported_key(key: object, field: str) -> PublicKey:
@@ -381,11 +388,45 @@ def _check_distinct(signatures: list[str], field: str) -> None:
         raise FormatError(f"{field} repeats a signature", field=field)
 
 
-def _dsse_verifies(payload_type: str, payload: bytes, sig: bytes, key: PublicKey) -> bool:
-    single = Envelope(payload=payload, payload_type=payload_type, signatures=(dsse.Signature(sig),))
+def pair_dsse_signatures(envelope: Envelope, keys: Sequence[PublicKey]) -> list[int]:
+    """For each of the envelope's signatures, the index of the first key it verifies with.
+
+    The rule of a ``dsse`` entry, v1 (rekor ``types/dsse`` entry.go) and v2 (rekor-tiles
+    ``pkg/types/dsse``) alike: every signature verifies with some verifier and every verifier
+    verifies some signature. Raises :class:`VerificationError` otherwise.
+    """
+    pairs: list[int] = []
+    for signature in envelope.signatures:
+        for position, key in enumerate(keys):
+            if dsse.signature_verifies(envelope.payload_type, envelope.payload, signature.sig, key):
+                pairs.append(position)
+                break
+        else:
+            raise VerificationError(
+                "a DSSE signature does not verify with any of the verifiers",
+                signatures=len(envelope.signatures),
+                verifiers=len(keys),
+            )
+    if len(set(pairs)) != len(keys):
+        raise VerificationError("a verifier verifies none of the DSSE signatures")
+    return pairs
+
+
+def prehashed_signature_verifies(
+    key: PublicKey, signature: bytes, digest: bytes, hash_type: type[hashes.HashAlgorithm]
+) -> bool:
+    """Whether ``signature`` verifies over an already hashed ``digest``: the hashedrekord rule
+    of Rekor v1 and v2 alike (ECDSA, or RSA PKCS#1 v1.5, with ``Prehashed(hash_type)``).
+    Any other key type does not verify; callers that must name the reason check it first."""
+    prehashed = Prehashed(hash_type())
     try:
-        dsse.verify(single, key)
-    except VerificationError:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, digest, ec.ECDSA(prehashed))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, digest, padding.PKCS1v15(), prehashed)
+        else:
+            return False
+    except (InvalidSignature, ValueError):
         return False
     return True
 
@@ -409,20 +450,14 @@ def _hashedrekord(spec: dict[str, JSONValue]) -> ProposedEntry:
     digest_json = _object(data, "hash", "spec.data")
     algorithm, digest = _hex_digest(digest_json, "spec.data.hash", frozenset(_HASHES))
     key = verifier.public_key
-    prehashed = Prehashed(_HASHES[algorithm]())
-    try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(sig, digest, ec.ECDSA(prehashed))
-        elif isinstance(key, rsa.RSAPublicKey):
-            key.verify(sig, digest, padding.PKCS1v15(), prehashed)
-        else:
-            # hashedrekord entry.go: "ed25519 unsupported for hashedrekord" (it would need
-            # Ed25519ph, which clients do not produce).
-            raise FormatError("Ed25519 keys are not supported for hashedrekord entries")
-    except (InvalidSignature, ValueError) as exc:
+    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        # hashedrekord entry.go: "ed25519 unsupported for hashedrekord" (it would need
+        # Ed25519ph, which clients do not produce).
+        raise FormatError("Ed25519 keys are not supported for hashedrekord entries")
+    if not prehashed_signature_verifies(key, sig, digest, _HASHES[algorithm]):
         raise VerificationError(
             "hashedrekord signature does not verify over the digest", algorithm=algorithm
-        ) from exc
+        )
     body: dict[str, JSONValue] = {
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
@@ -486,24 +521,11 @@ def _dsse(spec: dict[str, JSONValue]) -> ProposedEntry:
             raise FormatError("a DSSE signature is empty", field="spec.proposedContent.envelope")
         spelled.append(text)
     _check_distinct(spelled, "spec.proposedContent.envelope")
-    signed: list[tuple[str, SignedBy]] = []
-    used: set[int] = set()
-    for text, signature in zip(spelled, envelope.signatures, strict=True):
-        for position, verifier in enumerate(verifiers):
-            if _dsse_verifies(
-                envelope.payload_type, envelope.payload, signature.sig, verifier.public_key
-            ):
-                signed.append((text, SignedBy(signature.sig, verifier)))
-                used.add(position)
-                break
-        else:
-            raise VerificationError(
-                "a DSSE signature does not verify with any of the verifiers",
-                signatures=len(spelled),
-                verifiers=len(verifiers),
-            )
-    if len(used) != len(verifiers):
-        raise VerificationError("a verifier verifies none of the DSSE signatures")
+    pairs = pair_dsse_signatures(envelope, [verifier.public_key for verifier in verifiers])
+    signed = [
+        (text, SignedBy(signature.sig, verifiers[position]))
+        for text, signature, position in zip(spelled, envelope.signatures, pairs, strict=True)
+    ]
     signed.sort(key=lambda item: item[0])
     payload_hash = hashlib.sha256(envelope.payload).digest()
     body: dict[str, JSONValue] = {
@@ -569,7 +591,7 @@ def _intoto(spec: dict[str, JSONValue]) -> ProposedEntry:
         keyid = item.get("keyid")
         if keyid is not None and not isinstance(keyid, str):
             raise FormatError(f"{where}.keyid must be a string", field=f"{where}.keyid")
-        if not _dsse_verifies(payload_type, payload, sig, verifier.public_key):
+        if not dsse.signature_verifies(payload_type, payload, sig, verifier.public_key):
             raise VerificationError(f"{where} does not verify with its publicKey", field=where)
         # Both are kept as submitted (strfmt.Base64 re-encodes to the same canonical text).
         sig_text = base64.b64encode(sig_outer).decode("ascii")

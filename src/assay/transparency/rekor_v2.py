@@ -44,6 +44,7 @@ import rfc8785
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from assay.errors import FormatError
+from assay.provenance.encoding import encode_base64
 
 __all__ = [
     "API_VERSION",
@@ -118,9 +119,9 @@ class V2Verifier:
     def to_dict(self) -> dict[str, Any]:
         value: dict[str, Any] = {"keyDetails": self.key_details}
         if self.x509_certificate is not None:
-            value["x509Certificate"] = {"rawBytes": _b64(self.x509_certificate)}
+            value["x509Certificate"] = {"rawBytes": encode_base64(self.x509_certificate)}
         else:
-            value["publicKey"] = {"rawBytes": _b64(self.public_key or b"")}
+            value["publicKey"] = {"rawBytes": encode_base64(self.public_key or b"")}
         return value
 
 
@@ -132,7 +133,7 @@ class V2Signature:
     verifier: V2Verifier
 
     def to_dict(self) -> dict[str, Any]:
-        return {"content": _b64(self.content), "verifier": self.verifier.to_dict()}
+        return {"content": encode_base64(self.content), "verifier": self.verifier.to_dict()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +151,7 @@ class HashedRekordV002:
 
     def to_dict(self) -> dict[str, Any]:
         spec = {
-            "data": {"algorithm": self.algorithm, "digest": _b64(self.digest)},
+            "data": {"algorithm": self.algorithm, "digest": encode_base64(self.digest)},
             "signature": self.signature.to_dict(),
         }
         return {
@@ -177,7 +178,10 @@ class DsseV002:
 
     def to_dict(self) -> dict[str, Any]:
         spec = {
-            "payloadHash": {"algorithm": self.payload_algorithm, "digest": _b64(self.payload_hash)},
+            "payloadHash": {
+                "algorithm": self.payload_algorithm,
+                "digest": encode_base64(self.payload_hash),
+            },
             "signatures": [signature.to_dict() for signature in self.signatures],
         }
         return {"apiVersion": API_VERSION, "kind": "dsse", "spec": {"dsseV002": spec}}
@@ -278,10 +282,6 @@ def _unb64(value: object, where: str) -> bytes:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise FormatError(f"{where} is not base64") from None
-
-
-def _b64(value: bytes) -> str:
-    return base64.b64encode(value).decode("ascii")
 
 
 def _check_digest(algorithm: str, digest: bytes, where: str) -> None:

@@ -25,28 +25,27 @@ with protojson, then ``jsoncanonicalizer.Transform``)::
        "payloadHash":{"algorithm":"SHA2_256","digest":<b64>},
        "signatures":[{"content":<b64>,"verifier":V}, …]}}}       -- sorted by signature bytes
 
-:func:`hashedrekord_v002_body` is the one writer of the hashedrekord body; the signer uses it to
-check what the log recorded. Bytes fields are standard padded base64 and must be canonical; a
-certificate or key must be exactly one DER value and its type must match ``keyDetails``.
+The body itself is written by :mod:`assay.transparency.rekor_v2` (its dataclasses and
+:func:`~assay.transparency.rekor_v2.canonical_body`), the one writer of 0.0.2 bodies that the
+verifier and the signer also use; this module parses and verifies the request. Bytes fields
+are standard padded base64 and must be canonical; a certificate or key must be exactly one DER
+value and its type must match ``keyDetails``.
 Malformed input raises :class:`FormatError`, a signature that does not verify
 :class:`VerificationError` — the same contract as :meth:`ProposedEntry.from_json` for v1.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Mapping
 from typing import Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from assay.errors import FormatError, VerificationError
-from assay.provenance import dsse
 from assay.provenance.dsse import Envelope, PublicKey
 from assay.provenance.encoding import JSONValue, load_json_object
 from assay.transparency.rekor import (
@@ -54,24 +53,41 @@ from assay.transparency.rekor import (
     ProposedEntry,
     SignedBy,
     Verifier,
-    canonical_json,
     decode_b64_field,
+    pair_dsse_signatures,
+    prehashed_signature_verifies,
+)
+from assay.transparency.rekor_v2 import (
+    API_VERSION,
+    PREHASH,
+    DsseV002,
+    HashedRekordV002,
+    V2Signature,
+    V2Verifier,
+    canonical_body,
+    key_details,
 )
 
-__all__ = ["KEY_DETAILS", "hashedrekord_v002_body", "proposed_entry_v2"]
+__all__ = ["KEY_DETAILS", "proposed_entry_v2"]
 
-API_VERSION: Final = "0.0.2"
-
-# protobuf-specs PublicKeyDetails accepted for v2 entries: (key check, hash, HashAlgorithm name).
-# ECDSA with the curve's own hash and RSA PKCS#1 v1.5 with SHA-256 — the pairs Sigstore's
-# algorithm registry allows by default; Ed25519 cannot sign a prehashed digest.
-KEY_DETAILS: Final[Mapping[str, tuple[str, type[hashes.HashAlgorithm], str]]] = {
-    "PKIX_ECDSA_P256_SHA_256": ("secp256r1", hashes.SHA256, "SHA2_256"),
-    "PKIX_ECDSA_P384_SHA_384": ("secp384r1", hashes.SHA384, "SHA2_384"),
-    "PKIX_ECDSA_P521_SHA_512": ("secp521r1", hashes.SHA512, "SHA2_512"),
-    "PKIX_RSA_PKCS1V15_2048_SHA256": ("rsa2048", hashes.SHA256, "SHA2_256"),
-    "PKIX_RSA_PKCS1V15_3072_SHA256": ("rsa3072", hashes.SHA256, "SHA2_256"),
-    "PKIX_RSA_PKCS1V15_4096_SHA256": ("rsa4096", hashes.SHA256, "SHA2_256"),
+# protobuf-specs PublicKeyDetails the log accepts: ECDSA with the curve's own hash and RSA
+# PKCS#1 v1.5 with SHA-256 — the pairs Sigstore's algorithm registry allows by default. Which
+# hash each prehashes with is the registry's (rekor_v2.PREHASH); Ed25519 cannot sign a prehashed
+# digest, and RSA-PSS the log does not verify.
+KEY_DETAILS: Final = frozenset(
+    {
+        "PKIX_ECDSA_P256_SHA_256",
+        "PKIX_ECDSA_P384_SHA_384",
+        "PKIX_ECDSA_P521_SHA_512",
+        "PKIX_RSA_PKCS1V15_2048_SHA256",
+        "PKIX_RSA_PKCS1V15_3072_SHA256",
+        "PKIX_RSA_PKCS1V15_4096_SHA256",
+    }
+)
+_HASHES: Final[Mapping[str, type[hashes.HashAlgorithm]]] = {
+    "SHA2_256": hashes.SHA256,
+    "SHA2_384": hashes.SHA384,
+    "SHA2_512": hashes.SHA512,
 }
 MAX_SIGNATURE_BYTES: Final = 16 * 1024
 MAX_VERIFIER_BYTES: Final = 32 * 1024
@@ -96,8 +112,8 @@ def _bytes(parent: Mapping[str, JSONValue], name: str, path: str, limit: int) ->
     return decode_b64_field(parent.get(name), f"{path}.{name}", limit)
 
 
-def _verifier(value: JSONValue, path: str) -> tuple[Verifier, dict[str, JSONValue], str]:
-    """A v2 ``Verifier``: the key or certificate, its canonical JSON form, and keyDetails."""
+def _verifier(value: JSONValue, path: str) -> tuple[Verifier, V2Verifier]:
+    """A v2 ``Verifier``: the key or certificate that verifies, and the form a body records."""
     if not isinstance(value, dict):
         raise FormatError(f"{path} must be an object", field=path)
     _only(value, {"publicKey", "x509Certificate", "keyDetails"}, path)
@@ -128,64 +144,22 @@ def _verifier(value: JSONValue, path: str) -> tuple[Verifier, dict[str, JSONValu
     if reencoded != raw:
         raise FormatError(f"{path}.{member} is not exactly one DER value", field=path)
     public = _check_key(key, details, path)
-    if certificate is not None:
-        pem = certificate.public_bytes(serialization.Encoding.PEM)
-    else:
-        pem = public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    canonical: dict[str, JSONValue] = {
-        "keyDetails": details,
-        member: {"rawBytes": base64.b64encode(raw).decode("ascii")},
-    }
-    return Verifier(pem=pem, public_key=public, certificate=certificate), canonical, details
+    recorded = (
+        V2Verifier(details, x509_certificate=raw)
+        if member == "x509Certificate"
+        else V2Verifier(details, public_key=raw)
+    )
+    return Verifier.of(public, certificate), recorded
 
 
 def _check_key(key: object, details: str, path: str) -> PublicKey:
     """The key is of the type and size ``keyDetails`` names (rekor-tiles
-    ``CheckEntryAlgorithms``)."""
-    expected = KEY_DETAILS[details][0]
-    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == expected:
-        return key
-    if isinstance(key, rsa.RSAPublicKey) and expected == f"rsa{key.key_size}":
+    ``CheckEntryAlgorithms``; the registry's pairs, :func:`rekor_v2.key_details`)."""
+    if isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey) and details in key_details(
+        key
+    ):
         return key
     raise FormatError(f"{path}: the key does not match keyDetails {details}", field=path)
-
-
-def _verify_prehashed(
-    key: PublicKey, signature: bytes, digest: bytes, hash_type: type[hashes.HashAlgorithm]
-) -> bool:
-    prehashed = Prehashed(hash_type())
-    try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, digest, ec.ECDSA(prehashed))
-        elif isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, digest, padding.PKCS1v15(), prehashed)
-        else:
-            return False
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
-def hashedrekord_v002_body(
-    digest: bytes, algorithm: str, signature: bytes, verifier: Mapping[str, JSONValue]
-) -> bytes:
-    """The canonical body of a ``hashedrekord`` 0.0.2 entry (``verifier`` in its JSON form)."""
-    body: dict[str, JSONValue] = {
-        "apiVersion": API_VERSION,
-        "kind": "hashedrekord",
-        "spec": {
-            "hashedRekordV002": {
-                "data": {"algorithm": algorithm, "digest": base64.b64encode(digest).decode()},
-                "signature": {
-                    "content": base64.b64encode(signature).decode("ascii"),
-                    "verifier": dict(verifier),
-                },
-            }
-        },
-    }
-    return canonical_json(body)
 
 
 def _hashedrekord(request: dict[str, JSONValue]) -> ProposedEntry:
@@ -195,39 +169,28 @@ def _hashedrekord(request: dict[str, JSONValue]) -> ProposedEntry:
     signature_json = _object(request, "signature", path)
     _only(signature_json, {"content", "verifier"}, f"{path}.signature")
     signature = _bytes(signature_json, "content", f"{path}.signature", MAX_SIGNATURE_BYTES)
-    verifier, verifier_json, details = _verifier(
-        signature_json.get("verifier"), f"{path}.signature.verifier"
-    )
-    _, hash_type, algorithm = KEY_DETAILS[details]
+    verifier, recorded = _verifier(signature_json.get("verifier"), f"{path}.signature.verifier")
+    details = recorded.key_details
+    algorithm = PREHASH[details]
+    hash_type = _HASHES[algorithm]
     size = hash_type().digest_size
     if len(digest) != size:
         raise FormatError(
             f"{path}.digest must be {size} bytes for {details}",
             field=f"{path}.digest",
         )
-    if not _verify_prehashed(verifier.public_key, signature, digest, hash_type):
+    if not prehashed_signature_verifies(verifier.public_key, signature, digest, hash_type):
         raise VerificationError("hashedrekord signature does not verify over the digest")
     return ProposedEntry(
         kind="hashedrekord",
         api_version=API_VERSION,
-        canonical_body=hashedrekord_v002_body(digest, algorithm, signature, verifier_json),
+        canonical_body=canonical_body(
+            HashedRekordV002(algorithm, digest, V2Signature(signature, recorded))
+        ),
         signatures=(SignedBy(signature, verifier),),
         digest_algorithm=hash_type().name,
         digest=digest,
     )
-
-
-def _dsse_verifies(envelope: Envelope, signature: bytes, key: PublicKey) -> bool:
-    single = Envelope(
-        payload=envelope.payload,
-        payload_type=envelope.payload_type,
-        signatures=(dsse.Signature(signature),),
-    )
-    try:
-        dsse.verify(single, key)
-    except VerificationError:
-        return False
-    return True
 
 
 def _dsse(request: dict[str, JSONValue]) -> ProposedEntry:
@@ -240,47 +203,29 @@ def _dsse(request: dict[str, JSONValue]) -> ProposedEntry:
     verifiers = [
         _verifier(value, f"{path}.verifiers[{i}]") for i, value in enumerate(raw_verifiers)
     ]
-    if len({canonical_json(json_form) for _, json_form, _ in verifiers}) != len(verifiers):
+    if len({recorded for _, recorded in verifiers}) != len(verifiers):
         raise FormatError(f"{path}.verifiers repeats a verifier")
     signatures = [signature.sig for signature in envelope.signatures]
     if not 1 <= len(signatures) <= MAX_SIGNATURES or not all(signatures):
         raise FormatError(f"{path}.envelope must carry 1 to {MAX_SIGNATURES} non-empty signatures")
     if len(set(signatures)) != len(signatures):
         raise FormatError(f"{path}.envelope repeats a signature")
-    signed: list[tuple[bytes, Verifier, dict[str, JSONValue]]] = []
-    used: set[int] = set()
-    for signature in signatures:
-        for position, (verifier, json_form, _) in enumerate(verifiers):
-            if _dsse_verifies(envelope, signature, verifier.public_key):
-                signed.append((signature, verifier, json_form))
-                used.add(position)
-                break
-        else:
-            raise VerificationError("a DSSE signature does not verify with any of the verifiers")
-    if len(used) != len(verifiers):
-        raise VerificationError("a verifier verifies none of the DSSE signatures")
+    pairs = pair_dsse_signatures(envelope, [verifier.public_key for verifier, _ in verifiers])
+    signed = [
+        (signature, *verifiers[position])
+        for signature, position in zip(signatures, pairs, strict=True)
+    ]
     signed.sort(key=lambda item: item[0])
     payload_hash = hashlib.sha256(envelope.payload).digest()
-    body: dict[str, JSONValue] = {
-        "apiVersion": API_VERSION,
-        "kind": "dsse",
-        "spec": {
-            "dsseV002": {
-                "payloadHash": {
-                    "algorithm": "SHA2_256",
-                    "digest": base64.b64encode(payload_hash).decode("ascii"),
-                },
-                "signatures": [
-                    {"content": base64.b64encode(sig).decode("ascii"), "verifier": json_form}
-                    for sig, _, json_form in signed
-                ],
-            }
-        },
-    }
+    body = DsseV002(
+        "SHA2_256",
+        payload_hash,
+        tuple(V2Signature(sig, recorded) for sig, _, recorded in signed),
+    )
     return ProposedEntry(
         kind="dsse",
         api_version=API_VERSION,
-        canonical_body=canonical_json(body),
+        canonical_body=canonical_body(body),
         signatures=tuple(SignedBy(sig, verifier) for sig, verifier, _ in signed),
         digest_algorithm="sha256",
         digest=payload_hash,
