@@ -231,7 +231,7 @@ def seed(base_url: str, token: str, name: str = "fuzz-seed") -> Known:
         headers=headers,
         timeout=60,
     )
-    stage_id = staged.json().get("id") if staged.status_code == 201 else None
+    stage_id = staged.json().get("stageId") if staged.status_code == 201 else None
     return Known(name, "1.0.0", f"{name}-1.0.0.tgz", stage_id)
 
 
