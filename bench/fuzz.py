@@ -138,6 +138,9 @@ def worker_run(job: Job) -> Report:
             budget=budget - total.requests,
             only=mine if workers > 1 else None,
             progress=progress,
+            found=lambda finding: print(
+                f"  [{worker}] FOUND {finding.line()}\n    {finding.curl}", flush=True
+            ),
         )
         passes += 1
         total.requests += report.requests

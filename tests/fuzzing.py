@@ -135,9 +135,11 @@ def fuzz(
     budget: int | None = None,
     only: Callable[[str], bool] | None = None,
     progress: Callable[[Report], None] | None = None,
+    found: Callable[[Finding], None] | None = None,
 ) -> Report:
     """Drive every operation with up to ``examples`` cases per generation mode; stop once
-    ``budget`` requests were sent (None: one pass)."""
+    ``budget`` requests were sent (None: one pass). ``found`` hears of each finding whose
+    operation, check and status are new in this run, as it happens."""
     schema = schemathesis.openapi.from_url(f"{base_url}/-/openapi.json")
     schema.config.update(base_url=base_url)
     report = Report()
@@ -152,6 +154,7 @@ def fuzz(
     if only is not None:
         operations = [op for op in operations if only(op.label)]
     last = time.monotonic()
+    seen: set[tuple[str, str, int]] = set()
 
     def runner(operation: Any, mode: schemathesis.GenerationMode) -> Callable[[], None]:
         registry = _registry_operation(operation)
@@ -198,6 +201,10 @@ def fuzz(
                         f"{failure.title}: {failure.message}",
                         curl,
                     )
+                    key = (finding.operation, finding.check, finding.status)
+                    if found is not None and key not in seen:
+                        found(finding)
+                    seen.add(key)
                     if response.status_code >= 500:
                         report.server_errors.append(finding)
                     else:

@@ -1060,6 +1060,29 @@ def _web(prefix: str) -> Paths:
 
 # --- the document ----------------------------------------------------------------------------
 
+
+def _unrouted(path: str, method: str, operation: Operation) -> None:
+    """A path parameter may carry what no route pattern matches (a decoded control character
+    defeats Starlette's patterns): the instance itself answers 404 then, in the shape of the
+    service the path names (``assay.instance.app.error_in_shape``). Found by the fuzzer."""
+    parameters = operation.get("parameters", ())
+    if not any(parameter["in"] == "path" for parameter in parameters):
+        return
+    responses = operation["responses"]
+    if "404" in responses:
+        return
+    if method == "head":  # no bodies
+        responses["404"] = {"description": _REASONS[404]}
+    elif path.startswith("/-/tlog/"):
+        responses["404"] = _response(404, _REKOR)
+    elif path.startswith(("/-/ca/", "/api/v2/")):
+        responses["404"] = _response(404, _FULCIO)
+    elif path.startswith("/-/web/"):
+        responses["404"] = _response(404, _content(_HTML, _STRING))
+    else:
+        responses["404"] = _response(404, _NPM)
+
+
 PARTS: Final[tuple[Callable[[], Paths], ...]] = (
     _instance,
     lambda: _oidc("/-/oidc"),
@@ -1092,6 +1115,8 @@ def document(origin: str | None = None, version: str = "0.1.0") -> dict[str, Any
         for path, operations in part().items():
             if path in paths:
                 raise ValueError(f"two parts of the OpenAPI document describe {path}")
+            for method, operation in operations.items():
+                _unrouted(path, method, operation)
             paths[path] = operations
     result: dict[str, Any] = {
         "openapi": "3.1.0",
