@@ -13,11 +13,14 @@ picking one of these at random, by weight:
 | publish | 10 | a new version of one of the packages (`PUT /<name>` with the tarball) |
 
 Every minute it prints the operations and requests per second of that minute, errors (a
-response other than the expected status, or a transport error), and the server process's
-resident memory (VmRSS). At the end it says whether RSS levelled off: the growth over the
+response other than the expected status, or a transport error), the server process's
+resident memory (VmRSS) and the size of all the packuments (full and abbreviated), which grows
+with every publish. The packument cache is set small (``--cache-mib``, default 8) so that the
+packuments outgrow it during the run: memory must stay flat while the data keeps growing.
+At the end it says whether RSS levelled off: the growth over the
 second half of the run, which must stay under ``--rss-growth`` percent (default 10).
 
-    .venv/bin/python bench/soak.py [--minutes 30] [--clients 8] [--packages 40]
+    .venv/bin/python bench/soak.py [--minutes 30] [--clients 8] [--packages 40] [--cache-mib 8]
 """
 
 from __future__ import annotations
@@ -69,6 +72,16 @@ class Load:
                         f"{kind}: {response.request.method} {response.request.url.path} → "
                         f"{response.status_code} {response.text[:160]}"
                     )
+
+    def documents_mib(self) -> float:
+        """The bytes of every package's two packuments (full and abbreviated): what the
+        packument cache would hold if it held everything."""
+        total = 0
+        with httpx.Client(timeout=60) as client:
+            for name in self.names:
+                total += len(client.get(f"{self.url}/{name}").content)
+                total += len(client.get(f"{self.url}/{name}", headers={"Accept": CORGI}).content)
+        return total / (1024 * 1024)
 
     def publish(self, client: httpx.Client, name: str) -> None:
         with self.lock:
@@ -145,10 +158,23 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--packages", type=int, default=40)
     parser.add_argument("--rss-growth", type=float, default=10.0, help="percent, second half")
+    parser.add_argument(
+        "--cache-mib",
+        type=float,
+        default=8.0,
+        help="the packument cache (registry_packument_cache_bytes): small, so that the run "
+        "outgrows it and RSS must level off while the packuments keep growing",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="assay-soak-") as tmp:
         root = Path(tmp)
-        instance = start(root / "data", free_port(), root / "assay-up.log")
+        cache = str(int(args.cache_mib * 1024 * 1024))
+        instance = start(
+            root / "data",
+            free_port(),
+            root / "assay-up.log",
+            env={"ASSAY_REGISTRY_PACKUMENT_CACHE_BYTES": cache},
+        )
         try:
             token = (root / "data" / "admin.token").read_text().strip()
             return soak(instance.url, token, instance.process.pid, args)
@@ -166,7 +192,10 @@ def soak(url: str, token: str, pid: int, args: argparse.Namespace) -> int:
         f"load {os.getloadavg()[0]:.1f}; RSS at start {rss_mib(pid):.0f} MiB",
         flush=True,
     )
-    print(f"{'min':>4} {'ops/s':>7} {'req/s':>7} {'errors':>6} {'RSS MiB':>8}  mix", flush=True)
+    print(
+        f"{'min':>4} {'ops/s':>7} {'req/s':>7} {'errors':>6} {'RSS MiB':>8} {'docs MiB':>8}  mix",
+        flush=True,
+    )
     threads = [
         threading.Thread(target=load.client, args=(seed,), daemon=True)
         for seed in range(args.clients)
@@ -192,7 +221,7 @@ def soak(url: str, token: str, pid: int, args: argparse.Namespace) -> int:
         print(
             f"{minute:>4} {sum(operations.values()) / seconds:7.1f} "
             f"{(now[1] - previous[1]) / seconds:7.1f} {now[2] - previous[2]:6d} "
-            f"{rss[-1]:8.0f}  {mix}",
+            f"{rss[-1]:8.0f} {load.documents_mib():8.1f}  {mix}",
             flush=True,
         )
         previous = now
