@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 import pytest
 
 from assay.errors import FormatError
-from assay.request_body import read_bounded
 from assay.limits import (
     MAX_INTEGER,
     LoginThrottle,
@@ -18,6 +17,7 @@ from assay.limits import (
     client_key,
     parse_int,
 )
+from assay.request_body import read_bounded
 
 
 class Clock:
