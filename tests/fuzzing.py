@@ -51,6 +51,7 @@ from assay.storage.registry_store import RegistryStore
 from assay.storage.tlog_store import TlogStore
 from assay.transparency.checkpoint import Checkpoint
 from assay.transparency.merkle import leaf_hash, root_from_leaves
+from tests.rekord import RekordSigner
 from tests.unit.registry.tarballs import publish_body
 
 CHECKS = [
@@ -227,7 +228,8 @@ def fuzz(
 
 
 def seed(base_url: str, token: str, name: str = "fuzz-seed") -> Known:
-    """Publish ``name@1.0.0`` (and stage 1.0.1) so that the fuzzer's known values exist."""
+    """Publish ``name@1.0.0``, stage 1.0.1 and append three log entries, so that the
+    fuzzer's known values exist."""
     headers = {"Authorization": f"Bearer {token}"}
     body = publish_body(name, "1.0.0", description="seeded for the fuzzer")
     response = requests.put(f"{base_url}/{name}", json=body, headers=headers, timeout=60)
@@ -239,6 +241,13 @@ def seed(base_url: str, token: str, name: str = "fuzz-seed") -> Known:
         timeout=60,
     )
     stage_id = staged.json().get("stageId") if staged.status_code == 201 else None
+    # A few entries in the log, so that its invariant is checked over a real tree and the
+    # index and UUID routes find something.
+    signer = RekordSigner()
+    for index in range(3):
+        entry = signer.hashedrekord(f"{name}-{index}".encode())
+        appended = requests.post(f"{base_url}/-/tlog/api/v1/log/entries", json=entry, timeout=60)
+        appended.raise_for_status()
     return Known(name, "1.0.0", f"{name}-1.0.0.tgz", stage_id)
 
 

@@ -30,3 +30,4 @@ def test_no_5xx_and_no_schema_violation(tmp_path: Path) -> None:
         counts, problems = invariants(instance.url, instance.data)
         assert not problems
         assert counts["versions"] >= 1
+        assert counts["log entries"] >= 3
