@@ -22,7 +22,8 @@ async def read_bounded(
 ) -> bytes:
     """The whole body, or :class:`BodyTooLarge` once it is known to exceed ``limit`` bytes."""
     message = f"request body is larger than the limit of {limit} bytes"
-    if declared_length is not None and declared_length.isdigit() and int(declared_length) > limit:
+    declared = declared_length
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(message, limit=limit)
     body = bytearray()
     async for chunk in chunks:

@@ -104,7 +104,7 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """The CA service for ``authority``; ``verify_token`` authenticates identity tokens."""
-    app = FastAPI(title="Assay CA (Fulcio v2 API)", docs_url=None, redoc_url=None)
+    app = FastAPI(title="Assay CA (Fulcio v2 API)", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.exception_handler(CAError)
     async def ca_error(_: Request, exc: CAError) -> JSONResponse:

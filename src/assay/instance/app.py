@@ -3,6 +3,8 @@
 ::
 
     /-/ping                         200 once the instance is ready (what `npm ping` asks)
+    /-/openapi.json                 the OpenAPI document of every route below
+                                    (assay.instance.openapi)
     /-/trust/trusted_root.json      Sigstore trust files for this instance (assay.instance.trust)
     /-/trust/signing_config.json
     /-/trust/client_trust_config.json
@@ -25,16 +27,19 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assay.ca.app import create_app as create_ca_app
 from assay.ca.authority import CertificateAuthority
 from assay.ca.extensions import IssuerProfile
+from assay.instance import openapi
 from assay.instance.layout import DataDir
 from assay.instance.material import InstanceMaterial
 from assay.instance.setup import ADMIN_USER, ensure_tsa_material
@@ -172,7 +177,18 @@ def create_instance_app(settings: Settings, *, publish_tuf: bool = True) -> ASGI
             )
         )
 
-    app = FastAPI(title="Assay", version="0.1.0", docs_url=None, redoc_url=None)
+    # The one OpenAPI document, written for every service (assay.instance.openapi), replaces
+    # FastAPI's, which would take /openapi.json from a package of that name.
+    app = FastAPI(title="Assay", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
+    openapi_document = openapi.document(origin)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def unrouted(request: Request, exc: StarletteHTTPException) -> Response:
+        # A path no service's route matches reaches the instance's router: a control character
+        # in it (a decoded %0A) defeats Starlette's `{path:path}` patterns, so not even the
+        # registry's catch-all takes it. Answer in the shape of the service the path names.
+        return error_in_shape(request.url.path, exc.status_code, str(exc.detail))
+
     # A node that stops gives the log's lease up at once, so another takes over without waiting
     # for it to expire (a node that dies is replaced when it does: assay.tlog.sequencer).
     app.router.add_event_handler("shutdown", log_service.sequencer.stop)
@@ -180,6 +196,10 @@ def create_instance_app(settings: Settings, *, publish_tuf: bool = True) -> ASGI
     @app.get("/-/ping")
     def ping() -> dict[str, str]:
         return {}
+
+    @app.get(openapi.OPENAPI_PATH)
+    def openapi_json() -> dict[str, Any]:
+        return openapi_document
 
     @app.get("/-/trust/tuf/{path:path}")
     def tuf_file(path: str) -> Response:
@@ -279,6 +299,21 @@ def exchange_validator(settings: Settings, own: TrustedIssuer) -> TokenValidator
         for issuer in accepted_issuers(settings)
     ]
     return TokenValidator(trusted, leeway=EXCHANGE_LEEWAY)
+
+
+def error_in_shape(path: str, status: int, message: str) -> Response:
+    """An error of the instance itself, in the shape of the service at ``path``: Rekor's and
+    Fulcio's ``{"code", "message"}`` (Fulcio's code is gRPC's: NOT_FOUND 5, UNIMPLEMENTED 12),
+    a small HTML page for the web pages, npm's ``{"error"}`` everywhere else."""
+    if path.startswith("/-/tlog/"):
+        return JSONResponse({"code": status, "message": message}, status_code=status)
+    if path.startswith(("/-/ca/", "/api/v2/")):
+        code = {404: 5, 405: 12}.get(status, 2)
+        return JSONResponse({"code": code, "message": message}, status_code=status)
+    if path.startswith("/-/web/"):
+        text = html.escape(message)
+        return HTMLResponse(f"<!doctype html><title>{text}</title><h1>{text}</h1>", status)
+    return JSONResponse({"error": message}, status_code=status)
 
 
 class _FulcioAtOrigin:

@@ -19,8 +19,8 @@ the all-in-one instance): otherwise they answer 404 ``{"error": "CI emulation is
 
 Bounded work (assay.limits): ``POST /ci/jobs`` checks the registration secret from its headers
 *before* it reads a byte of the body, then reads at most :data:`~assay.limits.OIDC_BODY_BYTES`
-(413 beyond; a body that does not match :class:`JobRegistration` is 422). The OpenAPI
-document describes the body all the same.
+(413 beyond; a body that does not match :class:`JobRegistration` is 422). The instance's
+OpenAPI document (assay.instance.openapi) describes the body all the same.
 
 The bearer scheme is matched case-insensitively (RFC 7235 §2.1): sigstore-python's ``id``
 sends ``bearer``, sigstore-js and npm send ``Bearer``. Handlers are thin: they parse, call
@@ -107,7 +107,7 @@ def create_app(
     ``POST /ci/jobs`` and ``GET /ci/token`` answer 404 with :data:`CI_EMULATION_OFF`; discovery
     and the JWKS stay, so tokens minted earlier can still be checked.
     """
-    app = FastAPI(title="Assay OIDC issuer", docs_url=None, redoc_url=None)
+    app = FastAPI(title="Assay OIDC issuer", docs_url=None, redoc_url=None, openapi_url=None)
 
     def emulation_off() -> JSONResponse:
         return JSONResponse(
@@ -142,15 +142,8 @@ def create_app(
         return JSONResponse({"value": token, "count": 1}, headers=_NO_STORE)
 
     # The body is read by hand, after the secret is checked (a declared model would be read
-    # and parsed by the framework before the handler runs); the schema is still declared.
-    job_schema = {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": JobRegistration.model_json_schema()}},
-        }
-    }
-
-    @app.post(CI_JOBS_PATH, status_code=201, openapi_extra=job_schema)
+    # and parsed by the framework before the handler runs).
+    @app.post(CI_JOBS_PATH, status_code=201)
     async def register(request: Request) -> JSONResponse:
         if not ci_emulation:
             return emulation_off()

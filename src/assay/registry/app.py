@@ -98,7 +98,7 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 def create_app(service: RegistryService, settings: Settings) -> FastAPI:
     """The registry as an ASGI app, to serve alone or mount at ``/`` of the instance."""
-    app = FastAPI(title="Assay registry", docs_url=None, redoc_url=None)
+    app = FastAPI(title="Assay registry", docs_url=None, redoc_url=None, openapi_url=None)
     max_body = settings.registry_max_body_bytes
     accounts = service.accounts
     staging = StagedPublishes(service)

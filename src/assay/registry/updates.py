@@ -100,7 +100,9 @@ def check_rev(state: PackageState, rev: str | None) -> None:
     if rev is None:
         return
     number = rev.split("-", 1)[0]
-    if not number.isdigit() or int(number) != state.rev:
+    # ASCII digits only: str.isdigit() also holds for "²", which int() refuses (a 500 found by
+    # bench/fuzz.py).
+    if not (number.isascii() and number.isdigit()) or int(number) != state.rev:
         raise Conflict(
             f"Document update conflict: {state.name} changed since it was read "
             f"(rev {rev}, now {state.rev}); fetch it again and retry"

@@ -148,6 +148,7 @@ def create_app(
 
     @app.post("/api/v2/log/entries")
     async def create_entry_v2(request: Request) -> Response:
+        admit_append(request)  # the same per-client limit as the v1 route
         body = await _read_body(request, MAX_ENTRY_BYTES)
         return JSONResponse(await service.create_v2(body))
 
