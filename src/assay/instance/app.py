@@ -180,7 +180,7 @@ def create_instance_app(settings: Settings, *, publish_tuf: bool = True) -> ASGI
     # The one OpenAPI document, written for every service (assay.instance.openapi), replaces
     # FastAPI's, which would take /openapi.json from a package of that name.
     app = FastAPI(title="Assay", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
-    openapi_document = openapi.document(origin)
+    openapi_document = openapi.document(origin, mirror=mirror is not None)
 
     @app.exception_handler(StarletteHTTPException)
     async def unrouted(request: Request, exc: StarletteHTTPException) -> Response:

@@ -1201,6 +1201,40 @@ def _trusted_publishing() -> Paths:
     }
 
 
+# --- the mirror's operator routes (assay.mirror.app; only with uplinks) -----------------------
+
+
+def _mirror(prefix: str) -> Paths:
+    auth = _NPM_AUTH
+    admin = (401, 403, 429)
+    return {
+        f"{prefix}/status": {
+            "get": _operation(
+                "assay mirror status: uplinks, freshness, cache counts (the administrator)",
+                {"200": _response(200, _content(_JSON, _OBJECT)), **_errors(admin, _NPM)},
+                security=auth,
+            )
+        },
+        f"{prefix}/held": {
+            "get": _operation(
+                "assay mirror report: the versions held back and why (the administrator)",
+                {"200": _response(200, _content(_JSON, _OBJECT)), **_errors(admin, _NPM)},
+                security=auth,
+            )
+        },
+        f"{prefix}/packages/{{spec}}": {
+            "delete": _operation(
+                "assay mirror evict NAME[@VERSION]: drop what is cached (the administrator)",
+                {
+                    "200": _response(200, _content(_JSON, _OBJECT)),
+                    **_errors((400, 404, *admin), _NPM),
+                },
+                parameters=[_path("spec")],
+            )
+        },
+    }
+
+
 def _unrouted(path: str, method: str, operation: Operation) -> None:
     """A path parameter may carry what no route pattern matches (a decoded control character
     defeats Starlette's patterns): the instance itself answers 404 then, in the shape of the
@@ -1251,10 +1285,14 @@ SECURITY_SCHEMES: Final[Mapping[str, Any]] = {
 }
 
 
-def document(origin: str | None = None, version: str = "0.1.0") -> dict[str, Any]:
-    """The instance's OpenAPI document; ``origin`` becomes its one server."""
+def document(
+    origin: str | None = None, version: str = "0.1.0", *, mirror: bool = False
+) -> dict[str, Any]:
+    """The instance's OpenAPI document; ``origin`` becomes its one server. ``mirror``: the
+    instance has uplinks, so the mirror's operator routes are mounted and documented."""
     paths: Paths = {}
-    for part in PARTS:
+    parts = (*PARTS[:-1], lambda: _mirror("/-/mirror"), PARTS[-1]) if mirror else PARTS
+    for part in parts:
         for path, operations in part().items():
             if path in paths:
                 raise ValueError(f"two parts of the OpenAPI document describe {path}")

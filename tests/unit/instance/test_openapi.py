@@ -62,35 +62,47 @@ def documented(document: dict[str, Any]) -> set[tuple[str, str]]:
     return found
 
 
+@pytest.fixture(scope="module", params=[False, True], ids=["plain", "with-uplink"])
+def has_mirror(request: pytest.FixtureRequest) -> bool:
+    """Whether the instance has an uplink (which mounts the mirror's operator routes)."""
+    return bool(request.param)
+
+
 @pytest.fixture(scope="module")
-def instance_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def instance_app(has_mirror: bool, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The instance as it is built; the uplink is never reached while the app is only built
+    and walked."""
     data = tmp_path_factory.mktemp("openapi") / "data"
     initialize(DataDir(data))
-    return create_instance_app(Settings(data_dir=data, ci_emulation=True))
+    uplink = "http://127.0.0.1:9/" if has_mirror else None
+    return create_instance_app(Settings(data_dir=data, ci_emulation=True, uplink_url=uplink))
 
 
-def test_every_served_route_is_documented(instance_app: Any) -> None:
+def test_every_served_route_is_documented(instance_app: Any, has_mirror: bool) -> None:
     served = set(served_routes(instance_app))
     served |= {
         (path, "post" if path.endswith("signingCert") else "get") for path in CA_PATHS_AT_ORIGIN
     }
     assert ("/{path}", "put") in served  # the registry's catch-all package route was walked
     assert ("/-/tlog/checkpoint", "get") in served
-    missing = served - documented(openapi.document())
+    missing = served - documented(openapi.document(mirror=has_mirror))
     assert not missing, f"routes missing from assay.instance.openapi: {sorted(missing)}"
 
 
-def test_every_documented_route_is_served(instance_app: Any) -> None:
+def test_every_documented_route_is_served(instance_app: Any, has_mirror: bool) -> None:
     served = set(served_routes(instance_app))
     served |= {
         (path, "post" if path.endswith("signingCert") else "get") for path in CA_PATHS_AT_ORIGIN
     }
     served |= {(path, "head") for path, method in served if method == "get"}
-    extra = documented(openapi.document()) - served
+    extra = documented(openapi.document(mirror=has_mirror)) - served
     assert not extra, f"documented but not served: {sorted(extra)}"
 
 
-def test_the_instance_serves_the_document(instance_app: Any) -> None:
+def test_the_instance_serves_the_document(instance_app: Any, has_mirror: bool) -> None:
+    if has_mirror:
+        pytest.skip("a name not published here is the uplink's: /openapi.json goes upstream")
+
     async def fetch(*paths: str) -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=instance_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
