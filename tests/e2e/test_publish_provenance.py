@@ -234,6 +234,17 @@ def test_a_rekor_v2_bundle_with_a_timestamp_is_accepted(
     assert entry.get("integratedTime", "0") == "0"
     assert "inclusionPromise" not in entry
     assert len(material["timestampVerificationData"]["rfc3161Timestamps"]) == 1
+    # A consumer's `assay verify` accepts it, and its time is the TSA's (v2 has no log time).
+    saved = tmp_path / "attestations.json"
+    saved.write_text(httpx.get(url).text)
+    keys = tmp_path / "keys.json"
+    keys.write_text(httpx.get(f"{instance.url}/-/npm/v1/keys").text)
+    integrity = httpx.get(f"{instance.url}/widget-v2").json()["versions"]["1.0.0"]["dist"]
+    verified = assay("verify", "attestations", "--package", "widget-v2@1.0.0",
+                     "--integrity", integrity["integrity"], "--trusted-root", str(trusted_root),
+                     "--registry-keys", str(keys), str(saved), env=job_env({}, home))  # fmt: skip
+    assert verified.returncode == 0, verified.stderr
+    assert ", timestamped " in verified.stdout
 
 
 V2_SPOOFS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {

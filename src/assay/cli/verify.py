@@ -67,7 +67,13 @@ def report_attestations(result: AttestationsResult, registry: str | None = None)
     ``registry``: where it came from, so that an Assay instance's emulated CI is named so."""
     for attestation in result.attestations:
         verified = attestation.result
-        when = verified.integrated_time.isoformat() if verified.integrated_time else "-"
+        # A Rekor v2 entry has no integrated time: its verified time is the TSA's.
+        if verified.integrated_time:
+            when = verified.integrated_time.isoformat()
+        elif verified.verified_times:
+            when = f"timestamped {min(verified.verified_times).isoformat()}"
+        else:
+            when = "-"
         if verified.signer is not None:
             who = f"signed by {verified.signer.san} ({verified.signer.issuer})"
         else:
