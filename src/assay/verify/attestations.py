@@ -7,7 +7,8 @@ lib/registry.js; npm-registry.md §3.4, §4.3):
 2. a keyed bundle (non-empty keyid: the registry's publish attestation) needs the registry key
    with that keyid (``EMISSINGSIGNATUREKEY``), its ``publicKey.hint`` must name the same key, and
    the entry's ``integratedTime`` must be strictly before the key's ``expires``
-   (``EEXPIREDSIGNATUREKEY``);
+   (``EEXPIREDSIGNATUREKEY``); a Rekor v2 entry has no ``integratedTime``, so every time the
+   verifier verified (its TSA timestamps) must be;
 3. the statement's one subject is ``pkg:npm/<name>@<version>`` with the sha512 of the integrity,
    and its predicate type is the one the response claims (``EATTESTATIONSUBJECT``);
 4. the bundle verifies (:class:`~assay.verify.verifier.Verifier`): keyless with the CA chain,
@@ -146,7 +147,7 @@ def verify_attestations(
             if hint is not None and hint != keyid:
                 raise _fail(index, f"the bundle's key hint {hint!r} differs from keyid {keyid!r}")
             entries = bundle.tlog_entries
-            if entries:
+            if entries and entries[0].integrated_time:
                 integrated = datetime.fromtimestamp(entries[0].integrated_time, UTC)
                 if not key.valid_at(integrated):
                     raise _fail(
@@ -167,6 +168,17 @@ def verify_attestations(
                 predicate_type=predicate_type,
                 failed_step=exc.details.get("step"),
             ) from exc
+        if key is not None and bundle.tlog_entries and not bundle.tlog_entries[0].integrated_time:
+            # A Rekor v2 entry has no integrated time: npm's expiry rule is applied to the
+            # times the verifier did verify (the TSA's), every one of them; none is a failure.
+            times = result.verified_times
+            if not times or not all(key.valid_at(moment) for moment in times):
+                raise _fail(
+                    index,
+                    f"{name}@{version} has attestations with keyid: {keyid} but the "
+                    f"corresponding public key has expired {key.expires}",
+                    code="EEXPIREDSIGNATUREKEY",
+                )
         statement = result.statement
         if statement is None or statement.predicate_type != predicate_type:
             raise _fail(
