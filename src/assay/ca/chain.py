@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -53,6 +54,32 @@ CA_KEY_USAGE = x509.KeyUsage(
     encipher_only=False,
     decipher_only=False,
 )
+
+
+def self_signed_root(
+    key: Any,
+    name: x509.Name,
+    *,
+    path_length: int,
+    not_before: datetime,
+    not_after: datetime,
+    algorithm: Any,
+) -> x509.Certificate:
+    """A self-signed CA certificate: basicConstraints CA with ``path_length``, the CA key
+    usage, its subject key identifier (the roots of the CA and of the TSA)."""
+    return (
+        x509.CertificateBuilder()
+        .serial_number(serial_number())
+        .subject_name(name)
+        .issuer_name(name)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .public_key(key.public_key())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(CA_KEY_USAGE, critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, algorithm)
+    )
 
 
 def serial_number() -> int:
@@ -97,18 +124,13 @@ def create_ca_chain(
     )
     root_ski = x509.SubjectKeyIdentifier.from_public_key(root_key.public_key())
 
-    root = (
-        x509.CertificateBuilder()
-        .serial_number(serial_number())
-        .subject_name(root_name)
-        .issuer_name(root_name)
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .public_key(root_key.public_key())
-        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-        .add_extension(CA_KEY_USAGE, critical=True)
-        .add_extension(root_ski, critical=False)
-        .sign(root_key, root_hash)
+    root = self_signed_root(
+        root_key,
+        root_name,
+        path_length=1,
+        not_before=not_before,
+        not_after=not_after,
+        algorithm=root_hash,
     )
     intermediate = (
         x509.CertificateBuilder()

@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from assay.ca.chain import CA_KEY_USAGE, ca_signature_hash, serial_number
+from assay.ca.chain import ca_signature_hash, self_signed_root, serial_number
 from assay.errors import ConfigError
 
 _LEAF_KEY_USAGE = x509.KeyUsage(
@@ -66,18 +66,13 @@ def create_tsa_chain(
 
     root_name = name(f"{organization}-tsa-root")
     root_ski = x509.SubjectKeyIdentifier.from_public_key(root_key.public_key())
-    root = (
-        x509.CertificateBuilder()
-        .serial_number(serial_number())
-        .subject_name(root_name)
-        .issuer_name(root_name)
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .public_key(root_key.public_key())
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(CA_KEY_USAGE, critical=True)
-        .add_extension(root_ski, critical=False)
-        .sign(root_key, root_hash)
+    root = self_signed_root(
+        root_key,
+        root_name,
+        path_length=0,
+        not_before=not_before,
+        not_after=not_after,
+        algorithm=root_hash,
     )
     leaf = (
         x509.CertificateBuilder()
