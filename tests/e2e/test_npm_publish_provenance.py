@@ -23,9 +23,7 @@ import base64
 import json
 import re
 import secrets
-import shlex
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -281,10 +279,10 @@ def test_without_the_proxys_ca_npm_refuses_the_tunnel_and_nothing_is_published(
 
 
 FIRST_PUBLISH = {
-    # provider: (npm trust flags, job arguments, repository URL, the statement's type)
+    # provider: (npm trust flags, (job claims, job ID tokens), repository URL, statement type)
     "github": (
         ("github", "--file", "release.yml", "--repository", "{repo}"),
-        ("--claim", "repository={repo}", "--claim", "ref=refs/tags/v1.0.0"),
+        (("repository={repo}", "ref=refs/tags/v1.0.0"), ()),
         "git+https://github.com/{repo}.git",
         "https://slsa.dev/provenance/v1",
     ),
@@ -292,8 +290,7 @@ FIRST_PUBLISH = {
         ("gitlab", "--file", ".gitlab-ci.yml", "--project", "{repo}"),
         # GitLab hands the job its tokens up front (`id_tokens:`): one for the exchange, one
         # for Sigstore.
-        ("--claim", "project_path={repo}", "--id-token", "NPM_ID_TOKEN=npm:127.0.0.1",
-         "--id-token", "SIGSTORE_ID_TOKEN=sigstore"),
+        (("project_path={repo}",), ("NPM_ID_TOKEN=npm:127.0.0.1", "SIGSTORE_ID_TOKEN=sigstore")),
         "https://gitlab.com/{repo}",
         "https://slsa.dev/provenance/v0.2",
     ),
@@ -317,16 +314,9 @@ def test_a_first_publish_with_trusted_publishing_and_provenance_needs_no_token(
     owner.run("trust", *(arg.format(repo=repository) for arg in trust), name,
               "--allow-publish", "--yes")  # fmt: skip
 
-    command = [sys.executable, "-m", "assay", "ci-job", "--data", str(instance.data),
-               "--url", f"{instance.url}/-/oidc", "--provider", provider,
-               *(arg.format(repo=repository) for arg in job_args)]  # fmt: skip
-    printed = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    job = {
-        name: shlex.split(value)[0] if value else ""
-        for line in printed.splitlines()
-        if line.startswith("export ")
-        for name, _, value in [line.removeprefix("export ").partition("=")]
-    }
+    claims, id_tokens = job_args
+    job = ci_job(instance, provider, *(c.format(repo=repository) for c in claims),
+                 id_tokens=id_tokens)  # fmt: skip
     home = tmp_path / "job-home"
     home.mkdir()
     (home / ".npmrc").write_text(f"registry={instance.url}/\n")  # no token

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
-import shlex
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import pytest
 
 from tests.assay_up import Instance
 from tests.interop.test_sign import job_env
+from tests.interop.test_sigstore_clients import ci_job
 from tests.trusted import AUDIENCE, Trusted, github_publisher, gitlab_publisher
 
 pytestmark = [pytest.mark.npm]
@@ -35,19 +34,6 @@ def trusted(assay_up: Instance) -> Iterator[Trusted]:
         yield t
     finally:
         t.close()
-
-
-def ci_job(instance: Instance, provider: str, *args: str) -> dict[str, str]:
-    """The environment `assay ci-job` prints for a new job (its export lines)."""
-    command = [sys.executable, "-m", "assay", "ci-job", "--data", str(instance.data)]
-    command += ["--url", f"{instance.url}/-/oidc", "--provider", provider, *args]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    env = {}
-    for line in out.splitlines():
-        if line.startswith("export "):
-            name, _, value = line.removeprefix("export ").partition("=")
-            env[name] = shlex.split(value)[0] if value else ""
-    return env
 
 
 def npm_publish(instance: Instance, job: dict[str, str], package: Path, home: Path) -> str:
@@ -100,11 +86,8 @@ def test_a_github_job_publishes_with_no_token(trusted: Trusted, tmp_path: Path) 
     job = ci_job(
         trusted.instance,
         "github",
-        "--claim",
         f"repository={repository}",
-        "--claim",
         "ref=refs/tags/v1.1.0",
-        "--claim",
         "repository_visibility=private",
     )
     assert "NPM_ID_TOKEN" not in job  # GitHub: npm fetches it from the request URL
@@ -133,12 +116,9 @@ def test_a_gitlab_job_publishes_with_no_token(trusted: Trusted, tmp_path: Path) 
     job = ci_job(
         trusted.instance,
         "gitlab",
-        "--claim",
         f"project_path={project}",
-        "--claim",
         "project_visibility=private",
-        "--id-token",
-        f"NPM_ID_TOKEN={AUDIENCE}",
+        id_tokens=[f"NPM_ID_TOKEN={AUDIENCE}"],
     )
     assert job["GITLAB_CI"] == "true"
     package = package_dir(tmp_path, name, "1.1.0", f"https://gitlab.com/{project}")

@@ -12,6 +12,7 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +57,19 @@ def rekor_v1_only(trust_config: Path) -> Path:
     return path
 
 
-def ci_job(instance: Instance, provider: str, *claims: str) -> dict[str, str]:
-    """The environment `assay ci-job` prints for a new job, parsed from its export lines."""
+def ci_job(
+    instance: Instance, provider: str, *claims: str, id_tokens: Sequence[str] = ()
+) -> dict[str, str]:
+    """The environment `assay ci-job` prints for a new job, parsed from its export lines.
+
+    ``claims`` are ``key=value`` claims of the job's OIDC tokens; ``id_tokens`` are
+    ``VARIABLE=audience`` tokens handed to the job up front, as GitLab's ``id_tokens:`` does."""
     args = [sys.executable, "-m", "assay", "ci-job", "--data", str(instance.data)]
     args += ["--url", f"{instance.url}/-/oidc", "--provider", provider]
     for claim in claims:
         args += ["--claim", claim]
+    for token in id_tokens:
+        args += ["--id-token", token]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     env = {}
     for line in out.splitlines():
