@@ -118,8 +118,10 @@ def test_on_fetch_refuses_a_confused_tarball(
         assert ok.content == static.tarball_bytes("confused", "1.0.0")
         assert rows(instance, "confused")["1.0.0"][2] is not None
 
-        for path, field in (("sneaky/-/sneaky-1.0.0.tgz", "scripts in the uplink's manifest"),
-                            ("liar/-/liar-1.0.0.tgz", "the uplink's hasInstallScript")):  # fmt: skip
+        for path, field in (
+            ("sneaky/-/sneaky-1.0.0.tgz", "scripts in the uplink's manifest"),
+            ("liar/-/liar-1.0.0.tgz", "the uplink's hasInstallScript"),
+        ):
             answer = httpx.get(f"{url}/{path}", timeout=30)
             assert answer.status_code == 403
             assert f"manifest confusion: {field}" in answer.json()["error"]
