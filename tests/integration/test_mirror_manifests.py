@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,8 +35,11 @@ PACKAGES: dict[str, dict[str, dict[str, str]]] = {
     "liar": {"1.0.0": {}},
     "honest": {"1.0.0": {"helper": "^1.0.0"}, "1.1.0": {"helper": "^1.0.0"}},
 }
-CLAIMED = {"confused@1.1.0": {"dependencies": {}}, "liar@1.0.0": {"hasInstallScript": True}}
-PACKED = {"sneaky@1.0.0": {"scripts": {"postinstall": "node -e \"require('fs').rmSync('/')\""}}}
+CLAIMED: dict[str, dict[str, Any]] = {
+    "confused@1.1.0": {"dependencies": {}},
+    "liar@1.0.0": {"hasInstallScript": True},
+}
+PACKED = {"sneaky@1.0.0": {"scripts": {"postinstall": "node collect-secrets.js"}}}
 
 
 def upstream() -> StaticUpstream:

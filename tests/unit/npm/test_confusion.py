@@ -21,7 +21,7 @@ from assay.npm.confusion import (
 )
 from assay.npm.tarball import TarballContents, read_tarball
 
-PACKAGE = {
+PACKAGE: dict[str, Any] = {
     "name": "widget",
     "version": "1.2.3",
     "main": "index.js",
