@@ -8,7 +8,10 @@ answers 404 for ``/-/npm/v1/keys`` and ``/-/trust/trusted_root.json``), the way 
 upstream is. Packuments carry an ETag and answer ``If-None-Match`` with 304.
 
 Knobs: ``down`` makes every answer a 503; ``tampered`` names ``name@version``s whose tarball
-bytes are not the ones ``dist.integrity`` names; ``requests`` counts paths.
+bytes are not the ones ``dist.integrity`` names; ``claimed`` and ``packed`` override fields of a
+``name@version``'s manifest in the packument only and in the tarball's package.json only (a
+manifest confusion: ``dist.integrity`` still names the tarball's bytes); ``requests`` counts
+paths.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class StaticUpstream:
     url: str = ""
     down: bool = False
     tampered: set[str] = field(default_factory=set)
+    claimed: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    packed: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
     _tarballs: dict[str, bytes] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -63,8 +68,9 @@ class StaticUpstream:
     def __post_init__(self) -> None:
         for name, versions in self.packages.items():
             for version, dependencies in versions.items():
-                self._tarballs[f"{name}@{version}"] = tarball(
-                    self.manifest(name, version, dependencies)
+                spec = f"{name}@{version}"
+                self._tarballs[spec] = tarball(
+                    self.manifest(name, version, dependencies) | dict(self.packed.get(spec, {}))
                 )
 
     @staticmethod
@@ -88,6 +94,7 @@ class StaticUpstream:
             bare = name.rsplit("/", 1)[-1]
             versions[version] = {
                 **self.manifest(name, version, dependencies),
+                **self.claimed.get(f"{name}@{version}", {}),
                 "_id": f"{name}@{version}",
                 "dist": {
                     "integrity": "sha512-"

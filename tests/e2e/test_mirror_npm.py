@@ -24,6 +24,8 @@ from tests.e2e.test_audit import allow_downgrade
 from tests.e2e.test_npm_audit_signatures import audit, exports, npm_proxy, publish_with_provenance
 from tests.e2e.test_npm_registry import Npm, make_package
 from tests.interop.test_sign import assay, job_env
+from tests.servers import serve_app
+from tests.static_upstream import StaticUpstream
 
 pytestmark = [pytest.mark.npm]
 
@@ -170,3 +172,68 @@ def test_policy_holds_versions_and_npm_picks_the_allowed_one(tmp_path: Path) -> 
         if mirror is not None:
             stop(mirror)
         stop(upstream)
+
+
+def test_a_confused_manifest_never_reaches_npm(tmp_path: Path) -> None:
+    """An upstream version whose packument hides the dependency and the postinstall script its
+    tarball has (manifest confusion; ``dist.integrity`` names the real bytes): on-fetch, npm's
+    first install of it fails on the tarball's 403 with the reason, nothing of it is stored or
+    run, and the next install resolves the range to the consistent version; before-serve, npm
+    never sees it."""
+    marker = "require('fs').writeFileSync(process.env.INIT_CWD + '/pwned', '')"
+    static = StaticUpstream(
+        {"helper": {"1.0.0": {}},
+         "widget": {"1.0.0": {"helper": "^1.0.0"}, "1.1.0": {"helper": "^1.0.0"}}},
+        claimed={"widget@1.1.0": {"dependencies": {}}},
+        packed={"widget@1.1.0": {"scripts": {"postinstall": f'node -e "{marker}"'}}},
+    )  # fmt: skip
+    manifest = {"name": "project", "version": "1.0.0", "dependencies": {"widget": "^1.0.0"}}
+
+    def project(name: str) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "package.json").write_text(json.dumps(manifest))
+        return folder
+
+    with serve_app(static.app()) as url:
+        static.url = url
+        mirror = start(tmp_path / "on-fetch", free_port(), tmp_path / "on-fetch.log",
+                       env={"ASSAY_UPLINK_URL": url})  # fmt: skip
+        try:
+            registry = f"{mirror.url}/"
+            first = project("first")
+            failed = Npm(registry, tmp_path / "npm-1").run("install", cwd=first, check=False)
+            assert failed.returncode != 0
+            assert "E403" in failed.stderr, failed.stderr
+            assert "manifest confusion: dependencies" in failed.stderr, failed.stderr
+            assert not (first / "pwned").exists()
+            assert not (first / "node_modules" / "widget").exists()
+            with sqlite3.connect(mirror.data / "assay.db") as db:
+                row = db.execute(
+                    "SELECT verdict, blob_key FROM mirror_versions WHERE version = '1.1.0'"
+                ).fetchone()
+            db.close()
+            assert row == ("refused", None)
+
+            second = project("second")
+            Npm(registry, tmp_path / "npm-2").run("install", cwd=second)
+            installed = json.loads((second / "node_modules/widget/package.json").read_text())
+            assert installed["version"] == "1.0.0"
+            assert (second / "node_modules/helper/package.json").is_file()
+            assert not (second / "pwned").exists()
+        finally:
+            stop(mirror)
+
+        uplinks = tmp_path / "uplinks.toml"
+        uplinks.write_text(f'[uplinks.static]\nurl = "{url}/"\nverify-manifests = "before-serve"\n'
+                           '\n[packages."**"]\nproxy = "static"\n')  # fmt: skip
+        checked = start(tmp_path / "before-serve", free_port(), tmp_path / "before-serve.log",
+                        env={"ASSAY_UPLINKS_FILE": str(uplinks)})  # fmt: skip
+        try:
+            third = project("third")
+            Npm(f"{checked.url}/", tmp_path / "npm-3").run("install", cwd=third)
+            installed = json.loads((third / "node_modules/widget/package.json").read_text())
+            assert installed["version"] == "1.0.0"
+            assert not (third / "pwned").exists()
+        finally:
+            stop(checked)

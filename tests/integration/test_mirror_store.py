@@ -78,18 +78,35 @@ def test_verdicts_are_never_replaced(stores: Stores) -> None:
     assert (stored.document, stored.fetched_ms) == ('{"v": 2}', 2)
     store.confirm("left-pad", 3)
     assert store.upstream("left-pad").fetched_ms == 3  # type: ignore[union-attr]
-    store.record_tarball("left-pad", "1.0.0", blob_key="tarballs/ab/cd", shasum="0" * 40, size=9)
+    store.record_tarball("left-pad", "1.0.0", blob_key="tarballs/ab/cd", shasum="0" * 40, size=9,
+                         manifest="f" * 64)  # fmt: skip
     row = store.verdicts("left-pad")["1.0.0"]
-    assert (row.blob_key, row.size) == ("tarballs/ab/cd", 9)
+    assert (row.blob_key, row.size, row.manifest) == ("tarballs/ab/cd", 9, "f" * 64)
     assert store.counts() == {
         "packages": 1, "verified": 2, "tarballs": 1, "tarball_bytes": 9, "packument_chars": 8,
     }  # fmt: skip
 
 
+def test_a_manifest_confusion_refuses_a_verified_version(stores: Stores) -> None:
+    store = stores.mirror
+    store.save_packument(_upstream("{}", 1), [_verdict("1.0.0"), _verdict("1.1.0", "refused")])
+    store.record_tarball("left-pad", "1.0.0", blob_key="tarballs/ab/cd", shasum="0" * 40, size=9,
+                         manifest="f" * 64)  # fmt: skip
+    store.refuse("left-pad", "1.0.0", "manifest confusion: scripts differ")
+    store.refuse("left-pad", "1.1.0", "never replaces another refusal")
+    verdicts = store.verdicts("left-pad")
+    row = verdicts["1.0.0"]
+    assert (row.verdict, row.reason) == ("refused", "manifest confusion: scripts differ")
+    assert (row.blob_key, row.shasum, row.size, row.manifest) == (None, None, None, None)
+    assert verdicts["1.1.0"].reason != "never replaces another refusal"
+    assert store.counts()["tarballs"] == 0
+
+
 def test_evict_a_version_then_a_package(stores: Stores) -> None:
     store = stores.mirror
     store.save_packument(_upstream("{}", 5), [_verdict("1.0.0"), _verdict("1.1.0")])
-    store.record_tarball("left-pad", "1.0.0", blob_key="tarballs/ab/cd", shasum="0" * 40, size=9)
+    store.record_tarball("left-pad", "1.0.0", blob_key="tarballs/ab/cd", shasum="0" * 40, size=9,
+                         manifest="f" * 64)  # fmt: skip
     assert store.packages() == [("left-pad", "npmjs", 5)]
     assert store.evict("left-pad", "1.0.0") == 1
     assert set(store.verdicts("left-pad")) == {"1.1.0"}

@@ -11,7 +11,8 @@ not — packuments in memory, which an eviction must drop, and the uplinks' heal
 
 ``prefetch`` is an npm client: it reads each packument, tarball and attestations response
 through the mirror's public routes, which is what makes the mirror fetch, verify and store
-them, and checks what it got (each tarball against ``dist.integrity`` and the lockfile's
+them — the mirror checks each tarball's package.json against its manifest as it stores it —
+and checks what it got (each tarball against ``dist.integrity`` and the lockfile's
 ``integrity``). It warms the cache of a mirror that will lose its uplink (an air-gapped site).
 ``status``, ``report`` and ``evict`` use the operator routes (``/-/mirror/…``,
 :mod:`assay.mirror.app`) with the administrator's token, read from ``<data>/admin.token``
@@ -201,7 +202,9 @@ class Prefetcher:
         self, name: str, version: str, manifest: Mapping[str, Any] | None, integrity: str | None
     ) -> Done:
         if manifest is None:
-            # Not served: the mirror's tarball route says why (403 with the reason).
+            # Not listed: the mirror's tarball route says why (403 with the reason), or, for a
+            # version whose tarball was not checked yet (verify-manifests = "before-serve"),
+            # fetches and checks it now (200: listed from now on).
             bare = name.rsplit("/", 1)[-1]
             url = f"{self.registry}{name}/-/{bare}-{quote(version, safe='')}.tgz"
             try:
@@ -210,6 +213,13 @@ class Prefetcher:
                 return Done(name, version, "failed", str(exc))
             if response.status_code == 403:
                 return Done(name, version, "held", _error(response).split(": ", 1)[-1])
+            if response.status_code == 200 and (
+                integrity is None or _integrity_ok(integrity, response.content)
+            ):
+                return Done(name, version, "cached", "tarball (checked now)")
+            if response.status_code == 200:
+                detail = "tarball does not match the lockfile's integrity"
+                return Done(name, version, "failed", detail)
             return Done(name, version, "failed", f"not served by the mirror ({_error(response)})")
         dist = manifest.get("dist") or {}
         try:

@@ -7,6 +7,7 @@ Verdaccio configuration translates line by line::
     url = "https://registry.npmjs.org/"
     timeout = 30          # seconds per request (Verdaccio: timeout)
     ttl = 120             # seconds a packument is served without asking again (Verdaccio: maxage)
+    verify-manifests = "on-fetch"   # or "before-serve" (docs/mirror.md)
 
     [packages."@acme/*"]
     proxy = []            # local only: never asked upstream
@@ -41,7 +42,7 @@ DEFAULT_TTL = 120.0
 DEFAULT_STALE_WHILE_REVALIDATE = 600.0
 _UPLINK_KEYS = frozenset(
     {"url", "token", "timeout", "connect-timeout", "ttl", "stale-while-revalidate",
-     "trust", "trusted-root", "keys"}
+     "trust", "trusted-root", "keys", "verify-manifests"}
 )  # fmt: skip
 _TOP_KEYS = frozenset({"uplinks", "packages", "policy"})
 
@@ -67,6 +68,11 @@ class Uplink:
     trusted_root: Path | None = None
     keys: Path | None = None
     """Files that replace what ``trust`` names (pinned by the operator)."""
+    verify_manifests: Literal["on-fetch", "before-serve"] = "on-fetch"
+    """When a version's manifest is checked against its tarball's package.json
+    (:mod:`assay.mirror.manifests`): ``on-fetch``, when the tarball is first downloaded (a
+    mismatch refuses it before any byte is served); ``before-serve``, before the version is
+    listed in the served packument at all (its tarball is fetched in the background)."""
 
     @property
     def origin(self) -> str:
@@ -206,6 +212,13 @@ def _uplink(name: str, entry: Mapping[str, Any], base: Path) -> Uplink:
     if trust not in ("npmjs", "served"):
         raise ConfigError(f'uplinks: {where}.trust must be "npmjs" or "served"', field=where)
 
+    verify_manifests = entry.get("verify-manifests", "on-fetch")
+    if verify_manifests not in ("on-fetch", "before-serve"):
+        raise ConfigError(
+            f'uplinks: {where}.verify-manifests must be "on-fetch" or "before-serve"',
+            field="verify-manifests",
+        )
+
     def path(key: str) -> Path | None:
         value = entry.get(key)
         if value is None:
@@ -227,4 +240,5 @@ def _uplink(name: str, entry: Mapping[str, Any], base: Path) -> Uplink:
         trust=trust,
         trusted_root=path("trusted-root"),
         keys=path("keys"),
+        verify_manifests=verify_manifests,
     )

@@ -21,11 +21,13 @@ __all__ = [
     "UplinkStatus",
 ]
 
-HeldKind = Literal["verification", "policy", "pending", "changed"]
-"""Why a version is left out: it failed verification on ingest (``verification``), the
+HeldKind = Literal["verification", "policy", "pending", "unchecked", "changed"]
+"""Why a version is left out: it failed verification on ingest (``verification``: its
+signatures or attestations, or its tarball's package.json disagreed with its manifest), the
 policy refuses it (``policy``), it has no verdict yet because the uplink failed while it was
-verified (``pending``), or the uplink changed its integrity after it was verified
-(``changed``: versions are immutable)."""
+verified (``pending``), its tarball has not been checked against its manifest yet
+(``unchecked``: ``verify-manifests = "before-serve"``), or the uplink changed its integrity
+after it was verified (``changed``: versions are immutable)."""
 
 
 @dataclass(frozen=True, slots=True)

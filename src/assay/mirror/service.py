@@ -10,6 +10,11 @@ What it guarantees (docs/mirror.md):
   are in the served packument (:mod:`assay.mirror.served`); the tarball of any other answers 403
   with the reason. A tarball is fetched on first download and its bytes must match
   ``dist.integrity`` before they are stored or served.
+* **The manifest served is the tarball's.** A tarball is stored or served only once its
+  package.json agrees with the upstream manifest of its version (:mod:`assay.mirror.manifests`,
+  the registry's manifest-confusion rule); on a mismatch the version is refused for good.
+  With ``verify-manifests = "before-serve"`` a version is not even listed until that check
+  passed (its tarball is fetched in the background, :data:`_CHECK_WORKERS` packages at a time).
 * **Nothing half-fetched.** An upstream answer is read completely (:mod:`assay.mirror.upstream`)
   and verified before it is written; the packument and its new verdicts are one transaction;
   a tarball's row is marked stored only after its blob is written.
@@ -25,6 +30,7 @@ What it guarantees (docs/mirror.md):
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -40,6 +46,7 @@ from typing import Any, TypeVar
 from assay.errors import ConfigError, FormatError, VerificationError
 from assay.mirror.config import MirrorConfig, Uplink
 from assay.mirror.ingest import Pending, verify_version
+from assay.mirror.manifests import check_tarball, fingerprint
 from assay.mirror.policy import MirrorPolicy
 from assay.mirror.reports import (
     HeldKind,
@@ -53,6 +60,8 @@ from assay.mirror.served import served_packument
 from assay.mirror.trust import UplinkTrust, load_trust, npm_key_entries
 from assay.mirror.upstream import Fetched, UpstreamClient, UpstreamError
 from assay.npm.names import PackageName
+from assay.npm.tarball import DEFAULT_LIMITS, TarballLimits
+from assay.npm.versions import Version
 from assay.registry.errors import Forbidden, NotFound, Unavailable
 from assay.registry.packuments import Packument
 from assay.registry.service import Tarball
@@ -82,6 +91,19 @@ keeps every one)."""
 RETRY_AFTER_FAILURE = 5.0
 """Seconds a package whose uplink failed is served stale before the uplink is asked again."""
 _VERIFY_WORKERS = 8
+_CHECK_WORKERS = 4
+"""Packages whose tarballs are fetched and checked in the background at a time
+(``verify-manifests = "before-serve"``); each package's versions one after another, newest
+first."""
+BEFORE_SERVE_WAIT = 10.0
+"""Seconds a packument request waits for the background checks of its package
+(``before-serve``) before it answers with the versions checked so far."""
+_REBUILD_EVERY = 0.5
+"""Seconds between rebuilds of a packument while its versions are being checked."""
+UNCHECKED = (
+    "not listed yet: its tarball has not been checked against the manifest "
+    '(verify-manifests = "before-serve"; it is being fetched)'
+)
 
 T = TypeVar("T")
 
@@ -103,6 +125,17 @@ class _Entry:
     policy_until: float = float("inf")
     """When a policy decision (a release-age quarantine) changes: rebuild then."""
     local_checked: float = field(default_factory=time.monotonic)
+    unchecked: set[str] = field(default_factory=set)
+    """Versions left out only because their tarball was not checked yet (``before-serve``):
+    their tarball route fetches and checks it rather than answering 403."""
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    """:func:`~assay.mirror.manifests.fingerprint` of each version's manifest, once computed."""
+
+    def fingerprint(self, version: str) -> str:
+        found = self.fingerprints.get(version)
+        if found is None:
+            found = self.fingerprints[version] = fingerprint(self.document["versions"][version])
+        return found
 
 
 class MirrorService:
@@ -116,6 +149,7 @@ class MirrorService:
         *,
         origin: str,
         max_tarball_bytes: int,
+        tarball_limits: TarballLimits = DEFAULT_LIMITS,
         public_good: Path | None = None,
         policy: MirrorPolicy | None = None,
     ) -> None:
@@ -124,6 +158,7 @@ class MirrorService:
         self.blobs = blobs
         self.origin = origin
         self.public_good = public_good
+        self.tarball_limits = tarball_limits
         self.policy = policy if policy is not None else MirrorPolicy.from_config(config.policy)
         self.clients = {
             name: UpstreamClient(uplink, max_tarball_bytes=max_tarball_bytes)
@@ -135,10 +170,13 @@ class MirrorService:
         self._trust: dict[str, UplinkTrust] = {}
         self._provenance: dict[tuple[str, str, str], VerificationResult | None] = {}
         self._pool = ThreadPoolExecutor(_VERIFY_WORKERS, thread_name_prefix="mirror-verify")
+        self._checks = ThreadPoolExecutor(_CHECK_WORKERS, thread_name_prefix="mirror-check")
+        self._checking: dict[str, Future[None]] = {}
         self._health = {name: UplinkHealth() for name in config.uplinks}
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._checks.shutdown(wait=False, cancel_futures=True)
         for client in self.clients.values():
             client.close()
 
@@ -167,7 +205,24 @@ class MirrorService:
             if now < entry.revalidate_until:
                 self._revalidate_in_background(name, uplinks)
                 return _with_header(entry.packument, "revalidating")
-        return self._flight(name.name, lambda: self._refresh(name, uplinks))
+        packument = self._flight(name.name, lambda: self._refresh(name, uplinks))
+        return self._after_checks(name.name, packument)
+
+    def _after_checks(self, name: str, packument: Packument) -> Packument:
+        """``before-serve``: wait (at most :data:`BEFORE_SERVE_WAIT` seconds) for the
+        background checks of the package's versions, then serve what passed by then."""
+        with self._lock:
+            checking = self._checking.get(name)
+        if checking is None:
+            return packument
+        try:
+            checking.result(timeout=BEFORE_SERVE_WAIT)
+        except TimeoutError:
+            log.info("mirror: %s: serving before all its tarballs were checked", name)
+        except Exception as exc:  # the check logged it; serve what passed
+            log.debug("mirror: %s: checks ended with %s", name, exc)
+        entry = self._entries.get(name)
+        return entry.packument if entry is not None else packument
 
     def cached_packument(self, name: str) -> Packument | None:
         """The served packument from memory when it may be served without any I/O: within
@@ -338,6 +393,7 @@ class MirrorService:
             self._entries[name.name] = entry
             while len(self._entries) > ENTRIES:
                 self._entries.pop(next(iter(self._entries)))
+        self._check_in_background(name, entry)
         return entry
 
     def _rebuild(self, name: PackageName, entry: _Entry) -> _Entry:
@@ -349,6 +405,7 @@ class MirrorService:
             entry.document,
             entry.verdicts,
             fresh_until=entry.fresh_until,
+            fingerprints=entry.fingerprints,
         )
         rebuilt.local_checked = entry.local_checked
         with self._lock:
@@ -364,6 +421,7 @@ class MirrorService:
         verdicts: dict[str, StoredVerdict],
         *,
         fresh_until: float,
+        fingerprints: Mapping[str, str] | None = None,
     ) -> _Entry:
         held: dict[str, str] = {}
         versions = document.get("versions")
@@ -379,6 +437,19 @@ class MirrorService:
                     f"the uplink changed the integrity of {name.name}@{version} after it was "
                     f"verified ({verdict.integrity[:20]}…); versions are immutable"
                 )
+        unchecked: set[str] = set()
+        # The same document as before (a rebuild): its manifests' fingerprints stand.
+        prints = dict(fingerprints or {})
+        if uplink.verify_manifests == "before-serve":
+            for version in names:
+                verdict = verdicts.get(version)
+                if version in held or verdict is None:
+                    continue
+                if version not in prints:
+                    prints[version] = fingerprint(document["versions"][version])
+                if verdict.blob_key is None or verdict.manifest != prints[version]:
+                    unchecked.add(version)
+                    held[version] = UNCHECKED
         decisions = self.policy.decide(
             name.name, document, verdicts, held, self._provenance_reader(name, uplink, verdicts)
         )
@@ -401,6 +472,8 @@ class MirrorService:
             policy_until=time.monotonic() + decisions.changes_in
             if decisions.changes_in is not None
             else float("inf"),
+            unchecked=unchecked,
+            fingerprints=prints,
         )
 
     def _provenance_reader(
@@ -443,32 +516,82 @@ class MirrorService:
 
     def tarball(self, name: PackageName, filename: str) -> Tarball:
         """The tarball of a served version: from the blob store, or fetched from the uplink
-        on first download and stored only if its bytes match ``dist.integrity``."""
+        on first download and stored only if its bytes match ``dist.integrity`` and its
+        package.json agrees with the manifest served (:mod:`assay.mirror.manifests`)."""
         entry = self._entry(name)
         version = entry.by_filename.get(filename)
         if version is None:
             raise NotFound("Not found")
         reason = entry.held.get(version)
-        if reason is not None:
+        if reason is not None and version not in entry.unchecked:
             raise Forbidden(
                 f"{name.name}@{version} is held back by this registry's mirror: {reason}"
             )
         verdict = entry.verdicts[version]
-        if verdict.blob_key is not None:
+        if verdict.blob_key is not None and verdict.manifest == entry.fingerprint(version):
             data = self.blobs.get(verdict.blob_key)
             if data is not None:
                 return Tarball(data, verdict.integrity, verdict.shasum or "")
         key = f"tarball\n{name.name}\n{version}"
         return self._flight(key, lambda: self._fetch_tarball(name, version, entry))
 
-    def _fetch_tarball(self, name: PackageName, version: str, entry: _Entry) -> Tarball:
+    def _fetch_tarball(
+        self, name: PackageName, version: str, entry: _Entry, *, rebuild: bool = True
+    ) -> Tarball:
+        """Check (and store) the tarball of ``name@version``: the stored bytes when they were
+        stored for another manifest (or before manifests were checked), else the uplink's,
+        which must match ``dist.integrity``. A package.json that disagrees with the manifest
+        refuses the version for good (403); nothing of it is stored."""
+        manifest_print = entry.fingerprint(version)
         stored = self.store.verdicts(name.name).get(version)
-        if stored is not None and stored.blob_key is not None:
-            data = self.blobs.get(stored.blob_key)
-            if data is not None:  # another request (or node) stored it meanwhile
-                entry.verdicts[version] = stored
-                return Tarball(data, stored.integrity, stored.shasum or "")
-        verdict = entry.verdicts[version]
+        if stored is not None and not stored.verified:
+            # Refused meanwhile, by another request or node.
+            self._verdict_changed(name, stored, rebuild=rebuild)
+            raise Forbidden(
+                f"{name.name}@{version} is held back by this registry's mirror: "
+                f"refused on ingest: {stored.reason}"
+            )
+        verdict = stored if stored is not None else entry.verdicts[version]
+        data = self.blobs.get(verdict.blob_key) if verdict.blob_key is not None else None
+        if data is not None and verdict.manifest == manifest_print:
+            # Checked and stored meanwhile, by another request or node.
+            self._verdict_changed(name, verdict, rebuild=rebuild and version in entry.unchecked)
+            return Tarball(data, verdict.integrity, verdict.shasum or "")
+        if data is None:
+            data = self._download(name, version, entry, verdict)
+        manifest = entry.document["versions"][version]
+        reason = check_tarball(manifest, data, self.tarball_limits)
+        if reason is not None:
+            log.error("mirror: %s@%s refused: %s", name.name, version, reason)
+            self.store.refuse(name.name, version, reason)
+            refused = replace(
+                verdict, verdict="refused", reason=reason, blob_key=None, shasum=None,
+                size=None, manifest=None, verified_ms=now_ms(),
+            )  # fmt: skip
+            self._verdict_changed(name, refused, rebuild=rebuild)
+            raise Forbidden(
+                f"{name.name}@{version} is held back by this registry's mirror: "
+                f"refused on ingest: {reason}"
+            )
+        sha512 = hashlib.sha512(data).digest()
+        blob_key = tarball_key(sha512.hex())
+        shasum = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+        if verdict.blob_key != blob_key:
+            self.blobs.put(blob_key, data)
+        self.store.record_tarball(
+            name.name, version, blob_key=blob_key, shasum=shasum, size=len(data),
+            manifest=manifest_print,
+        )  # fmt: skip
+        checked = replace(
+            verdict, blob_key=blob_key, shasum=shasum, size=len(data), manifest=manifest_print
+        )
+        self._verdict_changed(name, checked, rebuild=rebuild and version in entry.unchecked)
+        return Tarball(data, verdict.integrity, shasum)
+
+    def _download(
+        self, name: PackageName, version: str, entry: _Entry, verdict: StoredVerdict
+    ) -> bytes:
+        """The uplink's tarball of ``name@version``, whose bytes match ``dist.integrity``."""
         url = entry.document["versions"][version]["dist"].get("tarball")
         if not isinstance(url, str):
             raise Unavailable(f"{name.name}@{version} has no dist.tarball upstream")
@@ -479,23 +602,80 @@ class MirrorService:
             raise Unavailable(f"{name.name}@{version}: {exc.message}", retry_after=5) from exc
         if fetched.status != 200:
             raise Unavailable(f"{name.name}@{version}: the uplink answered {fetched.status}")
-        data = fetched.body
-        sha512 = hashlib.sha512(data).digest()
-        if not _matches_integrity(verdict.integrity, sha512):
+        if not _matches_integrity(verdict.integrity, hashlib.sha512(fetched.body).digest()):
             log.error("mirror: %s@%s: tarball does not match dist.integrity", name.name, version)
             raise Unavailable(
                 f"{name.name}@{version}: the uplink served a tarball that does not match "
                 f"dist.integrity {verdict.integrity[:30]}…; it was not stored",
                 retry_after=60,
             )
-        blob_key = tarball_key(sha512.hex())
-        shasum = hashlib.sha1(data, usedforsecurity=False).hexdigest()
-        self.blobs.put(blob_key, data)
-        self.store.record_tarball(
-            name.name, version, blob_key=blob_key, shasum=shasum, size=len(data)
-        )
-        entry.verdicts[version] = replace(verdict, blob_key=blob_key, shasum=shasum, size=len(data))
-        return Tarball(data, verdict.integrity, shasum)
+        return fetched.body
+
+    def _verdict_changed(self, name: PackageName, verdict: StoredVerdict, *, rebuild: bool) -> None:
+        """Take a verdict changed by a tarball check into the package in memory; ``rebuild``:
+        rebuild its served packument now (a version refused leaves it, a version checked in
+        ``before-serve`` joins it)."""
+        entry = self._entries.get(name.name)
+        if entry is None:
+            return
+        entry.verdicts[verdict.version] = verdict
+        if rebuild:
+            self._rebuild(name, entry)
+
+    # --- before-serve: tarballs checked in the background ----------------------------------
+
+    def _check_in_background(self, name: PackageName, entry: _Entry) -> None:
+        """Start checking the tarballs of the package's unchecked versions (``before-serve``),
+        unless that is under way."""
+        if not entry.unchecked:
+            return
+        with self._lock:
+            if name.name in self._checking:
+                return
+            try:
+                self._checking[name.name] = self._checks.submit(self._check_package, name)
+            except RuntimeError:  # shutting down
+                return
+
+    def _check_package(self, name: PackageName) -> None:
+        """Fetch and check each unchecked version's tarball, newest first (what a range
+        resolves to), rebuilding the served packument every :data:`_REBUILD_EVERY` seconds
+        so that versions appear as they pass. A version that could not be fetched stays out
+        and is tried again after the next refresh."""
+        tried: set[str] = set()
+        rebuilt = time.monotonic()
+        try:
+            while True:
+                entry = self._entries.get(name.name)
+                if entry is None:
+                    return
+                todo = [v for v in _newest_first(entry) if v in entry.unchecked and v not in tried]
+                if not todo:
+                    return
+                version = todo[0]
+                tried.add(version)
+                key = f"tarball\n{name.name}\n{version}"
+                try:
+                    work = functools.partial(
+                        self._fetch_tarball, name, version, entry, rebuild=False
+                    )
+                    self._flight(key, work)
+                except (Forbidden, Unavailable) as exc:
+                    log.warning("mirror: checking %s@%s: %s", name.name, version, exc.message)
+                if time.monotonic() - rebuilt >= _REBUILD_EVERY:
+                    self._rebuild_current(name)
+                    rebuilt = time.monotonic()
+        except Exception:
+            log.exception("mirror: checking the tarballs of %s failed", name.name)
+        finally:
+            self._rebuild_current(name)
+            with self._lock:
+                self._checking.pop(name.name, None)
+
+    def _rebuild_current(self, name: PackageName) -> None:
+        entry = self._entries.get(name.name)
+        if entry is not None:
+            self._rebuild(name, entry)
 
     def attestations(self, name: PackageName, version: str) -> dict[str, Any]:
         """The verified attestations response of a served version."""
@@ -615,6 +795,8 @@ class MirrorService:
                     kind = "verification"
                 elif verdict.integrity != _integrity(entry.document, version):
                     kind = "changed"
+                elif version in entry.unchecked:
+                    kind = "unchecked"
                 else:
                     kind = "policy"
                 held.append(
@@ -737,6 +919,16 @@ def _facts(verdict: StoredVerdict) -> VerifiedFacts | None:
         return None
 
 
+def _newest_first(entry: _Entry) -> list[str]:
+    """The package's versions, those a dist-tag names first, then by semver, highest first."""
+    tags = entry.document.get("dist-tags")
+    tagged = set(tags.values()) if isinstance(tags, dict) else set()
+    parsed = [(Version.parse_or_none(v), v) for v in entry.by_filename.values()]
+    ordered = [v for _, v in sorted(((p, v) for p, v in parsed if p is not None), reverse=True)]
+    first = [v for v in ordered if v in tagged]
+    return first + [v for v in ordered if v not in tagged]
+
+
 def _with_header(packument: Packument, state: str) -> Packument:
     return replace(packument, headers=((MIRROR_HEADER, state),))
 
@@ -776,5 +968,10 @@ def open_mirror(settings: Settings, store: MirrorStore, blobs: BlobStore) -> Mir
         blobs,
         origin=settings.origin,
         max_tarball_bytes=settings.registry_max_tarball_bytes,
+        tarball_limits=TarballLimits(
+            max_entries=settings.tarball_max_entries,
+            max_unpacked_bytes=settings.tarball_max_unpacked_bytes,
+            max_ratio=settings.tarball_max_ratio,
+        ),
         public_good=settings.trust_dir,
     )

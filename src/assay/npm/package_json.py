@@ -30,7 +30,6 @@ from assay.npm.names import validate
 from assay.npm.versions import clean
 
 __all__ = [
-    "CONFUSABLE_FIELDS",
     "FIX_STEPS",
     "PREPARE_STEPS",
     "README_ERROR",
@@ -38,7 +37,6 @@ __all__ = [
     "Warn",
     "async_steps",
     "check_name",
-    "first_difference",
     "normalize_bin",
     "normalize_data",
     "normalize_man",
@@ -543,32 +541,7 @@ def prepare(data: dict[str, Any], files: PackageFiles, warn: Warn | None = None)
     return data
 
 
-# --- manifest confusion -----------------------------------------------------------------------
-
-# The fields of a version manifest that decide what an install fetches, runs or trusts: a
-# request whose manifest says something else here than the tarball's package.json is refused
-# (the registry serves the tarball's; a body that disagrees is a "manifest confusion" attempt or
-# a broken client). In this order, so the first difference named is stable.
-CONFUSABLE_FIELDS = (
-    "name",
-    "version",
-    "dependencies",
-    "optionalDependencies",
-    "peerDependencies",
-    "bundleDependencies",
-    "scripts",
-    "bin",
-    "repository",
-    "os",
-    "cpu",
-    "engines",
-    "main",
-)
-
-
-def _absent(value: object) -> bool:
-    # An empty map, list or string says what a missing field says ("nothing").
-    return value is None or value in ({}, [], "")
+# --- versions as npm sends them -------------------------------------------------------------
 
 
 def same_version(claimed: object, actual: object) -> bool:
@@ -583,17 +556,3 @@ def same_version(claimed: object, actual: object) -> bool:
         and "+" not in claimed
         and actual.split("+", 1)[0] == claimed
     )
-
-
-def first_difference(claimed: dict[str, Any], actual: dict[str, Any]) -> str | None:
-    """The first of :data:`CONFUSABLE_FIELDS` in which `claimed` (a publish request's manifest)
-    and `actual` (the tarball's package.json) differ, both already through :func:`prepare`;
-    None when they agree. Missing and empty are the same; maps compare without order."""
-    for field in CONFUSABLE_FIELDS:
-        mine, theirs = claimed.get(field), actual.get(field)
-        if field == "version":
-            if not same_version(mine, theirs):
-                return field
-        elif not (_absent(mine) and _absent(theirs)) and mine != theirs:
-            return field
-    return None

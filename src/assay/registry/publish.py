@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -23,14 +22,11 @@ from typing import Any
 
 from assay.errors import ManifestError, StatementError, TarballError
 from assay.limits import MAX_MANIFEST_BYTES
+from assay.npm.confusion import manifest_difference
+from assay.npm.confusion import tarball_manifest as normalised_tarball_manifest
 from assay.npm.names import PackageName
-from assay.npm.package_json import (
-    first_difference,
-    prepare,
-    same_version,
-    walk_order,
-)
-from assay.npm.tarball import README_NAMES, TarballContents, TarballLimits, read_tarball
+from assay.npm.package_json import same_version
+from assay.npm.tarball import TarballContents, TarballLimits, read_tarball
 from assay.npm.versions import Version, is_version, looks_like_range
 from assay.provenance.subject import Digest
 from assay.registry.errors import BadRequest, PayloadTooLarge, Unprocessable
@@ -207,58 +203,10 @@ def parse_publish(
     )
 
 
-class TarballFiles:
-    """A tarball's file list as :class:`~assay.npm.package_json.PackageFiles`: what npm's
-    normalisation would see in the package directory, as far as the tarball shows it.
-
-    Differences from the directory ``npm publish`` ran in, all outside
-    :data:`~assay.npm.package_json.CONFUSABLE_FIELDS` except for a file the packlist left out
-    (a ``server.js``, ``*.gyp`` or ``directories.bin`` entry that is not in the tarball): no
-    ``AUTHORS`` text (the reader keeps only package.json and the README) and no git HEAD.
-    """
-
-    def __init__(self, contents: TarballContents) -> None:
-        self.contents = contents
-        self._paths = [entry.path for entry in contents.files]
-
-    def top_level_files(self) -> list[str]:
-        return sorted(p for p in self._paths if "/" not in p)
-
-    def exists(self, path: str) -> bool:
-        prefix = path.rstrip("/") + "/"
-        return any(p == path or p.startswith(prefix) for p in self._paths)
-
-    def entries_under(self, folder: str) -> list[str]:
-        prefix = f"{folder}/" if folder else ""
-        found: set[str] = set()
-        for path in self._paths:
-            if not path.startswith(prefix):
-                continue
-            parts = path[len(prefix) :].split("/")
-            if any(part.startswith(".") for part in parts):
-                continue
-            # A tarball lists files only; the folders on their paths are entries as well.
-            found.update("/".join(parts[: i + 1]) for i in range(len(parts)))
-        return walk_order(found)
-
-    def read_text(self, path: str) -> str | None:
-        return None
-
-    def readme(self) -> tuple[str, str] | None:
-        if not self.contents.readme:
-            return None
-        names = {p.lower(): p for p in self.top_level_files()}
-        found = next((names[n] for n in README_NAMES if n in names), "README")
-        return self.contents.readme, found
-
-    def git_head(self) -> str | None:
-        return None
-
-
 def tarball_manifest(contents: TarballContents) -> dict[str, Any]:
     """The tarball's package.json as ``npm publish`` would have sent it (normalised)."""
     try:
-        return prepare(copy.deepcopy(dict(contents.package_json)), TarballFiles(contents))
+        return normalised_tarball_manifest(contents)
     except ManifestError as exc:
         raise BadRequest(f"The tarball's package.json is invalid: {exc.message}") from exc
 
@@ -269,20 +217,18 @@ def _check_confusion(
     actual: Mapping[str, Any],
     contents: TarballContents,
 ) -> None:
-    """Refuse a request whose manifest says otherwise than the tarball where it matters.
+    """Refuse a request whose manifest says otherwise than the tarball where it matters
+    (:mod:`assay.npm.confusion`, the rule the mirror applies to upstream manifests too).
 
     Both sides go through the same normalisation first, so what the npm client sends (its own
     normalisation of the same package.json) always agrees; a difference is named by the field
     (as the request spelled it, for the ``bundledDependencies`` alias)."""
     try:
-        normalised = prepare(copy.deepcopy(dict(claimed)), TarballFiles(contents))
+        field = manifest_difference(claimed, contents, actual)
     except ManifestError as exc:
         raise BadRequest(f"versions[{version!r}] is invalid: {exc.message}") from exc
-    field = first_difference(normalised, dict(actual))
     if field is None:
         return
-    if field == "bundleDependencies" and "bundleDependencies" not in claimed:
-        field = "bundledDependencies" if "bundledDependencies" in claimed else field
     raise BadRequest(
         f"versions[{version!r}].{field} differs from the tarball's package.json: the registry "
         "serves the manifest in the tarball, so the request must describe the same package "

@@ -64,6 +64,9 @@ class StoredVerdict:
     shasum: str | None = None
     size: int | None = None
     fetched_ms: int | None = None
+    manifest: str | None = None
+    """The fingerprint of the upstream manifest the stored tarball was checked against (None:
+    not checked yet)."""
 
     @property
     def verified(self) -> bool:
@@ -141,14 +144,44 @@ class MirrorStore:
             )
 
     def record_tarball(
-        self, name: str, version: str, *, blob_key: str, shasum: str, size: int
+        self, name: str, version: str, *, blob_key: str, shasum: str, size: int, manifest: str
     ) -> None:
-        """The tarball of ``name@version`` matched its integrity and is in the blob store."""
+        """The tarball of ``name@version`` matched its integrity, its package.json agreed with
+        the upstream manifest of fingerprint ``manifest``, and it is in the blob store."""
         with write_transaction(self._engine, durable=False) as connection:
             connection.execute(
                 mirror_versions.update()
                 .where(mirror_versions.c.name == name, mirror_versions.c.version == version)
-                .values(blob_key=blob_key, shasum=shasum, size=size, fetched_ms=now_ms())
+                .values(
+                    blob_key=blob_key,
+                    shasum=shasum,
+                    size=size,
+                    fetched_ms=now_ms(),
+                    manifest=manifest,
+                )
+            )
+
+    def refuse(self, name: str, version: str, reason: str) -> None:
+        """A verified ``name@version`` turned out not to be what its manifest says (its
+        tarball's package.json disagrees): refused from now on, with ``reason``, and no
+        tarball recorded for it. Only a verified verdict changes (never the other way)."""
+        with write_transaction(self._engine, durable=False) as connection:
+            connection.execute(
+                mirror_versions.update()
+                .where(
+                    mirror_versions.c.name == name,
+                    mirror_versions.c.version == version,
+                    mirror_versions.c.verdict == "verified",
+                )
+                .values(
+                    verdict="refused",
+                    reason=reason,
+                    blob_key=None,
+                    shasum=None,
+                    size=None,
+                    manifest=None,
+                    verified_ms=now_ms(),
+                )
             )
 
     def counts(self) -> Mapping[str, int]:
@@ -220,6 +253,7 @@ class MirrorStore:
 _VERDICT_COLUMNS = (
     "name", "version", "uplink", "integrity", "verdict", "reason", "signatures", "provenance",
     "facts", "attestations", "verified_ms", "blob_key", "shasum", "size", "fetched_ms",
+    "manifest",
 )  # fmt: skip
 
 

@@ -336,7 +336,9 @@ mirror_packuments = sa.Table(
 # provenance attestation, `facts` its VerifiedFacts (JSON) and `attestations` the verified
 # response body, served at /-/npm/v1/attestations/. The tarball columns are set once its bytes
 # matched `integrity` and were stored under `blob_key` (content-addressed, shared with local
-# tarballs).
+# tarballs); `manifest` is the fingerprint (assay.mirror.manifests) of the upstream manifest
+# whose confusable fields that tarball's package.json was checked to agree with. A tarball whose
+# package.json disagrees is never stored: the verdict becomes "refused" with the reason.
 mirror_versions = sa.Table(
     "mirror_versions",
     metadata,
@@ -355,4 +357,5 @@ mirror_versions = sa.Table(
     sa.Column("shasum", sa.String(40), nullable=True),
     sa.Column("size", sa.BigInteger, nullable=True),
     sa.Column("fetched_ms", sa.BigInteger, nullable=True),
+    sa.Column("manifest", sa.String(64), nullable=True),
 )

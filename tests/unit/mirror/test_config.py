@@ -79,3 +79,12 @@ def test_refusals(text: str, message: str, tmp_path: Path) -> None:
 def test_file_and_url_together_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not both"):
         MirrorConfig.from_settings(tmp_path / "u.toml", "https://x/")
+
+
+def test_verify_manifests(tmp_path: Path) -> None:
+    base = '[uplinks.u]\nurl = "https://u.example/"\n'
+    assert MirrorConfig.from_toml(base, "f", tmp_path).uplinks["u"].verify_manifests == "on-fetch"
+    before = MirrorConfig.from_toml(base + 'verify-manifests = "before-serve"\n', "f", tmp_path)
+    assert before.uplinks["u"].verify_manifests == "before-serve"
+    with pytest.raises(ConfigError, match="verify-manifests"):
+        MirrorConfig.from_toml(base + 'verify-manifests = "never"\n', "f", tmp_path)
