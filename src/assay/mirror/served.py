@@ -11,7 +11,8 @@ From the document the uplink served, kept as it was but for:
   at ``/-/npm/v1/keys``;
 * ``dist-tags``: a tag naming a version left out is moved to the highest version served that is
   not a prerelease (``latest``) or dropped (any other tag);
-* ``time``: the entries of versions left out are dropped.
+* ``time``: the entries of versions left out are dropped;
+* ``gitHead`` of every version: dropped (a claim no verified material backs).
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ def served_packument(
                 **dist["attestations"],
                 "url": attestations_url(origin, name, version),
             }
-        served[version] = {**manifest, "dist": dist}
+        # `gitHead` is the publisher's claim of the commit (npm reads it from the local git
+        # checkout); nothing the mirror verified backs it, and a local publish keeps only the
+        # provenance certificate's commit (registry/service.py), so it is not served.
+        served[version] = {**{k: v for k, v in manifest.items() if k != "gitHead"}, "dist": dist}
     full: dict[str, Any] = {k: v for k, v in upstream.items() if k not in _DROPPED}
     full["_id"] = name.name
     full["name"] = name.name
