@@ -68,9 +68,9 @@ from assay.registry.errors import (
     Unprocessable,
 )
 from assay.registry.package_policy import PackagePolicies
-from assay.registry.packuments import CORGI_TYPE, Packument
+from assay.registry.packuments import CORGI_TYPE, Packument, accepts_gzip
 from assay.registry.search import SearchQuery
-from assay.registry.service import RegistryService
+from assay.registry.service import RegistryService, Tarball
 from assay.registry.staging import StagedPublishes, StagePage
 from assay.registry.trust_settings import MAX_BODY_BYTES as TRUST_BODY_BYTES
 from assay.registry.trust_settings import TrustSettings
@@ -429,18 +429,14 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
             if target.kind == "version":
                 manifest = await call(service.version_manifest, name, target.version)
                 return JSONResponse(manifest)
-            if target.kind == "tarball" and target.rev is None:
-                tarball = await call(service.tarball, name, target.filename)
-                etag = f'"{tarball.shasum}"'
-                headers = {
-                    "ETag": etag,
-                    "Cache-Control": "public, max-age=31536000, immutable",
-                }
-                if _matches(request.headers.get("if-none-match"), etag):
-                    return Response(status_code=304, headers=headers)
-                return Response(
-                    tarball.data, media_type="application/octet-stream", headers=headers
+            if target.kind == "tarball" and target.rev is None and target.filename:
+                # A hot tarball is answered here, on the event loop; a cold one (or one whose
+                # package must be re-checked in the database) through the thread pool.
+                filename = target.filename
+                tarball = service.cached_tarball(name.name, filename) or await call(
+                    service.tarball, name, filename
                 )
+                return tarball_response(request, tarball)
         elif method == "PUT" and target.kind == "doc":
             writer = await signed_in(request, "publish or change packages")
             body = await read_object(request, max_body)
@@ -465,18 +461,43 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
 
 
 def packument_response(request: Request, packument: Packument, write: bool) -> Response:
-    corgi = not write and CORGI_TYPE in request.headers.get("accept", "")
+    """The full or abbreviated document (by ``Accept``), gzip-compressed when the request's
+    ``Accept-Encoding`` allows it (npm sends ``gzip``). Each of the four representations has its
+    own strong ETag; an ``If-None-Match`` naming either coding of the selected document is
+    answered 304 with the tag the client holds (its copy is current, whichever coding it keeps)."""
+    headers = request.headers
+    corgi = not write and CORGI_TYPE in headers.get("accept", "")
     document = packument.corgi if corgi else packument.full
-    headers = {
-        "ETag": document.etag,
+    packed = accepts_gzip(headers.get("accept-encoding"))
+    etag = document.gzip_etag if packed else document.etag
+    response_headers = {
+        "ETag": etag,
         "Last-Modified": packument.last_modified,
         "Cache-Control": "public, max-age=0, must-revalidate",
         "Vary": "Accept, Accept-Encoding",
         **dict(packument.headers),  # the mirror's X-Assay-Mirror
     }
-    if _matches(request.headers.get("if-none-match"), document.etag):
+    if_none_match = headers.get("if-none-match")
+    if if_none_match:
+        for held in (etag, document.etag if packed else document.gzip_etag):
+            if _matches(if_none_match, held):
+                response_headers["ETag"] = held
+                return Response(status_code=304, headers=response_headers)
+    if packed:
+        response_headers["Content-Encoding"] = "gzip"
+    return Response(
+        document.gzip if packed else document.body,
+        media_type=CORGI_TYPE if corgi else _JSON,
+        headers=response_headers,
+    )
+
+
+def tarball_response(request: Request, tarball: Tarball) -> Response:
+    etag = f'"{tarball.shasum}"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
+    if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    return Response(document.body, media_type=CORGI_TYPE if corgi else _JSON, headers=headers)
+    return Response(tarball.data, media_type="application/octet-stream", headers=headers)
 
 
 def error_response(exc: RegistryError, *, message: bool = False) -> Response:
