@@ -50,6 +50,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assay import limits
 from assay.errors import AssayError, FormatError, ManifestError
@@ -490,6 +491,63 @@ def packument_response(request: Request, packument: Packument, write: bool) -> R
         media_type=CORGI_TYPE if corgi else _JSON,
         headers=response_headers,
     )
+
+
+class HotReads:
+    """The read hot path, in front of every router: a GET or HEAD of a packument or a tarball
+    that the registry can answer from memory (:meth:`RegistryService.cached_packument`,
+    :meth:`RegistryService.cached_tarball`: fresh within ``CROSS_PROCESS_STALENESS``, no I/O) is
+    answered here, on the event loop, with the very response the route below would send; any
+    other request goes to ``app`` untouched. The instance's routing (a dozen mounts, then the
+    registry's fifty routes, each tried in turn) and FastAPI's request handling otherwise cost
+    more than the answer itself.
+
+    ``browser(path, accept)``: whether a browser's request is redirected to a web page instead
+    (:class:`assay.web.app.BrowserFront`); those are left to ``app``. No request body is read
+    (GET and HEAD only), so the body limits of the routes are unaffected.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: RegistryService,
+        browser: Callable[[str, str | None], bool] = lambda _path, _accept: False,
+    ) -> None:
+        self.app = app
+        self.service = service
+        self.browser = browser
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            response = self._answer(scope)
+            if response is not None:
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _answer(self, scope: Scope) -> Response | None:
+        path: str = scope["path"]
+        if path.startswith("/-") or scope.get("root_path"):
+            return None  # the instance's own services, or mounted below a prefix
+        text = path[1:]
+        request = Request(scope)
+        if self.browser(path, request.headers.get("accept")):
+            return None
+        head, dash, filename = text.partition("/-/")
+        if not dash:
+            if "/" in text and not (text.startswith("@") and text.count("/") == 1):
+                return None
+            packument = self.service.cached_packument(text)
+            if packument is None:
+                return None
+            return packument_response(
+                request, packument, request.query_params.get("write") == "true"
+            )
+        if "/" in filename:
+            return None  # `/-rev/…` and the like
+        # Only a name and filename the route below has served are cached, so a hit is valid.
+        tarball = self.service.cached_tarball(head, filename)
+        return None if tarball is None else tarball_response(request, tarball)
 
 
 def tarball_response(request: Request, tarball: Tarball) -> Response:
