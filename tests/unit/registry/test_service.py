@@ -308,3 +308,33 @@ def test_packument_cache_follows_writes(service: RegistryService, alice: Princip
     _publish(service, alice, "widget", "1.1.0")
     assert service.cached_packument("widget") is None  # every write invalidates
     assert "1.1.0" in service.packument(WIDGET).data["versions"]
+
+
+def test_tarball_cache_is_bounded_by_bytes(service: RegistryService, alice: Principal) -> None:
+    """Hot tarballs are kept by bytes (least recently used out first), none above the entry
+    limit, and answered from memory only at the rev the packument cache has confirmed."""
+    files = [f"widget-1.{minor}.0.tgz" for minor in range(3)]
+    for minor in range(3):
+        _publish(service, alice, "widget", f"1.{minor}.0")
+    sizes = [len(service.tarball(WIDGET, name).data) for name in files]
+    assert service.tarball_cache_bytes == sum(sizes)
+    assert all(service.cached_tarball("widget", name) is not None for name in files)
+
+    _publish(service, alice, "widget", "1.3.0")  # a new rev: nothing is served from memory
+    assert service.cached_tarball("widget", files[0]) is None
+    service.packument(WIDGET)
+    assert service.cached_tarball("widget", files[0]) is None  # cached at the old rev
+
+    budget = sizes[1] + sizes[2]
+    service.settings = service.settings.model_copy(update={"registry_tarball_cache_bytes": budget})
+    for name in files:  # read again at the new rev: the first is evicted to fit the third
+        service.tarball(WIDGET, name)
+        assert service.tarball_cache_bytes <= budget
+    assert service.cached_tarball("widget", files[0]) is None
+    assert service.cached_tarball("widget", files[2]) is not None
+
+    service.settings = service.settings.model_copy(
+        update={"registry_tarball_cache_entry_bytes": min(sizes) - 1}
+    )
+    service.tarball(WIDGET, files[0])  # too large to keep: served, not cached
+    assert service.cached_tarball("widget", files[0]) is None
