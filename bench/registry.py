@@ -211,8 +211,9 @@ def caddy(root: Path) -> Iterator[tuple[str, int]]:
             process.wait(10)
 
 
-def rss_bytes(pid: int) -> int:
-    """VmRSS of `pid` and all its descendants (an Assay server: supervisor and workers)."""
+def rss_bytes(pid: int, *, workers_only: bool = False) -> int:
+    """VmRSS of `pid` and all its descendants (an Assay server: supervisor and workers); with
+    `workers_only`, of the descendants alone when there are any (uvicorn's workers)."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -221,6 +222,8 @@ def rss_bytes(pid: int) -> int:
             continue
         children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
     total, todo = 0, [pid]
+    if workers_only and children.get(pid):
+        todo = list(children[pid])
     while todo:
         current = todo.pop()
         todo += children.get(current, [])
@@ -239,12 +242,14 @@ class PeakRss:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.peak = 0
+        self.peak_workers = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, rss_bytes(self.pid))
+            self.peak_workers = max(self.peak_workers, rss_bytes(self.pid, workers_only=True))
             self._stop.wait(0.2)
 
     def __enter__(self) -> PeakRss:
@@ -641,7 +646,9 @@ def run(root: Path, args: argparse.Namespace) -> int:
             sizes = {r.name: float(len(check_read(r, read, len(versions)))) for r in serving}
             rows.append(Row(f"{read.label}: body bytes", sizes, "", 0))
         idle = {r.name: rss_bytes(r.pid) for r in registries}
+        idle_workers = {r.name: rss_bytes(r.pid, workers_only=True) for r in assays}
         peak = dict.fromkeys(idle, 0)
+        peak_workers = dict.fromkeys(idle_workers, 0)
         results: dict[tuple[str, int, str], WrkResult] = {}
         # The machine may be busy with other work: rotate which server goes first, so that a
         # burst of load elsewhere does not always land on the same one.
@@ -657,6 +664,10 @@ def run(root: Path, args: argparse.Namespace) -> int:
                     with PeakRss(registry.pid) as sampler:
                         result = load(registry, read, count, args.seconds)
                     peak[registry.name] = max(peak[registry.name], sampler.peak)
+                    if registry.name in peak_workers:
+                        peak_workers[registry.name] = max(
+                            peak_workers[registry.name], sampler.peak_workers
+                        )
                     results[(read.label, count, registry.name)] = result
                     print(
                         f"  {registry.name:<9} {read.label}, -c{count}:"
@@ -691,8 +702,17 @@ def run(root: Path, args: argparse.Namespace) -> int:
                         0,
                     ),
                 ]
-        rows.append(Row("RSS idle MiB", {k: mib(v) for k, v in idle.items()}, "", 0))
-        rows.append(Row("RSS peak under load MiB", {k: mib(v) for k, v in peak.items()}, "", 0))
+        rows += [
+            Row("RSS idle MiB", {k: mib(v) for k, v in idle.items()}, "", 0),
+            Row("RSS peak under load MiB", {k: mib(v) for k, v in peak.items()}, "", 0),
+            Row("RSS idle, workers only MiB", {k: mib(v) for k, v in idle_workers.items()}, "", 0),
+            Row(
+                "RSS peak, workers only MiB",
+                {k: mib(v) for k, v in peak_workers.items()},
+                "",
+                0,
+            ),
+        ]
 
         if args.publishes > 0:
             pair = (primary, peer)
@@ -709,7 +729,9 @@ def run(root: Path, args: argparse.Namespace) -> int:
         print()
         print(
             f"wrk: 1 thread, {args.seconds:g} s per run after a {args.warmup:g} s warm-up;"
-            " ratio > 1 means Assay is better; RSS: the server's whole process tree"
+            " ratio > 1 means Assay is better; RSS: the server's whole process tree (Assay with"
+            " several workers: uvicorn's supervisor and its workers; 'workers only' leaves the"
+            " supervisor out)"
         )
         print_table(rows, [r.name for r in registries])
         print(f"{load_average()} at the end (other work on the machine skews the figures)")
