@@ -565,3 +565,32 @@ def test_hot_tarballs_stop_when_unpublished_elsewhere(
         time.sleep(CROSS_PROCESS_STALENESS + 0.1)
         assert reader.get("/hot/-/hot-2.0.0.tgz").status_code == 404  # the other: in 1 s
         assert reader.get("/hot/-/hot-1.0.0.tgz").status_code == 200
+
+
+def test_tarballs_too_large_to_cache_are_streamed(api: Api, registry_settings: Settings) -> None:
+    """A tarball above ``registry_tarball_cache_entry_bytes`` is read from the blob store as it
+    is sent, with its length, ETag, HEAD and 304 as for a cached one."""
+    data = tarball("big", "1.0.0", files={"blob.bin": secrets.token_bytes(40_000)})
+    assert api.publish("big", publish_body("big", "1.0.0", data=data)).status_code == 201
+    small = _settings(registry_settings).model_copy(
+        update={"registry_tarball_cache_entry_bytes": 1024}
+    )
+    with (
+        running_registry(small) as other,
+        httpx.Client(base_url=other.url, timeout=30) as reader,
+    ):
+        for _ in range(2):
+            got = reader.get("/big/-/big-1.0.0.tgz")
+            assert got.status_code == 200
+            assert got.content == data
+            assert got.headers["content-length"] == str(len(data))
+            assert got.headers["content-type"] == "application/octet-stream"
+            assert other.service.cached_tarball("big", "big-1.0.0.tgz") is None
+        assert other.service.tarball_cache_bytes == 0
+        head = reader.head("/big/-/big-1.0.0.tgz")
+        assert head.status_code == 200
+        assert head.headers["content-length"] == str(len(data))
+        assert head.content == b""
+        again = reader.get("/big/-/big-1.0.0.tgz", headers={"if-none-match": got.headers["etag"]})
+        assert again.status_code == 304
+        assert reader.get("/big/-/big-9.0.0.tgz").status_code == 404

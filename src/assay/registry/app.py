@@ -47,7 +47,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -71,7 +71,7 @@ from assay.registry.errors import (
 from assay.registry.package_policy import PackagePolicies
 from assay.registry.packuments import CORGI_TYPE, Packument, accepts_gzip
 from assay.registry.search import SearchQuery
-from assay.registry.service import RegistryService, Tarball
+from assay.registry.service import RegistryService, Tarball, TarballStream
 from assay.registry.staging import StagedPublishes, StagePage
 from assay.registry.trust_settings import MAX_BODY_BYTES as TRUST_BODY_BYTES
 from assay.registry.trust_settings import TrustSettings
@@ -550,11 +550,21 @@ class HotReads:
         return None if tarball is None else tarball_response(request, tarball)
 
 
-def tarball_response(request: Request, tarball: Tarball) -> Response:
+def tarball_response(request: Request, tarball: Tarball | TarballStream) -> Response:
     etag = f'"{tarball.shasum}"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
     if _matches(request.headers.get("if-none-match"), etag):
+        if isinstance(tarball, TarballStream):
+            tarball.chunks.close()  # nothing to send: release the file or connection now
         return Response(status_code=304, headers=headers)
+    if isinstance(tarball, TarballStream):
+        headers["Content-Length"] = str(tarball.size)
+        if request.method == "HEAD":  # the length, and nothing read
+            tarball.chunks.close()
+            return Response(b"", media_type="application/octet-stream", headers=headers)
+        return StreamingResponse(
+            tarball.chunks, media_type="application/octet-stream", headers=headers
+        )
     return Response(tarball.data, media_type="application/octet-stream", headers=headers)
 
 

@@ -99,7 +99,7 @@ from assay.settings import Settings
 from assay.sign.clients import HttpLog
 from assay.sign.log import LogWriter
 from assay.storage.account_store import StoreConflict, StoredUser, now_ms
-from assay.storage.blobs import BlobStore, open_blob_store
+from assay.storage.blobs import BlobPieces, BlobStore, open_blob_store
 from assay.storage.database import database_url, migrate, open_engine
 from assay.storage.registry_store import (
     Decide,
@@ -119,6 +119,17 @@ CROSS_PROCESS_STALENESS = 1.0
 @dataclass(frozen=True, slots=True)
 class Tarball:
     data: bytes
+    integrity: str
+    shasum: str
+
+
+@dataclass(frozen=True, slots=True)
+class TarballStream:
+    """A tarball too large for the tarball cache, read from the blob store as it is sent: a
+    large download holds a piece of it in memory at a time, not all of it."""
+
+    chunks: BlobPieces
+    size: int
     integrity: str
     shasum: str
 
@@ -441,10 +452,11 @@ class RegistryService:
             self._tarballs.move_to_end(key)
         return hit[1]
 
-    def tarball(self, name: PackageName, filename: str) -> Tarball:
+    def tarball(self, name: PackageName, filename: str) -> Tarball | TarballStream:
         # The database decides what exists; a blob without a live row is never served. A
         # tarball served once is kept while the package's rev (which every unpublish bumps)
         # is the one the packument cache has just confirmed, so a hot tarball costs no query.
+        # One too large to keep is streamed from the blob store.
         packument = self.packument(name)
         if packument.mirrored and self.mirror is not None:  # mirror: an upstream tarball
             return self.mirror.tarball(name, filename)
@@ -457,6 +469,11 @@ class RegistryService:
         row = self.store.version_by_filename(name.name, filename)
         if row is None or not row.live:
             raise NotFound("Not found")
+        if not self._cacheable(row.size):
+            chunks = self.blobs.chunks(row.blob_key)
+            if chunks is None:
+                raise NotFound("Not found")
+            return TarballStream(chunks, row.size, row.integrity, row.shasum)
         data = self.blobs.get(row.blob_key)
         if data is None:
             raise NotFound("Not found")
@@ -464,11 +481,15 @@ class RegistryService:
         self._keep_tarball(key, rev, tarball)
         return tarball
 
+    def _cacheable(self, size: int) -> bool:
+        budget = self.settings.registry_tarball_cache_bytes
+        return size <= min(self.settings.registry_tarball_cache_entry_bytes, budget)
+
     def _keep_tarball(self, key: tuple[str, str], rev: int, tarball: Tarball) -> None:
         """Cache `tarball` read at `rev`, within ``registry_tarball_cache_bytes``."""
         size = len(tarball.data)
         budget = self.settings.registry_tarball_cache_bytes
-        if size > min(self.settings.registry_tarball_cache_entry_bytes, budget):
+        if not self._cacheable(size):
             return
         with self._lock:
             old = self._tarballs.pop(key, None)
@@ -898,4 +919,4 @@ class RegistryService:
         return {"objects": objects, "total": total, "time": iso(now_ms())}
 
 
-__all__ = ["Mirror", "PublishCheck", "RegistryService", "Tarball", "stored_size"]
+__all__ = ["Mirror", "PublishCheck", "RegistryService", "Tarball", "TarballStream", "stored_size"]
