@@ -30,7 +30,7 @@ import psycopg
 import uvicorn
 from botocore.config import Config  # type: ignore[import-untyped]
 
-from assay.registry.app import create_app
+from assay.registry.app import HotReads, create_app
 from assay.registry.service import RegistryService
 from assay.settings import Settings
 from tests.servers import QuickServer
@@ -269,7 +269,11 @@ def running_registry(settings: Settings) -> Iterator[RunningRegistry]:
     service = RegistryService.open(settings)
     server = QuickServer(
         uvicorn.Config(
-            create_app(service, settings), log_level="warning", lifespan="off", access_log=False
+            # With the read hot path in front, as the instance serves it (assay.instance.app).
+            HotReads(create_app(service, settings), service),
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
         )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -53,7 +53,15 @@ manifests and its README; the publish that would pass it is refused (422)."""
 
 PACKUMENT_CACHE_BYTES = 256 * 1024 * 1024
 """Default of ``Settings.registry_packument_cache_bytes``: cached packuments, counted by the
-size of their two serializations (full and abbreviated)."""
+size of their two serializations (full and abbreviated), each as JSON and gzip-compressed."""
+
+TARBALL_CACHE_BYTES = 64 * 1024 * 1024
+"""Default of ``Settings.registry_tarball_cache_bytes``: hot tarballs kept in memory, counted
+by their bytes, least recently used out first."""
+
+TARBALL_CACHE_ENTRY_BYTES = 1024 * 1024
+"""Default of ``Settings.registry_tarball_cache_entry_bytes``: a larger tarball is never kept
+(read from the blob store each time), so one big package cannot empty the cache."""
 
 # --- search and query parameters ----------------------------------------------------------------
 
@@ -266,6 +274,8 @@ __all__ = [
     "SEARCH_MAX_TEXT_CHARS",
     "SEARCH_MAX_WORDS",
     "SMALL_BODY_BYTES",
+    "TARBALL_CACHE_BYTES",
+    "TARBALL_CACHE_ENTRY_BYTES",
     "TOKEN_EXCHANGES_PER_MINUTE",
     "TOKEN_EXCHANGE_BURST",
     "LoginThrottle",

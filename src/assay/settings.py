@@ -95,6 +95,16 @@ class Settings(BaseSettings):
         ge=0,
         description="memory for cached packuments, counted in serialized bytes (0: no cache)",
     )
+    registry_tarball_cache_bytes: int = Field(
+        default=limits.TARBALL_CACHE_BYTES,
+        ge=0,
+        description="memory for hot tarballs, counted in bytes (0: no cache)",
+    )
+    registry_tarball_cache_entry_bytes: int = Field(
+        default=limits.TARBALL_CACHE_ENTRY_BYTES,
+        ge=0,
+        description="largest tarball kept in the tarball cache (larger ones are read each time)",
+    )
 
     # --- rate limits (assay.limits; per process, see docs/operations.md) ------------------------
     login_failures_per_client: int = Field(

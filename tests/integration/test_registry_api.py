@@ -8,6 +8,7 @@ database and the blob store are checked to hold nothing.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import secrets
@@ -23,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from assay.registry.scopes import ScopeAdmin
-from assay.registry.service import RegistryService
+from assay.registry.service import CROSS_PROCESS_STALENESS, RegistryService
 from assay.settings import Settings
 from assay.storage.registry_store import TARBALL_PREFIX, sweep_orphans
 from assay.storage.schema import registry_packages, registry_versions
@@ -465,3 +466,131 @@ def test_scope_policy_user_and_closed_signup(tmp_path: Path) -> None:
         )
         assert login.status_code == 201
         assert login.json()["token"].startswith("assay_")
+
+
+def _raw(api: Api, method: str, path: str, **headers: str) -> tuple[httpx.Response, bytes]:
+    """A response and its bytes as sent (httpx would decode a gzip body)."""
+    with api.client.stream(method, path, headers=headers) as response:
+        return response, b"".join(response.iter_raw())
+
+
+def test_packuments_in_gzip_and_identity(api: Api) -> None:
+    """npm asks for `Accept-Encoding: gzip`: the same document, pre-compressed, each coding
+    with its own strong ETag, chosen by the header's q-values (RFC 9110 §12.5.3)."""
+    for version in ("1.0.0", "1.1.0"):
+        assert api.publish("zipped", publish_body("zipped", version)).status_code == 201
+    for _ in range(2):  # the first read builds the document, the second is the hot path's
+        plain, body = _raw(api, "GET", "/zipped", **{"accept-encoding": "identity"})
+        packed, squeezed = _raw(api, "GET", "/zipped", **{"accept-encoding": "gzip"})
+        assert "content-encoding" not in plain.headers
+        assert json.loads(body)["name"] == "zipped"
+        assert packed.headers["content-encoding"] == "gzip"
+        assert gzip.decompress(squeezed) == body
+        assert int(packed.headers["content-length"]) == len(squeezed) < len(body)
+        assert packed.headers["etag"] != plain.headers["etag"]
+        for response in (plain, packed):
+            assert response.headers["vary"] == "Accept, Accept-Encoding"
+            assert response.headers["content-type"] == "application/json"
+    corgi, _ = _raw(
+        api,
+        "GET",
+        "/zipped",
+        accept="application/vnd.npm.install-v1+json",
+        **{"accept-encoding": "gzip"},
+    )
+    assert corgi.headers["content-encoding"] == "gzip"
+    assert corgi.headers["etag"] not in {plain.headers["etag"], packed.headers["etag"]}
+
+    chosen = {
+        "gzip, deflate, br": True,  # npm (make-fetch-happen)
+        "GZIP": True,
+        "x-gzip": True,
+        "*": True,
+        "br;q=1.0, gzip;q=0.5": True,
+        "gzip;q=0": False,
+        "gzip;q=0.000": False,
+        "gzip;q=0, *": False,  # refused by name: `*` does not bring it back
+        "*;q=0": False,
+        "deflate, br": False,
+        "gzip;q=nonsense": False,
+        "": False,
+    }
+    for header, gzipped in chosen.items():
+        response, _ = _raw(api, "GET", "/zipped", **{"accept-encoding": header})
+        assert (response.headers.get("content-encoding") == "gzip") is gzipped, header
+        assert response.headers["etag"] == (packed if gzipped else plain).headers["etag"]
+
+    # HEAD: the headers of the GET, no body.
+    head, nothing = _raw(api, "HEAD", "/zipped", **{"accept-encoding": "gzip"})
+    assert head.status_code == 200
+    assert nothing == b""
+    assert head.headers["content-encoding"] == "gzip"
+    assert head.headers["content-length"] == packed.headers["content-length"]
+    assert head.headers["etag"] == packed.headers["etag"]
+
+    # A 304 for the tag of either coding (the client's copy is current), with the tag it holds.
+    for held in (plain.headers["etag"], packed.headers["etag"]):
+        for encoding in ("gzip", "identity"):
+            response, rest = _raw(
+                api, "GET", "/zipped", **{"accept-encoding": encoding, "if-none-match": held}
+            )
+            assert response.status_code == 304
+            assert rest == b""
+            assert response.headers["etag"] == held
+            assert "content-encoding" not in response.headers
+    stale, _ = _raw(api, "GET", "/zipped", **{"accept-encoding": "gzip", "if-none-match": '"x"'})
+    assert stale.status_code == 200
+
+
+def test_hot_tarballs_stop_when_unpublished_elsewhere(
+    api: Api, registry_settings: Settings
+) -> None:
+    """A tarball served from memory (on the event loop) is served only while the database says
+    its version is live: another node's unpublish stops it within CROSS_PROCESS_STALENESS."""
+    for version in ("1.0.0", "2.0.0"):
+        assert api.publish("hot", publish_body("hot", version)).status_code == 201
+    with (
+        running_registry(_settings(registry_settings)) as other,
+        httpx.Client(base_url=other.url, timeout=30) as reader,
+    ):
+        for _ in range(3):  # cold, then from memory
+            assert reader.get("/hot/-/hot-2.0.0.tgz").status_code == 200
+        assert other.service.cached_tarball("hot", "hot-2.0.0.tgz") is not None
+        doc = api.client.get("/hot", params={"write": "true"}).json()
+        del doc["versions"]["2.0.0"]
+        doc["dist-tags"] = {"latest": "1.0.0"}
+        put = api.client.put(f"/hot/-rev/{doc['_rev']}", json=doc, headers=api.auth())
+        assert put.status_code == 201
+        assert api.client.get("/hot/-/hot-2.0.0.tgz").status_code == 404  # the writer: now
+        time.sleep(CROSS_PROCESS_STALENESS + 0.1)
+        assert reader.get("/hot/-/hot-2.0.0.tgz").status_code == 404  # the other: in 1 s
+        assert reader.get("/hot/-/hot-1.0.0.tgz").status_code == 200
+
+
+def test_tarballs_too_large_to_cache_are_streamed(api: Api, registry_settings: Settings) -> None:
+    """A tarball above ``registry_tarball_cache_entry_bytes`` is read from the blob store as it
+    is sent, with its length, ETag, HEAD and 304 as for a cached one."""
+    data = tarball("big", "1.0.0", files={"blob.bin": secrets.token_bytes(40_000)})
+    assert api.publish("big", publish_body("big", "1.0.0", data=data)).status_code == 201
+    small = _settings(registry_settings).model_copy(
+        update={"registry_tarball_cache_entry_bytes": 1024}
+    )
+    with (
+        running_registry(small) as other,
+        httpx.Client(base_url=other.url, timeout=30) as reader,
+    ):
+        for _ in range(2):
+            got = reader.get("/big/-/big-1.0.0.tgz")
+            assert got.status_code == 200
+            assert got.content == data
+            assert got.headers["content-length"] == str(len(data))
+            assert got.headers["content-type"] == "application/octet-stream"
+            assert other.service.cached_tarball("big", "big-1.0.0.tgz") is None
+        assert other.service.tarball_cache_bytes == 0
+        head = reader.head("/big/-/big-1.0.0.tgz")
+        assert head.status_code == 200
+        assert head.headers["content-length"] == str(len(data))
+        assert head.content == b""
+        again = reader.get("/big/-/big-1.0.0.tgz", headers={"if-none-match": got.headers["etag"]})
+        assert again.status_code == 304
+        assert reader.get("/big/-/big-9.0.0.tgz").status_code == 404

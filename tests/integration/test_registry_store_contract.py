@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from assay.storage.account_store import StoreConflict, StoredToken
-from assay.storage.blobs import BlobInfo, BlobKeyError, BlobStore, FileBlobStore, S3BlobStore
+from assay.storage.blobs import (
+    CHUNK_BYTES,
+    BlobInfo,
+    BlobKeyError,
+    BlobStore,
+    FileBlobStore,
+    S3BlobStore,
+)
 from assay.storage.database import migrate, open_engine, sqlite_url
 from assay.storage.registry_store import PackageChange, PackageState, RegistryStore, StoredVersion
 from tests.services import Postgres, S3Server
@@ -47,6 +54,22 @@ def test_blob_put_get_list_delete(blobs: BlobStore) -> None:
     blobs.put("other/three", b"3")
     assert blobs.get("tarballs/aa/one") == b"first"
     assert blobs.get("tarballs/bb/two") == b"\x00" * 70_000
+    large = bytes(range(256)) * 2_500  # 640,000 bytes: several pieces
+    blobs.put("tarballs/bb/large", large)
+    pieces = blobs.chunks("tarballs/bb/large")
+    assert pieces is not None
+    read = list(pieces)
+    assert b"".join(read) == large
+    assert len(read) == -(-len(large) // CHUNK_BYTES)
+    assert blobs.chunks("tarballs/aa/missing") is None
+    early = blobs.chunks("tarballs/bb/large")
+    assert early is not None
+    assert next(early) == large[:CHUNK_BYTES]
+    early.close()  # a consumer that stops early releases the file or connection
+    untouched = blobs.chunks("tarballs/bb/large")
+    assert untouched is not None
+    untouched.close()  # before the first piece too (a HEAD, a 304)
+    blobs.delete("tarballs/bb/large")
     listed = {info.key: info for info in blobs.list("tarballs/")}
     assert set(listed) == {"tarballs/aa/one", "tarballs/bb/two"}
     assert listed["tarballs/bb/two"].size == 70_000

@@ -58,6 +58,7 @@ from assay.oidc.app import create_app as create_oidc_app
 from assay.oidc.issuer import OIDCIssuer
 from assay.oidc.jobs import FileJobStore, ensure_registration_secret
 from assay.oidc.validation import GITHUB_ACTIONS, GITLAB_COM, TokenValidator, TrustedIssuer
+from assay.registry.app import HotReads
 from assay.registry.app import create_app as create_registry_app
 from assay.registry.provenance import ProvenanceGate
 from assay.registry.service import RegistryService
@@ -76,7 +77,7 @@ from assay.tsa.app import create_app as create_tsa_app
 from assay.tsa.authority import TimestampAuthority
 from assay.verify.trust import TrustedRoot
 from assay.verify.verifier import Verifier
-from assay.web.app import BrowserFront, registry_attestations
+from assay.web.app import BrowserFront, browser_target, registry_attestations
 from assay.web.app import create_app as create_web_app
 
 SIGSTORE_AUDIENCE = "sigstore"
@@ -249,8 +250,13 @@ def create_instance_app(settings: Settings, *, publish_tuf: bool = True) -> ASGI
         app.mount("/-/mirror", create_mirror_admin_app(mirror, registry.accounts, ADMIN_USER))
     # A browser asking for / or a package's path is sent to its page; npm gets JSON as ever.
     app.mount("/", BrowserFront(create_registry_app(registry, settings)))
-    # The CA's routes once more at the origin (see the module docstring).
-    return _FulcioAtOrigin(app, ca_app)
+
+    # The CA's routes once more at the origin (see the module docstring); packuments and
+    # tarballs the registry holds in memory are answered before any routing (HotReads).
+    def browser(path: str, accept: str | None) -> bool:
+        return browser_target(path, accept) is not None
+
+    return _FulcioAtOrigin(HotReads(app, registry, browser), ca_app)
 
 
 def provenance_gate(settings: Settings, material: InstanceMaterial) -> ProvenanceGate | None:

@@ -47,9 +47,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assay import limits
 from assay.errors import AssayError, FormatError, ManifestError
@@ -68,9 +69,9 @@ from assay.registry.errors import (
     Unprocessable,
 )
 from assay.registry.package_policy import PackagePolicies
-from assay.registry.packuments import CORGI_TYPE, Packument
+from assay.registry.packuments import CORGI_TYPE, Packument, accepts_gzip
 from assay.registry.search import SearchQuery
-from assay.registry.service import RegistryService
+from assay.registry.service import RegistryService, Tarball, TarballStream
 from assay.registry.staging import StagedPublishes, StagePage
 from assay.registry.trust_settings import MAX_BODY_BYTES as TRUST_BODY_BYTES
 from assay.registry.trust_settings import TrustSettings
@@ -429,18 +430,14 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
             if target.kind == "version":
                 manifest = await call(service.version_manifest, name, target.version)
                 return JSONResponse(manifest)
-            if target.kind == "tarball" and target.rev is None:
-                tarball = await call(service.tarball, name, target.filename)
-                etag = f'"{tarball.shasum}"'
-                headers = {
-                    "ETag": etag,
-                    "Cache-Control": "public, max-age=31536000, immutable",
-                }
-                if _matches(request.headers.get("if-none-match"), etag):
-                    return Response(status_code=304, headers=headers)
-                return Response(
-                    tarball.data, media_type="application/octet-stream", headers=headers
+            if target.kind == "tarball" and target.rev is None and target.filename:
+                # A hot tarball is answered here, on the event loop; a cold one (or one whose
+                # package must be re-checked in the database) through the thread pool.
+                filename = target.filename
+                tarball = service.cached_tarball(name.name, filename) or await call(
+                    service.tarball, name, filename
                 )
+                return tarball_response(request, tarball)
         elif method == "PUT" and target.kind == "doc":
             writer = await signed_in(request, "publish or change packages")
             body = await read_object(request, max_body)
@@ -465,18 +462,110 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
 
 
 def packument_response(request: Request, packument: Packument, write: bool) -> Response:
-    corgi = not write and CORGI_TYPE in request.headers.get("accept", "")
+    """The full or abbreviated document (by ``Accept``), gzip-compressed when the request's
+    ``Accept-Encoding`` allows it (npm sends ``gzip``). Each of the four representations has its
+    own strong ETag; an ``If-None-Match`` naming either coding of the selected document is
+    answered 304 with the tag the client holds (its copy is current, whichever coding it keeps)."""
+    headers = request.headers
+    corgi = not write and CORGI_TYPE in headers.get("accept", "")
     document = packument.corgi if corgi else packument.full
-    headers = {
-        "ETag": document.etag,
+    packed = accepts_gzip(headers.get("accept-encoding"))
+    etag = document.gzip_etag if packed else document.etag
+    response_headers = {
+        "ETag": etag,
         "Last-Modified": packument.last_modified,
         "Cache-Control": "public, max-age=0, must-revalidate",
         "Vary": "Accept, Accept-Encoding",
         **dict(packument.headers),  # the mirror's X-Assay-Mirror
     }
-    if _matches(request.headers.get("if-none-match"), document.etag):
+    if_none_match = headers.get("if-none-match")
+    if if_none_match:
+        for held in (etag, document.etag if packed else document.gzip_etag):
+            if _matches(if_none_match, held):
+                response_headers["ETag"] = held
+                return Response(status_code=304, headers=response_headers)
+    if packed:
+        response_headers["Content-Encoding"] = "gzip"
+    return Response(
+        document.gzip if packed else document.body,
+        media_type=CORGI_TYPE if corgi else _JSON,
+        headers=response_headers,
+    )
+
+
+class HotReads:
+    """The read hot path, in front of every router: a GET or HEAD of a packument or a tarball
+    that the registry can answer from memory (:meth:`RegistryService.cached_packument`,
+    :meth:`RegistryService.cached_tarball`: fresh within ``CROSS_PROCESS_STALENESS``, no I/O) is
+    answered here, on the event loop, with the very response the route below would send; any
+    other request goes to ``app`` untouched. The instance's routing (a dozen mounts, then the
+    registry's fifty routes, each tried in turn) and FastAPI's request handling otherwise cost
+    more than the answer itself.
+
+    ``browser(path, accept)``: whether a browser's request is redirected to a web page instead
+    (:class:`assay.web.app.BrowserFront`); those are left to ``app``. No request body is read
+    (GET and HEAD only), so the body limits of the routes are unaffected.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: RegistryService,
+        browser: Callable[[str, str | None], bool] = lambda _path, _accept: False,
+    ) -> None:
+        self.app = app
+        self.service = service
+        self.browser = browser
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            response = self._answer(scope)
+            if response is not None:
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _answer(self, scope: Scope) -> Response | None:
+        path: str = scope["path"]
+        if path.startswith("/-") or scope.get("root_path"):
+            return None  # the instance's own services, or mounted below a prefix
+        text = path[1:]
+        request = Request(scope)
+        if self.browser(path, request.headers.get("accept")):
+            return None
+        head, dash, filename = text.partition("/-/")
+        if not dash:
+            if "/" in text and not (text.startswith("@") and text.count("/") == 1):
+                return None
+            packument = self.service.cached_packument(text)
+            if packument is None:
+                return None
+            return packument_response(
+                request, packument, request.query_params.get("write") == "true"
+            )
+        if "/" in filename:
+            return None  # `/-rev/…` and the like
+        # Only a name and filename the route below has served are cached, so a hit is valid.
+        tarball = self.service.cached_tarball(head, filename)
+        return None if tarball is None else tarball_response(request, tarball)
+
+
+def tarball_response(request: Request, tarball: Tarball | TarballStream) -> Response:
+    etag = f'"{tarball.shasum}"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
+    if _matches(request.headers.get("if-none-match"), etag):
+        if isinstance(tarball, TarballStream):
+            tarball.chunks.close()  # nothing to send: release the file or connection now
         return Response(status_code=304, headers=headers)
-    return Response(document.body, media_type=CORGI_TYPE if corgi else _JSON, headers=headers)
+    if isinstance(tarball, TarballStream):
+        headers["Content-Length"] = str(tarball.size)
+        if request.method == "HEAD":  # the length, and nothing read
+            tarball.chunks.close()
+            return Response(b"", media_type="application/octet-stream", headers=headers)
+        return StreamingResponse(
+            tarball.chunks, media_type="application/octet-stream", headers=headers
+        )
+    return Response(tarball.data, media_type="application/octet-stream", headers=headers)
 
 
 def error_response(exc: RegistryError, *, message: bool = False) -> Response:

@@ -28,6 +28,13 @@ Rules enforced here (what registry.npmjs.org does, unless noted):
   this service; a write by another process is noticed within ``CROSS_PROCESS_STALENESS`` seconds
   (each cached entry re-checks the package's ``rev`` at most that often). The cache holds at
   most ``registry_packument_cache_bytes`` of serialized documents, least recently used out first.
+* Hot tarballs are kept in memory (at most ``registry_tarball_cache_bytes``, none larger than
+  ``registry_tarball_cache_entry_bytes``, least recently used out first). A tarball's bytes never
+  change (its filename is its version's, and versions are immutable), but whether it is served
+  does: a cached tarball is served only while its package's cached packument is fresh and has the
+  ``rev`` it was read at (an unpublish bumps it), so the database decides what exists within the
+  same ``CROSS_PROCESS_STALENESS``. :meth:`RegistryService.cached_tarball` answers that without
+  I/O, on the event loop.
 * A package's document is bounded: each version's manifest by ``assay.limits.MAX_MANIFEST_BYTES``
   (registry/publish.py), the sum of its live manifests and README by
   ``registry_max_packument_bytes``; the publish that would pass it is refused (422).
@@ -92,7 +99,7 @@ from assay.settings import Settings
 from assay.sign.clients import HttpLog
 from assay.sign.log import LogWriter
 from assay.storage.account_store import StoreConflict, StoredUser, now_ms
-from assay.storage.blobs import BlobStore, open_blob_store
+from assay.storage.blobs import BlobPieces, BlobStore, open_blob_store
 from assay.storage.database import database_url, migrate, open_engine
 from assay.storage.registry_store import (
     Decide,
@@ -116,10 +123,15 @@ class Tarball:
     shasum: str
 
 
-# Hot tarballs kept in memory: at most this many, each at most this large (a few MiB in all
-# for typical packages; big ones are always read from the blob store).
-TARBALL_CACHE_ENTRIES = 512
-TARBALL_CACHE_ENTRY_BYTES = 256 * 1024
+@dataclass(frozen=True, slots=True)
+class TarballStream:
+    """A tarball too large for the tarball cache, read from the blob store as it is sent: a
+    large download holds a piece of it in memory at a time, not all of it."""
+
+    chunks: BlobPieces
+    size: int
+    integrity: str
+    shasum: str
 
 
 class Mirror(Protocol):
@@ -159,7 +171,7 @@ class _CacheEntry:
 
     @property
     def size(self) -> int:
-        return len(self.packument.full.body) + len(self.packument.corgi.body)
+        return self.packument.full.size + self.packument.corgi.size
 
 
 def stored_size(state: PackageState | None, new: StoredVersion | None = None) -> int:
@@ -225,6 +237,7 @@ class RegistryService:
         self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
         self._cache_bytes = 0
         self._tarballs: OrderedDict[tuple[str, str], tuple[int, Tarball]] = OrderedDict()
+        self._tarball_bytes = 0
         self._lock = threading.Lock()
         self.publish_attestations = PublishAttestations(self.store, keys, self.log, self.origin)
 
@@ -340,12 +353,12 @@ class RegistryService:
             self.mirror.forget(name)
 
     def _drop_cached(self, name: str) -> None:
+        # The package's tarballs stay cached: each is served only with the rev it was read at,
+        # which the next packument read replaces (an unpublish bumps the rev).
         with self._lock:
             old = self._cache.pop(name, None)
             if old is not None:
                 self._cache_bytes -= old.size
-            for key in [k for k in self._tarballs if k[0] == name]:
-                del self._tarballs[key]
 
     def version_manifest(self, name: PackageName, spec: str) -> dict[str, Any]:
         """``GET /<name>/<version|tag>``."""
@@ -424,10 +437,26 @@ class RegistryService:
         identity = json.loads(row.trusted_publisher).get("identity")
         return dict(identity) if isinstance(identity, dict) else None
 
-    def tarball(self, name: PackageName, filename: str) -> Tarball:
+    def cached_tarball(self, name: str, filename: str) -> Tarball | None:
+        """A hot tarball that may be served without any I/O (on the event loop): cached, and
+        read at the rev of the package's cached packument, which is fresh (checked against the
+        database less than ``CROSS_PROCESS_STALENESS`` ago). None: ask :meth:`tarball`."""
+        entry = self._cache.get(name)
+        if entry is None or time.monotonic() - entry.checked >= CROSS_PROCESS_STALENESS:
+            return None
+        key = (name, filename)
+        with self._lock:
+            hit = self._tarballs.get(key)
+            if hit is None or hit[0] != entry.packument.rev:
+                return None
+            self._tarballs.move_to_end(key)
+        return hit[1]
+
+    def tarball(self, name: PackageName, filename: str) -> Tarball | TarballStream:
         # The database decides what exists; a blob without a live row is never served. A
         # tarball served once is kept while the package's rev (which every unpublish bumps)
         # is the one the packument cache has just confirmed, so a hot tarball costs no query.
+        # One too large to keep is streamed from the blob store.
         packument = self.packument(name)
         if packument.mirrored and self.mirror is not None:  # mirror: an upstream tarball
             return self.mirror.tarball(name, filename)
@@ -440,17 +469,42 @@ class RegistryService:
         row = self.store.version_by_filename(name.name, filename)
         if row is None or not row.live:
             raise NotFound("Not found")
+        if not self._cacheable(row.size):
+            chunks = self.blobs.chunks(row.blob_key)
+            if chunks is None:
+                raise NotFound("Not found")
+            return TarballStream(chunks, row.size, row.integrity, row.shasum)
         data = self.blobs.get(row.blob_key)
         if data is None:
             raise NotFound("Not found")
         tarball = Tarball(data, row.integrity, row.shasum)
-        if len(data) <= TARBALL_CACHE_ENTRY_BYTES:
-            with self._lock:
-                self._tarballs[key] = (rev, tarball)
-                self._tarballs.move_to_end(key)
-                while len(self._tarballs) > TARBALL_CACHE_ENTRIES:
-                    self._tarballs.popitem(last=False)
+        self._keep_tarball(key, rev, tarball)
         return tarball
+
+    def _cacheable(self, size: int) -> bool:
+        budget = self.settings.registry_tarball_cache_bytes
+        return size <= min(self.settings.registry_tarball_cache_entry_bytes, budget)
+
+    def _keep_tarball(self, key: tuple[str, str], rev: int, tarball: Tarball) -> None:
+        """Cache `tarball` read at `rev`, within ``registry_tarball_cache_bytes``."""
+        size = len(tarball.data)
+        budget = self.settings.registry_tarball_cache_bytes
+        if not self._cacheable(size):
+            return
+        with self._lock:
+            old = self._tarballs.pop(key, None)
+            if old is not None:
+                self._tarball_bytes -= len(old[1].data)
+            self._tarballs[key] = (rev, tarball)
+            self._tarball_bytes += size
+            while self._tarball_bytes > budget:
+                _, (_, evicted) = self._tarballs.popitem(last=False)
+                self._tarball_bytes -= len(evicted.data)
+
+    @property
+    def tarball_cache_bytes(self) -> int:
+        """Bytes of the tarballs cached now (never above the setting)."""
+        return self._tarball_bytes
 
     # --- publish and metadata updates --------------------------------------------------------
 
@@ -865,4 +919,4 @@ class RegistryService:
         return {"objects": objects, "total": total, "time": iso(now_ms())}
 
 
-__all__ = ["Mirror", "PublishCheck", "RegistryService", "Tarball", "stored_size"]
+__all__ = ["Mirror", "PublishCheck", "RegistryService", "Tarball", "TarballStream", "stored_size"]

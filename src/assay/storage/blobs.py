@@ -41,6 +41,8 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from assay.errors import AssayError, ConfigError
 
 _SEGMENT = re.compile(r"[a-z0-9][a-z0-9._-]*")
+CHUNK_BYTES = 256 * 1024
+"""The pieces :meth:`BlobStore.chunks` yields."""
 
 
 class BlobKeyError(AssayError):
@@ -76,6 +78,13 @@ class BlobStore(Protocol):
 
     def get(self, key: str) -> bytes | None:
         """The bytes under `key`, or None if there is no such blob."""
+        ...
+
+    def chunks(self, key: str) -> BlobPieces | None:
+        """The bytes under `key` in pieces of at most :data:`CHUNK_BYTES`, read as they are
+        consumed (a large blob is never held whole in memory), or None if there is no such
+        blob: that is known before the first piece. Closing the iterator releases the file or
+        the connection."""
         ...
 
     def delete(self, key: str) -> None:
@@ -141,6 +150,16 @@ class FileBlobStore:
         except OSError as exc:
             raise BlobStoreError(f"cannot read blob {key}: {exc}", key=key) from exc
 
+    def chunks(self, key: str) -> BlobPieces | None:
+        path = self._path(key)
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise BlobStoreError(f"cannot read blob {key}: {exc}", key=key) from exc
+        return BlobPieces(handle.read, handle.close)
+
     def delete(self, key: str) -> None:
         path = self._path(key)
         try:
@@ -197,6 +216,34 @@ class FileBlobStore:
 
     def close(self) -> None:
         return None
+
+
+class BlobPieces:
+    """The pieces of one blob, read as they are asked for (:meth:`BlobStore.chunks`). The file
+    or connection is released at the end, by :meth:`close` (also before the first piece: a
+    HEAD or a 304 reads nothing), or when the object is collected (a client that went away)."""
+
+    def __init__(self, read: Callable[[int], bytes], close: Callable[[], None]) -> None:
+        self._read: Callable[[int], bytes] | None = read
+        self._close = close
+
+    def __iter__(self) -> BlobPieces:
+        return self
+
+    def __next__(self) -> bytes:
+        piece = self._read(CHUNK_BYTES) if self._read is not None else b""
+        if not piece:
+            self.close()
+            raise StopIteration
+        return piece
+
+    def close(self) -> None:
+        if self._read is not None:
+            self._read = None
+            self._close()
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -260,6 +307,18 @@ class S3BlobStore:
             raise BlobStoreError(f"cannot read blob {key}: {exc}", key=key) from exc
         except Exception as exc:
             raise BlobStoreError(f"cannot read blob {key}: {exc}", key=key) from exc
+
+    def chunks(self, key: str) -> BlobPieces | None:
+        name = self._key(key)
+        try:
+            body = self._client.get_object(Bucket=self._bucket, Key=name)["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                return None
+            raise BlobStoreError(f"cannot read blob {key}: {exc}", key=key) from exc
+        except Exception as exc:
+            raise BlobStoreError(f"cannot read blob {key}: {exc}", key=key) from exc
+        return BlobPieces(body.read, body.close)
 
     def delete(self, key: str) -> None:
         name = self._key(key)

@@ -25,7 +25,7 @@ from assay.registry.errors import (
     Unprocessable,
 )
 from assay.registry.search import SearchQuery
-from assay.registry.service import RegistryService
+from assay.registry.service import RegistryService, Tarball, TarballStream
 from assay.settings import Settings
 from assay.verify.registry_signatures import verify_registry_signatures
 from assay.verify.trust import RegistryKeys
@@ -70,6 +70,10 @@ def _publish(
     return service.put_package(PackageName(name), publish_body(name, version, **options), None, who)
 
 
+def _bytes(served: Tarball | TarballStream) -> bytes:
+    return served.data if isinstance(served, Tarball) else b"".join(served.chunks)
+
+
 def _rev(service: RegistryService, name: PackageName) -> str:
     rev: str = service.packument(name).data["_rev"]
     return rev
@@ -92,7 +96,7 @@ def test_publish_then_read(service: RegistryService, alice: Principal) -> None:
     assert dist["tarball"] == f"{service.origin}/widget/-/widget-1.0.0.tgz"
     served = service.tarball(WIDGET, "widget-1.0.0.tgz")
     packed = {"name": "widget", "version": "1.0.0", "description": "a widget"}
-    assert served.data == tarball("widget", "1.0.0", package_json=packed)
+    assert _bytes(served) == tarball("widget", "1.0.0", package_json=packed)
     assert served.integrity == dist["integrity"]
     # Every version carries the registry's signature over "<name>@<version>:<integrity>",
     # which verifies with the keys /-/npm/v1/keys serves.
@@ -308,3 +312,37 @@ def test_packument_cache_follows_writes(service: RegistryService, alice: Princip
     _publish(service, alice, "widget", "1.1.0")
     assert service.cached_packument("widget") is None  # every write invalidates
     assert "1.1.0" in service.packument(WIDGET).data["versions"]
+
+
+def test_tarball_cache_is_bounded_by_bytes(service: RegistryService, alice: Principal) -> None:
+    """Hot tarballs are kept by bytes (least recently used out first), none above the entry
+    limit, and answered from memory only at the rev the packument cache has confirmed."""
+    files = [f"widget-1.{minor}.0.tgz" for minor in range(3)]
+    for minor in range(3):
+        _publish(service, alice, "widget", f"1.{minor}.0")
+    whole = [_bytes(service.tarball(WIDGET, name)) for name in files]
+    sizes = [len(data) for data in whole]
+    assert service.tarball_cache_bytes == sum(sizes)
+    assert all(service.cached_tarball("widget", name) is not None for name in files)
+
+    _publish(service, alice, "widget", "1.3.0")  # a new rev: nothing is served from memory
+    assert service.cached_tarball("widget", files[0]) is None
+    service.packument(WIDGET)
+    assert service.cached_tarball("widget", files[0]) is None  # cached at the old rev
+
+    budget = sizes[1] + sizes[2]
+    service.settings = service.settings.model_copy(update={"registry_tarball_cache_bytes": budget})
+    for name in files:  # read again at the new rev: the first is evicted to fit the third
+        service.tarball(WIDGET, name)
+        assert service.tarball_cache_bytes <= budget
+    assert service.cached_tarball("widget", files[0]) is None
+    assert service.cached_tarball("widget", files[2]) is not None
+
+    service.settings = service.settings.model_copy(
+        update={"registry_tarball_cache_entry_bytes": min(sizes) - 1}
+    )
+    streamed = service.tarball(WIDGET, files[0])  # too large to keep: streamed, not cached
+    assert isinstance(streamed, TarballStream)
+    assert streamed.size == sizes[0]
+    assert b"".join(streamed.chunks) == whole[0]
+    assert service.cached_tarball("widget", files[0]) is None
