@@ -202,6 +202,10 @@ def running_seaweedfs() -> Iterator[S3Server]:
         str(WEED), "mini", f"-dir={root}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         "-admin.ui=false", "-webdav=false", "-master.telemetry=false",
         "-s3.port.iceberg=0", "-s3.port.lance=0",
+        # Every bucket is a collection with volumes of its own; a session makes dozens. The
+        # default cap ran out in one session (`vol/grow` answered 406), and small volumes keep
+        # each one cheap (they are files grown as written, not preallocated).
+        "-volume.max=400", "-master.volumeSizeLimitMB=16",
         f"-s3.port={ports['s3']}", f"-s3.port.grpc={grpc['s3']}",
         f"-master.port={ports['master']}", f"-master.port.grpc={grpc['master']}",
         f"-filer.port={ports['filer']}", f"-filer.port.grpc={grpc['filer']}",
