@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,11 +19,23 @@ import httpx
 STARTUP_TIMEOUT = 30.0
 
 
+# Ports for the servers tests start, outside Linux's ephemeral range (32768-60999): a port the
+# kernel handed out for bind(0) is soon handed to another process's bind(0) or client socket
+# too, and two xdist workers starting servers at once then collide on it.
+_PORTS = (20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback port nothing listens on now, picked at random outside the ephemeral range."""
+    for _ in range(100):
+        port = random.randint(*_PORTS)  # noqa: S311 - a port number, not a secret
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port in {_PORTS}")
 
 
 @dataclass
@@ -39,6 +52,22 @@ class Instance:
 
 
 def start(data: Path, port: int, log: Path, env: dict[str, str] | None = None) -> Instance:
+    """`assay up` on `port`, answered by this very process (its admin token works there).
+
+    Another server may have taken the port between :func:`free_port` and the bind: the ping
+    would then be answered by someone else. When the caller did not write the port into
+    `env`, the instance is started again on another port; otherwise that is an error."""
+    for _ in range(3):
+        instance = _start(data, port, log, env)
+        if instance is not None:
+            return instance
+        if any(str(port) in value for value in (env or {}).values()):
+            raise RuntimeError(f"port {port} was taken by another server; see {log}")
+        port = free_port()
+    raise RuntimeError(f"assay up found its port taken three times; see {log}")
+
+
+def _start(data: Path, port: int, log: Path, env: dict[str, str] | None) -> Instance | None:
     url = f"http://127.0.0.1:{port}"
     handle = log.open("ab")
     process = subprocess.Popen(
@@ -57,19 +86,33 @@ def start(data: Path, port: int, log: Path, env: dict[str, str] | None = None) -
         },
     )
     handle.close()
+    instance = Instance(url, data, process, log)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"assay up exited: {log.read_text()}")
         try:
             if httpx.get(f"{url}/-/ping", timeout=1).status_code == 200:
-                return Instance(url, data, process, log)
+                if _answers_as(instance):
+                    return instance
+                stop(instance)
+                return None
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
             process.kill()
             raise TimeoutError(f"assay up did not answer /-/ping: {log.read_text()}")
         time.sleep(0.05)
+
+
+def _answers_as(instance: Instance) -> bool:
+    """Whether the server on the instance's port is this instance: its admin token, written
+    before it serves, is known there."""
+    token = instance.data / "admin.token"
+    if not token.exists():
+        return False  # it cannot serve before the token exists: someone else answered
+    headers = {"Authorization": f"Bearer {token.read_text().strip()}"}
+    return httpx.get(f"{instance.url}/-/whoami", headers=headers, timeout=5).status_code == 200
 
 
 def stop(instance: Instance) -> None:
