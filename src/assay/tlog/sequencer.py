@@ -73,14 +73,15 @@ class LogIdentity:
     name: str
     tree_id: int
     signer: Signer
+    # SHA-256 of the key's SubjectPublicKeyInfo: in every entry the log answers, computed once.
+    log_id: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "log_id", key_id(self.signer.public_key))
 
     @property
     def origin(self) -> str:
         return rekor_origin(self.name, self.tree_id)
-
-    @property
-    def log_id(self) -> bytes:
-        return key_id(self.signer.public_key)
 
 
 @dataclass(frozen=True, slots=True)
