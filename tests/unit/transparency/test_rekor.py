@@ -814,8 +814,10 @@ _JSON_LEAVES = (
 )
 _JSON = st.recursive(
     _JSON_LEAVES,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=6) | st.sampled_from(["\ue000", "\U0001f600"]), children),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=6) | st.sampled_from(["\ue000", "\U0001f600"]), children)
+    ),
     max_leaves=12,
 )
 
