@@ -24,7 +24,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from assay.errors import AssayError
@@ -257,7 +257,11 @@ class Sequencer:
     async def _run(self) -> None:
         while True:
             batch = self._drain()
-            holding = await asyncio.to_thread(self._hold_lease)
+            now = time.monotonic()
+            if now < self._lease_next_try:  # nothing to renew or take yet: no database trip
+                holding = now < self._lease_until
+            else:
+                holding = await asyncio.to_thread(self._hold_lease)
             worked = False
             if holding:
                 worked = await self._integrate(batch)
@@ -395,12 +399,15 @@ class Sequencer:
         """Integrate ``local`` and the queued entries of other nodes in one transaction; the
         outcome of each local entry, and how many queued entries were taken."""
         for _attempt in range(5):
-            queued = self._store.queued(self._max_batch)
+            inputs = self._store.batch_inputs((e.uuid for e in local), self._max_batch)
+            queued = inputs.queued
             entries = [_Candidate.of(e) for e in local] + [
                 _Candidate(q.uuid, q.kind, q.api_version, q.body) for q in queued
             ]
             try:
-                outcomes = self._try_commit(entries, [q.seq for q in queued])
+                outcomes = self._try_commit(
+                    entries, inputs.head, inputs.existing, [q.seq for q in queued]
+                )
             except LeaseLost:
                 raise
             except SequencerConflict:
@@ -409,12 +416,17 @@ class Sequencer:
         raise AssayError("the log could not commit the batch: concurrent writers kept winning")
 
     def _try_commit(
-        self, entries: list[_Candidate], dequeued: Sequence[int] = ()
+        self,
+        entries: list[_Candidate],
+        head: StoredCheckpoint | None,
+        existing: Mapping[str, StoredEntry],
+        dequeued: Sequence[int] = (),
     ) -> list[Integrated | AssayError]:
+        """Build and commit one batch on ``head`` (``existing``: the entries of the batch
+        already in the log). If the log grew since ``head`` was read, the append's
+        compare-and-swap refuses it (SequencerConflict) and :meth:`_commit` reads again."""
         store = self._store
-        head = store.latest_checkpoint()
         old_size = head.tree_size if head else 0
-        existing = store.entries_by_uuid(e.uuid for e in entries)
         outcomes: list[Integrated | AssayError | None] = []
         accepted: list[tuple[int, _Candidate]] = []
         seen: dict[str, int] = {}
