@@ -235,18 +235,42 @@ class TlogStore:
             ).first()
         return None if row is None else (row.holder, row.expires_ms)
 
-    def enqueue(self, entries: Sequence[QueuedEntry]) -> None:
-        """Queue verified entries for the lease holder (their ``seq`` is assigned here)."""
+    def enqueue(self, entries: Sequence[QueuedEntry]) -> dict[str, StoredEntry]:
+        """Queue verified entries for the lease holder (their ``seq`` is assigned here), but
+        not those already in the log: those are returned, by UUID. One transaction."""
         if not entries:
-            return
+            return {}
         with write_transaction(self._engine) as connection:
-            connection.execute(
-                tlog_pending.insert(),
-                [
-                    {"uuid": e.uuid, "kind": e.kind, "api_version": e.api_version, "body": e.body}
-                    for e in entries
-                ],
-            )
+            existing = _entries_by_uuid(connection, list({e.uuid for e in entries}))
+            fresh = [e for e in entries if e.uuid not in existing]
+            if fresh:
+                connection.execute(
+                    tlog_pending.insert(),
+                    [
+                        {
+                            "uuid": e.uuid,
+                            "kind": e.kind,
+                            "api_version": e.api_version,
+                            "body": e.body,
+                        }
+                        for e in fresh
+                    ],
+                )
+        return existing
+
+    def head_and_entries(
+        self, uuids: Iterable[str], *, seen_size: int = -1
+    ) -> tuple[StoredCheckpoint | None, dict[str, StoredEntry]]:
+        """The newest checkpoint, then those of ``uuids`` in the log, on one connection; no
+        entries when the checkpoint is still of ``seen_size``. An entry committed between the
+        two reads is returned too, with an index past the checkpoint: the caller proves only
+        what the checkpoint covers."""
+        wanted = list(set(uuids))
+        with self._engine.connect() as connection:
+            head = _latest_checkpoint(connection)
+            if head is None or head.tree_size == seen_size or not wanted:
+                return head, {}
+            return head, _entries_by_uuid(connection, wanted)
 
     def queued(self, limit: int) -> list[QueuedEntry]:
         """The oldest ``limit`` queued entries, in queue order."""

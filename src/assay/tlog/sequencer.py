@@ -324,15 +324,13 @@ class Sequencer:
     async def _forward(self, batch: list[_Pending]) -> None:
         """Hand ``batch`` to the lease holder through the queue table; answer duplicates now."""
         try:
+            # One transaction: the entries already in the log come back (answered 409 now),
+            # the others are queued.
             existing = await asyncio.to_thread(
-                self._store.entries_by_uuid, [p.entry.uuid for p in batch]
-            )
-            fresh = [p for p in batch if p.entry.uuid not in existing]
-            await asyncio.to_thread(
                 self._store.enqueue,
                 [
                     QueuedEntry(0, p.entry.uuid, p.entry.kind, p.entry.api_version, body)
-                    for p in fresh
+                    for p in batch
                     for body in (p.entry.canonical_body,)
                 ],
             )
@@ -361,11 +359,12 @@ class Sequencer:
                 del self._forwarded[uuid]
                 for future in waiting.futures:
                     _resolve(future, LogOverloaded("the log's writer did not answer; retry"))
-        head = self._store.latest_checkpoint()
-        if head is None or head.tree_size == self._seen_size or not self._forwarded:
+        if not self._forwarded:
+            return
+        head, found = self._store.head_and_entries(list(self._forwarded), seen_size=self._seen_size)
+        if head is None or head.tree_size == self._seen_size:
             return
         reader = StoreReader(self._store, self.cache)
-        found = self._store.entries_by_uuid(list(self._forwarded))
         for uuid, stored in found.items():
             if stored.log_index >= head.tree_size:
                 continue  # committed after the checkpoint read above: the next look sees it
