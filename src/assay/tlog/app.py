@@ -159,7 +159,7 @@ class LogAppends:
             if secret is not None and hmac.compare_digest(credential.encode(), secret.encode()):
                 return
             raise _Unauthorized("the bearer credential is not this log's writer secret")
-        if self._appends is not None:
+        if self._appends is not None and not self._appends.unlimited:
             self._appends.acquire(limits.client_key(client_host))
 
     async def respond(
