@@ -17,7 +17,10 @@
                                     paths with urljoin, which drops any base path, so the
                                     signing config names the origin as the CA URL. npm never
                                     uses a three-segment path, so these cannot shadow a package.
-    /-/tlog/…                       transparency log (Rekor v1 and v2 APIs, checkpoint, tiles)
+    /-/tlog/…                       transparency log (Rekor v1 and v2 APIs, checkpoint, tiles);
+                                    its two append routes (POST) are handed to the log's own
+                                    handler before the router (``_Dispatch``): the log's hot
+                                    path, answered as the log's routes answer it
     /-/tsa/api/v1/timestamp[/certchain]
                                     timestamp authority (Sigstore timestamp-authority's API)
     /-/web/…                        the web pages (assay.web.app); a browser's GET of / or of a

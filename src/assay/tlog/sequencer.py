@@ -44,6 +44,7 @@ from assay.transparency.merkle import (
     NodeId,
     append_leaves,
     inclusion_proof,
+    inclusion_proof_nodes,
     leaf_hash,
 )
 from assay.transparency.rekor import ProposedEntry, set_payload
@@ -122,6 +123,12 @@ class StoreReader:
     def __init__(self, store: TlogStore, cache: NodeCache | None = None) -> None:
         self._store = store
         self._cache = cache if cache is not None else NodeCache()
+
+    def prefetch(self, nodes: Sequence[NodeId]) -> None:
+        """Read the uncached ones of ``nodes`` in one query (the nodes of many proofs)."""
+        missing = [(n.level, n.index) for n in nodes if self._cache.get((n.level, n.index)) is None]
+        if missing:
+            self._cache.update(self._store.read_nodes(missing))
 
     def read_hashes(self, nodes: Sequence[NodeId]) -> list[bytes]:
         keys = [(node.level, node.index) for node in nodes]
@@ -365,9 +372,14 @@ class Sequencer:
         if head is None or head.tree_size == self._seen_size:
             return
         reader = StoreReader(self._store, self.cache)
-        for uuid, stored in found.items():
-            if stored.log_index >= head.tree_size:
-                continue  # committed after the checkpoint read above: the next look sees it
+        # The holder wrote the newest subtree hashes, so this node has not cached them: read
+        # what every proof below needs in one query, not one query per entry.
+        covered = {u: e for u, e in found.items() if e.log_index < head.tree_size}
+        size = head.tree_size
+        reader.prefetch(
+            [node for e in covered.values() for node in inclusion_proof_nodes(e.log_index, size)]
+        )
+        for uuid, stored in covered.items():
             proof = tuple(inclusion_proof(stored.log_index, head.tree_size, reader))
             for future in self._forwarded.pop(uuid).futures:
                 _resolve(future, Integrated(stored, head, proof))
