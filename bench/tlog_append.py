@@ -163,6 +163,11 @@ class Row:
     p50_ms: float
     p99_ms: float
     non_201: int
+    statuses: dict[int, int]
+
+
+def _statuses(counts: dict[int, int]) -> str:
+    return ", ".join(f"{count} x {status}" for status, count in sorted(counts.items()))
 
 
 def measure(backend: str, args: argparse.Namespace, clients: list[int]) -> bool:
@@ -189,14 +194,17 @@ def measure(backend: str, args: argparse.Namespace, clients: list[int]) -> bool:
                         script=LUA,
                         script_args=(str(bodies[concurrency]),),
                     )
-                    ok = 1 - result.non_2xx / result.requests if result.requests else 0.0
+                    # wrk counts 4xx and 5xx; the script counts every answer but 201.
+                    non_201 = max(result.non_2xx, sum(result.statuses.values()))
+                    ok = 1 - non_201 / result.requests if result.requests else 0.0
                     rows.append(
                         Row(
                             concurrency,
                             result.requests_per_s * ok,
                             result.p50_ms,
                             result.p99_ms,
-                            result.non_2xx,
+                            non_201,
+                            result.statuses,
                         )
                     )
     per_node = "per node" if backend == "cluster" else "per server"
@@ -209,6 +217,7 @@ def measure(backend: str, args: argparse.Namespace, clients: list[int]) -> bool:
         print(
             f"{row.clients:>8} {row.entries_per_s:>10.0f} {row.p50_ms:>8.1f}"
             f" {row.p99_ms:>8.1f} {row.non_201:>8}"
+            + (f"  ({_statuses(row.statuses)})" if row.statuses else "")
         )
     goal = [row for row in rows if row.clients == GOAL_CLIENTS]
     met = bool(goal) and goal[0].entries_per_s >= GOAL_RATE and goal[0].p99_ms < GOAL_P99_MS
