@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -34,6 +34,8 @@ class WrkResult:
     p99_ms: float
     requests: int
     non_2xx: int
+    # Answers by status, when the script prints "status <code> <count>" lines (post_bodies.lua).
+    statuses: dict[int, int] = field(default_factory=dict)
 
 
 def _ms(value: str, unit: str) -> float:
@@ -68,4 +70,6 @@ def run_wrk(
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return WrkResult(rate, latency["50"], latency["99"], total, int(bad.group(1)) if bad else 0)
+    statuses = {int(code): int(n) for code, n in re.findall(r"^status (\d+) (\d+)$", out, re.M)}
+    non_2xx = int(bad.group(1)) if bad else 0
+    return WrkResult(rate, latency["50"], latency["99"], total, non_2xx, statuses)

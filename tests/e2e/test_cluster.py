@@ -13,15 +13,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -31,90 +28,10 @@ import pytest
 from assay.registry.service import CROSS_PROCESS_STALENESS
 from assay.transparency.merkle import leaf_hash, verify_consistency
 from tests.assay_up import free_port
+from tests.cluster import CADDY, NODES, STARTUP, Cluster, Node, running_cluster
 from tests.rekord import RekordSigner
-from tests.services import Postgres, S3Server, wait_for_port
+from tests.services import Postgres, S3Server
 from tests.unit.registry.tarballs import publish_body
-
-CADDY = Path(sys.executable).parent / "caddy"
-NODES = 3
-STARTUP = 60.0
-
-
-@dataclass
-class Node:
-    config: Path
-    port: int
-    log: Path
-    env: dict[str, str]
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        with self.log.open("ab") as handle:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "assay", "serve", "--config", str(self.config)],
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-            )
-        deadline = time.monotonic() + STARTUP
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"node exited: {self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/-/ping", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"node did not start: {self.log.read_text()}")
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-@dataclass
-class Cluster:
-    url: str
-    nodes: list[Node]
-    token: str
-    caddy: subprocess.Popen[bytes]
-    database: str
-
-
-def _config(keys: Path, origin: str, port: int, *, database: str, s3: S3Server, bucket: str) -> str:
-    return f"""
-[server]
-public_url = "{origin}"
-host = "127.0.0.1"
-port = {port}
-
-[database]
-url = "{database}"
-
-[blobs]
-store = "s3"
-bucket = "{bucket}"
-endpoint_url = "{s3.endpoint}"
-region = "{s3.region}"
-
-[keys]
-dir = "{keys}"
-"""
 
 
 @pytest.fixture(scope="module")
@@ -123,71 +40,8 @@ def cluster(
 ) -> Iterator[Cluster]:
     if not CADDY.exists():
         pytest.fail(f"{CADDY} is missing; install the test extra: pip install -e '.[test]'")
-    root = tmp_path_factory.mktemp("cluster")
-    database = postgres.create_database("cluster")
-    bucket = s3_server.create_bucket("cluster")
-    lb_port = free_port()
-    origin = f"http://127.0.0.1:{lb_port}"
-    env = {
-        **os.environ,
-        # The S3 credentials through the environment, never in the file (docs/deploy.md).
-        "ASSAY_S3_ACCESS_KEY_ID": s3_server.access_key,
-        "ASSAY_S3_SECRET_ACCESS_KEY": s3_server.secret_key,
-        "ASSAY_TLOG_APPENDS_PER_MINUTE": "0",
-    }
-    # Prepared once; every node then gets its own copy of the key directory (a secret).
-    prepared = root / "prepared.toml"
-    prepared.write_text(
-        _config(root / "keys", origin, 0, database=database, s3=s3_server, bucket=bucket)
-    )
-    subprocess.run(
-        [sys.executable, "-m", "assay", "serve", "--config", str(prepared), "--prepare"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    token = (root / "keys" / "admin.token").read_text().strip()
-    nodes = []
-    for number in range(NODES):
-        keys = root / f"node{number}-keys"
-        shutil.copytree(root / "keys", keys)
-        port = free_port()
-        config = root / f"node{number}.toml"
-        config.write_text(
-            _config(keys, origin, port, database=database, s3=s3_server, bucket=bucket)
-        )
-        nodes.append(Node(config, port, root / f"node{number}.log", env))
-    caddyfile = root / "Caddyfile"
-    upstreams = " ".join(f"127.0.0.1:{node.port}" for node in nodes)
-    # Round robin; a node that refuses connections is skipped (the request is retried on the
-    # next one: only requests that never reached a node are retried, so a POST is never sent
-    # twice) and left out for a second.
-    caddyfile.write_text(
-        "{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n"
-        f"http://127.0.0.1:{lb_port} {{\n"
-        f"\treverse_proxy {upstreams} {{\n"
-        "\t\tlb_policy round_robin\n\t\tlb_try_duration 5s\n\t\tfail_duration 1s\n"
-        "\t}\n}\n"
-    )
-    caddy_log = (root / "caddy.log").open("wb")
-    caddy = subprocess.Popen(
-        [str(CADDY), "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
-        stdout=caddy_log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "HOME": str(root), "XDG_DATA_HOME": str(root / "caddy-data")},
-    )
-    caddy_log.close()
-    try:
-        with ThreadPoolExecutor(NODES) as pool:
-            list(pool.map(Node.start, nodes))
-        wait_for_port(lb_port, 30, caddy)
-        yield Cluster(origin, nodes, token, caddy, database)
-    finally:
-        for node in nodes:
-            node.stop()
-        caddy.terminate()
-        caddy.wait(10)
+    with running_cluster(postgres, s3_server, tmp_path_factory.mktemp("cluster")) as running:
+        yield running
 
 
 def _auth(cluster: Cluster) -> dict[str, str]:

@@ -17,7 +17,10 @@
                                     paths with urljoin, which drops any base path, so the
                                     signing config names the origin as the CA URL. npm never
                                     uses a three-segment path, so these cannot shadow a package.
-    /-/tlog/…                       transparency log (Rekor v1 and v2 APIs, checkpoint, tiles)
+    /-/tlog/…                       transparency log (Rekor v1 and v2 APIs, checkpoint, tiles);
+                                    its two append routes (POST) are handed to the log's own
+                                    handler before the router (``_Dispatch``): the log's hot
+                                    path, answered as the log's routes answer it
     /-/tsa/api/v1/timestamp[/certchain]
                                     timestamp authority (Sigstore timestamp-authority's API)
     /-/web/…                        the web pages (assay.web.app); a browser's GET of / or of a
@@ -70,6 +73,7 @@ from assay.sign.log import InProcessLog
 from assay.storage.database import database_url, migrate, open_engine
 from assay.storage.mirror_store import MirrorStore
 from assay.storage.tlog_store import TlogStore
+from assay.tlog.app import APPEND_PATHS, LogAppends
 from assay.tlog.app import create_app as create_tlog_app
 from assay.tlog.sequencer import LogIdentity, Sequencer
 from assay.tlog.service import LogService
@@ -89,6 +93,8 @@ PUBLIC_ISSUERS: dict[str, tuple[TrustedIssuer, IssuerProfile]] = {
 CA_PATHS_AT_ORIGIN = frozenset(
     {"/api/v2/signingCert", "/api/v2/trustBundle", "/api/v2/configuration"}
 )
+LOG_MOUNT = "/-/tlog"
+LOG_APPEND_PATHS = frozenset(LOG_MOUNT + path for path in APPEND_PATHS)
 
 
 def create_worker_app() -> ASGIApp:
@@ -226,17 +232,15 @@ def create_instance_app(settings: Settings, *, publish_tuf: bool = True) -> ASGI
         ),
     )
     app.mount("/-/ca", ca_app)
-    app.mount(
-        "/-/tlog",
-        create_tlog_app(
-            log_service,
-            appends=RateLimiter(
-                RateLimit.per_minute(settings.tlog_appends_per_minute, settings.tlog_append_burst),
-                "log appends from this address",
-            ),
-            writer_secret=settings.tlog_writer_secret,
+    log_appends = LogAppends(
+        log_service,
+        appends=RateLimiter(
+            RateLimit.per_minute(settings.tlog_appends_per_minute, settings.tlog_append_burst),
+            "log appends from this address",
         ),
+        writer_secret=settings.tlog_writer_secret,
     )
+    app.mount(LOG_MOUNT, create_tlog_app(log_service, appender=log_appends))
     app.mount("/-/tsa", create_tsa_app(TimestampAuthority(material.tsa_key, material.tsa_chain)))
     # The registry takes every other path: packages live at the root (npm's protocol).
     # It logs its publish attestations in the log above, in process: no HTTP request to itself
@@ -251,12 +255,13 @@ def create_instance_app(settings: Settings, *, publish_tuf: bool = True) -> ASGI
     # A browser asking for / or a package's path is sent to its page; npm gets JSON as ever.
     app.mount("/", BrowserFront(create_registry_app(registry, settings)))
 
-    # The CA's routes once more at the origin (see the module docstring); packuments and
-    # tarballs the registry holds in memory are answered before any routing (HotReads).
+    # The CA's routes once more at the origin (see the module docstring), the log's appends
+    # straight to the log's handler, and packuments and tarballs the registry holds in memory
+    # answered before any routing (HotReads).
     def browser(path: str, accept: str | None) -> bool:
         return browser_target(path, accept) is not None
 
-    return _FulcioAtOrigin(HotReads(app, registry, browser), ca_app)
+    return _Dispatch(HotReads(app, registry, browser), ca_app, log_appends)
 
 
 def provenance_gate(settings: Settings, material: InstanceMaterial) -> ProvenanceGate | None:
@@ -322,15 +327,32 @@ def error_in_shape(path: str, status: int, message: str) -> Response:
     return JSONResponse({"error": message}, status_code=status)
 
 
-class _FulcioAtOrigin:
-    """Sends the CA's own paths at the origin to the CA app, everything else to the instance."""
+class _Dispatch:
+    """Sends the CA's own paths at the origin to the CA app, a log append (``POST
+    /-/tlog/api/v1/log/entries`` or ``…/v2/…``) straight to the log's :class:`LogAppends`,
+    everything else to the instance.
 
-    def __init__(self, app: ASGIApp, ca_app: ASGIApp) -> None:
+    The appends skip the instance's and the log app's routers and middleware stacks: the
+    handler is the one the log's routes use (tlog/app.py), and it answers every error in
+    Rekor's shape itself, so the answer is the same, for less work on the log's hot path."""
+
+    def __init__(self, app: ASGIApp, ca_app: ASGIApp, log_appends: LogAppends) -> None:
         self.app = app
         self.ca_app = ca_app
+        self.log_appends = log_appends
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] in CA_PATHS_AT_ORIGIN:
-            await self.ca_app(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path in CA_PATHS_AT_ORIGIN:
+                await self.ca_app(scope, receive, send)
+                return
+            if scope["method"] == "POST" and path in LOG_APPEND_PATHS:
+                root_path = scope.get("root_path", "") + LOG_MOUNT
+                await self.log_appends(
+                    {**scope, "root_path": root_path, "path": root_path + path[len(LOG_MOUNT) :]},
+                    receive,
+                    send,
+                )
+                return
+        await self.app(scope, receive, send)

@@ -77,6 +77,15 @@ class StoredCheckpoint:
     created_at: int
 
 
+@dataclass(frozen=True, slots=True)
+class BatchInputs:
+    """What a batch is built from (:meth:`TlogStore.batch_inputs`)."""
+
+    head: StoredCheckpoint | None
+    queued: list[QueuedEntry]
+    existing: dict[str, StoredEntry]
+
+
 NodeKey = tuple[int, int]  # (level, index)
 
 # The PostgreSQL advisory lock that makes the sequencer a single writer across processes.
@@ -115,10 +124,8 @@ class TlogStore:
     # --- reads --------------------------------------------------------------------------------
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
-        query = sa.select(tlog_checkpoints).order_by(tlog_checkpoints.c.tree_size.desc()).limit(1)
         with self._engine.connect() as connection:
-            row = connection.execute(query).first()
-        return None if row is None else _checkpoint(row)
+            return _latest_checkpoint(connection)
 
     def checkpoint_at(self, tree_size: int) -> StoredCheckpoint | None:
         query = sa.select(tlog_checkpoints).where(tlog_checkpoints.c.tree_size == tree_size)
@@ -136,9 +143,19 @@ class TlogStore:
         wanted = list(set(uuids))
         if not wanted:
             return {}
-        query = sa.select(*_ENTRY_COLUMNS).where(tlog_entries.c.uuid.in_(wanted))
         with self._engine.connect() as connection:
-            return {row.uuid: _entry(row) for row in connection.execute(query)}
+            return _entries_by_uuid(connection, wanted)
+
+    def batch_inputs(self, uuids: Iterable[str], queue_limit: int) -> BatchInputs:
+        """What the sequencer reads before it builds a batch, on one connection (one pool
+        checkout, one round trip each): the newest checkpoint, the oldest ``queue_limit`` queued
+        entries, and which of ``uuids`` and of the queued entries are in the log already."""
+        with self._engine.connect() as connection:
+            head = _latest_checkpoint(connection)
+            queued = _queued(connection, queue_limit)
+            wanted = list({*uuids, *(q.uuid for q in queued)})
+            existing = _entries_by_uuid(connection, wanted) if wanted else {}
+        return BatchInputs(head, queued, existing)
 
     def entries_range(self, start: int, stop: int) -> list[StoredEntry]:
         """Entries with ``start <= log_index < stop``, in order."""
@@ -218,27 +235,47 @@ class TlogStore:
             ).first()
         return None if row is None else (row.holder, row.expires_ms)
 
-    def enqueue(self, entries: Sequence[QueuedEntry]) -> None:
-        """Queue verified entries for the lease holder (their ``seq`` is assigned here)."""
+    def enqueue(self, entries: Sequence[QueuedEntry]) -> dict[str, StoredEntry]:
+        """Queue verified entries for the lease holder (their ``seq`` is assigned here), but
+        not those already in the log: those are returned, by UUID. One transaction."""
         if not entries:
-            return
+            return {}
         with write_transaction(self._engine) as connection:
-            connection.execute(
-                tlog_pending.insert(),
-                [
-                    {"uuid": e.uuid, "kind": e.kind, "api_version": e.api_version, "body": e.body}
-                    for e in entries
-                ],
-            )
+            existing = _entries_by_uuid(connection, list({e.uuid for e in entries}))
+            fresh = [e for e in entries if e.uuid not in existing]
+            if fresh:
+                connection.execute(
+                    tlog_pending.insert(),
+                    [
+                        {
+                            "uuid": e.uuid,
+                            "kind": e.kind,
+                            "api_version": e.api_version,
+                            "body": e.body,
+                        }
+                        for e in fresh
+                    ],
+                )
+        return existing
+
+    def head_and_entries(
+        self, uuids: Iterable[str], *, seen_size: int = -1
+    ) -> tuple[StoredCheckpoint | None, dict[str, StoredEntry]]:
+        """The newest checkpoint, then those of ``uuids`` in the log, on one connection; no
+        entries when the checkpoint is still of ``seen_size``. An entry committed between the
+        two reads is returned too, with an index past the checkpoint: the caller proves only
+        what the checkpoint covers."""
+        wanted = list(set(uuids))
+        with self._engine.connect() as connection:
+            head = _latest_checkpoint(connection)
+            if head is None or head.tree_size == seen_size or not wanted:
+                return head, {}
+            return head, _entries_by_uuid(connection, wanted)
 
     def queued(self, limit: int) -> list[QueuedEntry]:
         """The oldest ``limit`` queued entries, in queue order."""
-        query = sa.select(tlog_pending).order_by(tlog_pending.c.seq).limit(limit)
         with self._engine.connect() as connection:
-            return [
-                QueuedEntry(row.seq, row.uuid, row.kind, row.api_version, bytes(row.body))
-                for row in connection.execute(query)
-            ]
+            return _queued(connection, limit)
 
     def drop_queued(self, seqs: Sequence[int], holder: str | None = None) -> None:
         """Delete queued entries that need no integration (already in the log)."""
@@ -331,6 +368,25 @@ def _check_lease(connection: sa.Connection, holder: str) -> None:
     ).first()
     if row is None or row.holder != holder:
         raise LeaseLost("this node no longer holds the sequencer's lease", holder=holder)
+
+
+def _latest_checkpoint(connection: sa.Connection) -> StoredCheckpoint | None:
+    query = sa.select(tlog_checkpoints).order_by(tlog_checkpoints.c.tree_size.desc()).limit(1)
+    row = connection.execute(query).first()
+    return None if row is None else _checkpoint(row)
+
+
+def _entries_by_uuid(connection: sa.Connection, wanted: list[str]) -> dict[str, StoredEntry]:
+    query = sa.select(*_ENTRY_COLUMNS).where(tlog_entries.c.uuid.in_(wanted))
+    return {row.uuid: _entry(row) for row in connection.execute(query)}
+
+
+def _queued(connection: sa.Connection, limit: int) -> list[QueuedEntry]:
+    query = sa.select(tlog_pending).order_by(tlog_pending.c.seq).limit(limit)
+    return [
+        QueuedEntry(row.seq, row.uuid, row.kind, row.api_version, bytes(row.body))
+        for row in connection.execute(query)
+    ]
 
 
 def _checkpoint(row: sa.Row[*tuple[Any, ...]]) -> StoredCheckpoint:

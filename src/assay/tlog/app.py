@@ -30,6 +30,10 @@ Appends are rate-limited per client (``appends``: a :class:`~assay.limits.RateLi
 401. The registry of the all-in-one instance logs in process, not over HTTP, so it is never
 limited. Integer parameters are bounded (assay.limits.parse_int): 400, never an overflow.
 
+The two append routes are also a bare ASGI app, :class:`LogAppends`, which the instance calls
+before its router (assay.instance.app): an append is the log's hot path, and it answers the
+same way through either door (one ``respond``), without two framework stacks per request.
+
 Mounted sub-applications get no lifespan events in Starlette, so the owner of the log service
 starts and stops its sequencer (the instance app's lifespan does).
 """
@@ -38,12 +42,14 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from assay import limits
 from assay.errors import AssayError, FormatError, VerificationError
@@ -79,9 +85,133 @@ def _int_param(request: Request, name: str, required: bool = True) -> int | None
     return limits.parse_int(raw, f"query parameter {name}")
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, credential = request.headers.get("authorization", "").strip().partition(" ")
-    return credential.strip() if scheme.lower() == "bearer" and credential.strip() else None
+def _error_response(service: LogService, exc: AssayError, root_path: str) -> Response:
+    """The Rekor-shaped answer to an error of the log (every route, either door)."""
+    if isinstance(exc, DuplicateEntry):
+        entry_id = service.entry_id(exc.existing.uuid)
+        location = f"{root_path}/api/v1/log/entries/{entry_id}"
+        return _error(
+            409,
+            f"an equivalent entry already exists in the transparency log with UUID {entry_id}",
+            {"Location": location, "ETag": entry_id},
+        )
+    if isinstance(exc, NotFound):
+        return _error(404, exc.message)
+    if isinstance(exc, RateLimited):
+        return _error(429, exc.message, limits.retry_after_header(exc))
+    if isinstance(exc, _Unauthorized):
+        return _error(401, exc.message, {"WWW-Authenticate": 'Bearer realm="tlog"'})
+    if isinstance(exc, BodyTooLarge):
+        return _error(413, exc.message)
+    if isinstance(exc, LogOverloaded):
+        return _error(503, exc.message, {"Retry-After": "1"})
+    if isinstance(exc, FormatError | VerificationError):
+        return _error(400, exc.message)
+    return _error(500, "internal error")
+
+
+class _Disconnected(Exception):
+    """The client went away before its body was read."""
+
+
+async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
+
+
+APPEND_PATHS = {"/api/v1/log/entries": 1, "/api/v2/log/entries": 2}
+"""The append routes, relative to the log's mount point, and the Rekor API version of each."""
+
+
+class LogAppends:
+    """``POST /api/v1/log/entries`` and ``POST /api/v2/log/entries``: admission (the per-client
+    limit, the writer secret), the bounded body, the append, the answer or the error.
+
+    ``appends``: the per-client limit on appends (None: unlimited); ``writer_secret``: the
+    bearer secret that exempts a trusted writer from it. Called as a bare ASGI app for exactly
+    those two paths (POST, relative to the scope's ``root_path``), and by the FastAPI routes of
+    :func:`create_app`.
+    """
+
+    def __init__(
+        self,
+        service: LogService,
+        *,
+        appends: RateLimiter | None = None,
+        writer_secret: str | None = None,
+    ) -> None:
+        self.service = service
+        self._appends = appends
+        self._writer_secret = writer_secret
+
+    def _admit(self, authorization: str, client_host: str | None) -> None:
+        """Before an append reads its body: a trusted writer passes, a wrong secret is 401,
+        anyone else spends one of their appends (429 once spent)."""
+        scheme, _, credential = authorization.strip().partition(" ")
+        credential = credential.strip()
+        if scheme.lower() == "bearer" and credential:
+            secret = self._writer_secret
+            if secret is not None and hmac.compare_digest(credential.encode(), secret.encode()):
+                return
+            raise _Unauthorized("the bearer credential is not this log's writer secret")
+        if self._appends is not None and not self._appends.unlimited:
+            self._appends.acquire(limits.client_key(client_host))
+
+    async def respond(
+        self,
+        version: int,
+        headers: Mapping[str, str],
+        client_host: str | None,
+        chunks: AsyncIterator[bytes],
+        root_path: str,
+    ) -> Response:
+        """The answer to one append (``headers``: lower-case names)."""
+        try:
+            self._admit(headers.get("authorization", ""), client_host)
+            body = await read_bounded(chunks, headers.get("content-length"), MAX_ENTRY_BYTES)
+            if version == 2:
+                return JSONResponse(await self.service.create_v2(body))
+            entry_id, entry = await self.service.create(body)
+        except AssayError as exc:
+            return _error_response(self.service, exc, root_path)
+        location = f"{root_path}/api/v1/log/entries/{entry_id}"
+        return JSONResponse(
+            {entry_id: entry}, 201, headers={"Location": location, "ETag": entry_id}
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        root_path: str = scope.get("root_path", "")
+        path: str = scope["path"]
+        version = APPEND_PATHS.get(path[len(root_path) :] if path.startswith(root_path) else "")
+        response: Response
+        if scope["type"] != "http" or scope["method"] != "POST" or version is None:
+            response = _error(404, "Not Found")
+        else:
+            headers = {
+                name.decode("latin-1"): value.decode("latin-1")
+                for name, value in scope["headers"]
+                if name in (b"authorization", b"content-length")
+            }
+            client = scope.get("client")
+            try:
+                response = await self.respond(
+                    version,
+                    headers,
+                    client[0] if client else None,
+                    _body_chunks(receive),
+                    root_path,
+                )
+            except _Disconnected:
+                return
+            except Exception:
+                await _error(500, "internal error")(scope, receive, send)
+                raise  # the server logs it, as for any route
+        await response(scope, receive, send)
 
 
 def create_app(
@@ -89,68 +219,40 @@ def create_app(
     *,
     appends: RateLimiter | None = None,
     writer_secret: str | None = None,
+    appender: LogAppends | None = None,
 ) -> FastAPI:
     """The log's routes. ``appends``: the per-client limit on appends (None: unlimited);
-    ``writer_secret``: the bearer secret that exempts a trusted writer from it."""
-
-    def admit_append(request: Request) -> None:
-        """Before an append reads its body: a trusted writer passes, a wrong secret is 401,
-        anyone else spends one of their appends (429 once spent)."""
-        credential = _bearer(request)
-        if credential is not None:
-            if writer_secret is not None and hmac.compare_digest(
-                credential.encode(), writer_secret.encode()
-            ):
-                return
-            raise _Unauthorized("the bearer credential is not this log's writer secret")
-        if appends is not None:
-            appends.acquire(limits.client_key(request.client.host if request.client else None))
+    ``writer_secret``: the bearer secret that exempts a trusted writer from it; ``appender``:
+    the :class:`LogAppends` to answer appends with, when the caller also calls it directly
+    (then it carries the limit and the secret)."""
+    appender = appender or LogAppends(service, appends=appends, writer_secret=writer_secret)
 
     app = FastAPI(title="Assay transparency log", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.exception_handler(AssayError)
     async def assay_error(request: Request, exc: AssayError) -> Response:
-        if isinstance(exc, DuplicateEntry):
-            entry_id = service.entry_id(exc.existing.uuid)
-            location = f"{request.scope.get('root_path', '')}/api/v1/log/entries/{entry_id}"
-            return _error(
-                409,
-                f"an equivalent entry already exists in the transparency log with UUID {entry_id}",
-                {"Location": location, "ETag": entry_id},
-            )
-        if isinstance(exc, NotFound):
-            return _error(404, exc.message)
-        if isinstance(exc, RateLimited):
-            return _error(429, exc.message, limits.retry_after_header(exc))
-        if isinstance(exc, _Unauthorized):
-            return _error(401, exc.message, {"WWW-Authenticate": 'Bearer realm="tlog"'})
-        if isinstance(exc, BodyTooLarge):
-            return _error(413, exc.message)
-        if isinstance(exc, LogOverloaded):
-            return _error(503, exc.message, {"Retry-After": "1"})
-        if isinstance(exc, FormatError | VerificationError):
-            return _error(400, exc.message)
-        return _error(500, "internal error")
+        return _error_response(service, exc, request.scope.get("root_path", ""))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
         return _error(exc.status_code, str(exc.detail))
 
+    async def append(request: Request, version: int) -> Response:
+        return await appender.respond(
+            version,
+            request.headers,
+            request.client.host if request.client else None,
+            request.stream(),
+            request.scope.get("root_path", ""),
+        )
+
     @app.post("/api/v1/log/entries")
     async def create_entry(request: Request) -> Response:
-        admit_append(request)
-        body = await _read_body(request, MAX_ENTRY_BYTES)
-        entry_id, entry = await service.create(body)
-        location = f"{request.scope.get('root_path', '')}/api/v1/log/entries/{entry_id}"
-        return JSONResponse(
-            {entry_id: entry}, 201, headers={"Location": location, "ETag": entry_id}
-        )
+        return await append(request, 1)
 
     @app.post("/api/v2/log/entries")
     async def create_entry_v2(request: Request) -> Response:
-        admit_append(request)  # the same per-client limit as the v1 route
-        body = await _read_body(request, MAX_ENTRY_BYTES)
-        return JSONResponse(await service.create_v2(body))
+        return await append(request, 2)  # the same per-client limit as the v1 route
 
     @app.get("/api/v1/log/entries")
     async def entry_by_index(request: Request) -> Response:

@@ -24,7 +24,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from assay.errors import AssayError
@@ -44,6 +44,7 @@ from assay.transparency.merkle import (
     NodeId,
     append_leaves,
     inclusion_proof,
+    inclusion_proof_nodes,
     leaf_hash,
 )
 from assay.transparency.rekor import ProposedEntry, set_payload
@@ -73,14 +74,15 @@ class LogIdentity:
     name: str
     tree_id: int
     signer: Signer
+    # SHA-256 of the key's SubjectPublicKeyInfo: in every entry the log answers, computed once.
+    log_id: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "log_id", key_id(self.signer.public_key))
 
     @property
     def origin(self) -> str:
         return rekor_origin(self.name, self.tree_id)
-
-    @property
-    def log_id(self) -> bytes:
-        return key_id(self.signer.public_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,12 @@ class StoreReader:
     def __init__(self, store: TlogStore, cache: NodeCache | None = None) -> None:
         self._store = store
         self._cache = cache if cache is not None else NodeCache()
+
+    def prefetch(self, nodes: Sequence[NodeId]) -> None:
+        """Read the uncached ones of ``nodes`` in one query (the nodes of many proofs)."""
+        missing = [(n.level, n.index) for n in nodes if self._cache.get((n.level, n.index)) is None]
+        if missing:
+            self._cache.update(self._store.read_nodes(missing))
 
     def read_hashes(self, nodes: Sequence[NodeId]) -> list[bytes]:
         keys = [(node.level, node.index) for node in nodes]
@@ -256,7 +264,11 @@ class Sequencer:
     async def _run(self) -> None:
         while True:
             batch = self._drain()
-            holding = await asyncio.to_thread(self._hold_lease)
+            now = time.monotonic()
+            if now < self._lease_next_try:  # nothing to renew or take yet: no database trip
+                holding = now < self._lease_until
+            else:
+                holding = await asyncio.to_thread(self._hold_lease)
             worked = False
             if holding:
                 worked = await self._integrate(batch)
@@ -319,15 +331,13 @@ class Sequencer:
     async def _forward(self, batch: list[_Pending]) -> None:
         """Hand ``batch`` to the lease holder through the queue table; answer duplicates now."""
         try:
+            # One transaction: the entries already in the log come back (answered 409 now),
+            # the others are queued.
             existing = await asyncio.to_thread(
-                self._store.entries_by_uuid, [p.entry.uuid for p in batch]
-            )
-            fresh = [p for p in batch if p.entry.uuid not in existing]
-            await asyncio.to_thread(
                 self._store.enqueue,
                 [
                     QueuedEntry(0, p.entry.uuid, p.entry.kind, p.entry.api_version, body)
-                    for p in fresh
+                    for p in batch
                     for body in (p.entry.canonical_body,)
                 ],
             )
@@ -356,14 +366,20 @@ class Sequencer:
                 del self._forwarded[uuid]
                 for future in waiting.futures:
                     _resolve(future, LogOverloaded("the log's writer did not answer; retry"))
-        head = self._store.latest_checkpoint()
-        if head is None or head.tree_size == self._seen_size or not self._forwarded:
+        if not self._forwarded:
+            return
+        head, found = self._store.head_and_entries(list(self._forwarded), seen_size=self._seen_size)
+        if head is None or head.tree_size == self._seen_size:
             return
         reader = StoreReader(self._store, self.cache)
-        found = self._store.entries_by_uuid(list(self._forwarded))
-        for uuid, stored in found.items():
-            if stored.log_index >= head.tree_size:
-                continue  # committed after the checkpoint read above: the next look sees it
+        # The holder wrote the newest subtree hashes, so this node has not cached them: read
+        # what every proof below needs in one query, not one query per entry.
+        covered = {u: e for u, e in found.items() if e.log_index < head.tree_size}
+        size = head.tree_size
+        reader.prefetch(
+            [node for e in covered.values() for node in inclusion_proof_nodes(e.log_index, size)]
+        )
+        for uuid, stored in covered.items():
             proof = tuple(inclusion_proof(stored.log_index, head.tree_size, reader))
             for future in self._forwarded.pop(uuid).futures:
                 _resolve(future, Integrated(stored, head, proof))
@@ -394,12 +410,15 @@ class Sequencer:
         """Integrate ``local`` and the queued entries of other nodes in one transaction; the
         outcome of each local entry, and how many queued entries were taken."""
         for _attempt in range(5):
-            queued = self._store.queued(self._max_batch)
+            inputs = self._store.batch_inputs((e.uuid for e in local), self._max_batch)
+            queued = inputs.queued
             entries = [_Candidate.of(e) for e in local] + [
                 _Candidate(q.uuid, q.kind, q.api_version, q.body) for q in queued
             ]
             try:
-                outcomes = self._try_commit(entries, [q.seq for q in queued])
+                outcomes = self._try_commit(
+                    entries, inputs.head, inputs.existing, [q.seq for q in queued]
+                )
             except LeaseLost:
                 raise
             except SequencerConflict:
@@ -408,12 +427,17 @@ class Sequencer:
         raise AssayError("the log could not commit the batch: concurrent writers kept winning")
 
     def _try_commit(
-        self, entries: list[_Candidate], dequeued: Sequence[int] = ()
+        self,
+        entries: list[_Candidate],
+        head: StoredCheckpoint | None,
+        existing: Mapping[str, StoredEntry],
+        dequeued: Sequence[int] = (),
     ) -> list[Integrated | AssayError]:
+        """Build and commit one batch on ``head`` (``existing``: the entries of the batch
+        already in the log). If the log grew since ``head`` was read, the append's
+        compare-and-swap refuses it (SequencerConflict) and :meth:`_commit` reads again."""
         store = self._store
-        head = store.latest_checkpoint()
         old_size = head.tree_size if head else 0
-        existing = store.entries_by_uuid(e.uuid for e in entries)
         outcomes: list[Integrated | AssayError | None] = []
         accepted: list[tuple[int, _Candidate]] = []
         seen: dict[str, int] = {}

@@ -49,6 +49,7 @@ __all__ = [
     "append_leaves",
     "consistency_proof",
     "inclusion_proof",
+    "inclusion_proof_nodes",
     "leaf_hash",
     "node_hash",
     "root_from_inclusion_proof",
@@ -255,6 +256,19 @@ def inclusion_proof(index: int, size: int, reader: HashReader) -> list[bytes]:
     if index >= size:
         raise ValueError(f"leaf index {index} is not in a tree of size {size}")
     return _range_hashes(_inclusion_ranges(index, size), reader)
+
+
+def inclusion_proof_nodes(index: int, size: int) -> list[NodeId]:
+    """The stored hashes :func:`inclusion_proof` reads for PATH(index, D[0:size]): a caller
+    proving many leaves against one tree reads all their nodes in one batch first.
+
+    Raises ValueError unless ``0 <= index < size``.
+    """
+    _check_size("size", size)
+    _check_size("index", index)
+    if index >= size:
+        raise ValueError(f"leaf index {index} is not in a tree of size {size}")
+    return [node for lo, hi in _inclusion_ranges(index, size) for node in subtree_nodes(lo, hi)]
 
 
 def consistency_proof(old_size: int, new_size: int, reader: HashReader) -> list[bytes]:

@@ -46,6 +46,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -137,7 +138,37 @@ def set_payload(body_b64: str, integrated_time: int, log_id_hex: str, log_index:
     )
 
 
+_JCS_INT_LIMIT: Final = 2**53 - 1
+
+
+def _plain(value: JSONValue) -> bool:
+    """Whether ``value`` holds only objects, arrays, strings, booleans, null and integers that
+    JCS writes in decimal (no floats, no integers beyond 2**53 - 1)."""
+    if isinstance(value, str | bool) or value is None:
+        return True
+    if isinstance(value, int):
+        return -_JCS_INT_LIMIT <= value <= _JCS_INT_LIMIT
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(item) for item in value)
+    return False
+
+
 def _jcs(value: JSONValue) -> bytes:
+    """RFC 8785 bytes of ``value``.
+
+    An entry body is almost always base64, hex and fixed names: printable ASCII that needs no
+    escape. For such a value JCS and the C encoder of :func:`json.dumps` (sorted keys, no
+    whitespace, ASCII only) write the same bytes — keys in ASCII order are in UTF-16 order,
+    integers below 2**53 are plain decimals (RFC 8785 §3.2.2.3), and a string without ``"``,
+    ``\\`` or a control character is written as it is (§3.2.2.2). A backslash in the output means
+    some string needed an escape (or was not ASCII), and then the general serializer writes it.
+    """
+    if _plain(value):
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        if "\\" not in text:
+            return text.encode("ascii")
     try:
         return rfc8785.dumps(value)
     except rfc8785.CanonicalizationError as exc:  # only strings and small ints reach here

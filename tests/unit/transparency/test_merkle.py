@@ -26,6 +26,7 @@ from assay.transparency.merkle import (
     append_leaves,
     consistency_proof,
     inclusion_proof,
+    inclusion_proof_nodes,
     leaf_hash,
     node_hash,
     root_from_inclusion_proof,
@@ -471,3 +472,33 @@ def test_real_rekor_inclusion_proof() -> None:
             verify_inclusion(leaf_hash(body), index - 1, size, hashes, root)
         checked += 1
     assert checked == 2
+
+
+class _Recording:
+    """A HashReader over BIG that remembers which stored hashes were asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[NodeId] = []
+
+    def read_hashes(self, nodes: Sequence[NodeId]) -> list[bytes]:
+        self.asked += nodes
+        return BIG.read_hashes(nodes)
+
+
+_LEAF_IN_TREE = st.integers(1, 3000).flatmap(
+    lambda size: st.tuples(st.integers(0, size - 1), st.just(size))
+)
+
+
+@given(_LEAF_IN_TREE)
+@settings(max_examples=300)
+def test_inclusion_proof_nodes_are_what_the_proof_reads(case: tuple[int, int]) -> None:
+    index, size = case
+    reader = _Recording()
+    inclusion_proof(index, size, reader)
+    assert inclusion_proof_nodes(index, size) == reader.asked
+
+
+def test_inclusion_proof_nodes_refuse_a_leaf_outside_the_tree() -> None:
+    with pytest.raises(ValueError, match="not in a tree"):
+        inclusion_proof_nodes(5, 5)

@@ -27,7 +27,13 @@ from assay.errors import EnvelopeError, FormatError, VerificationError
 from assay.keys import verify_signature
 from assay.provenance import dsse
 from assay.transparency.merkle import leaf_hash
-from assay.transparency.rekor import MAX_ENTRY_BYTES, ProposedEntry, entry_uuid, set_payload
+from assay.transparency.rekor import (
+    MAX_ENTRY_BYTES,
+    ProposedEntry,
+    canonical_json,
+    entry_uuid,
+    set_payload,
+)
 from tests.npm_real import ROOT, attestation_files, attestations
 
 IN_TOTO = "application/vnd.in-toto+json"
@@ -796,3 +802,37 @@ def test_mutated_valid_requests(data: st.DataObject) -> None:
         target = target[part]
     target[path[-1]] = replacement
     _only_our_errors(json.dumps(request))
+
+
+_JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | st.sampled_from(["", "a/b+c=", "\x7f", '"', "\\", "\u2028", "\U0001f600", "\ue000"])
+)
+_JSON = st.recursive(
+    _JSON_LEAVES,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=6) | st.sampled_from(["\ue000", "\U0001f600"]), children)
+    ),
+    max_leaves=12,
+)
+
+
+@given(_JSON)
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+def test_canonical_json_is_rfc8785_for_every_value(value: Any) -> None:
+    """The fast path of canonical_json (json.dumps for plain ASCII values) writes exactly what
+    the general RFC 8785 serializer writes, and refuses what it refuses."""
+    try:
+        expected: bytes | None = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        expected = None
+    if expected is None:
+        with pytest.raises(FormatError):
+            canonical_json(value)
+    else:
+        assert canonical_json(value) == expected
