@@ -63,6 +63,12 @@ TARBALL_CACHE_ENTRY_BYTES = 1024 * 1024
 """Default of ``Settings.registry_tarball_cache_entry_bytes``: a larger tarball is never kept
 (read from the blob store each time), so one big package cannot empty the cache."""
 
+MIRROR_CACHE_BYTES = 256 * 1024 * 1024
+"""Default of ``Settings.mirror_cache_bytes``: upstream packages the mirror holds in memory,
+counted by :func:`assay.mirror.service.entry_bytes` (the upstream document, its parsed form
+estimated, and the served documents), least recently refreshed out first; the database keeps
+every one."""
+
 # --- search and query parameters ----------------------------------------------------------------
 
 SEARCH_MAX_WORDS = 10
@@ -267,6 +273,7 @@ __all__ = [
     "MAX_INTEGER",
     "MAX_MANIFEST_BYTES",
     "MAX_PACKUMENT_BYTES",
+    "MIRROR_CACHE_BYTES",
     "OIDC_BODY_BYTES",
     "PACKUMENT_CACHE_BYTES",
     "RATE_LIMIT_KEYS",

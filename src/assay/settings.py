@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         ge=0,
         description="largest tarball kept in the tarball cache (larger ones are read each time)",
     )
+    mirror_cache_bytes: int = Field(
+        default=limits.MIRROR_CACHE_BYTES,
+        ge=0,
+        description="memory for upstream packages the mirror holds (0: read from the "
+        "database at every request that is not fresh in memory)",
+    )
 
     # --- rate limits (assay.limits; per process, see docs/operations.md) ------------------------
     login_failures_per_client: int = Field(

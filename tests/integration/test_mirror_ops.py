@@ -164,6 +164,8 @@ def test_status_report_and_evict(mirror: Mirror, capsys: pytest.CaptureFixture[s
         mirror.upstream.tarball_bytes("alpha", "1.0.0")
     ) + len(mirror.upstream.tarball_bytes("beta", "1.0.0"))
     assert status["held"] == 1
+    assert status["in_memory"] == 2
+    assert 0 < status["in_memory_bytes"] <= 256 * 1024 * 1024  # limits.MIRROR_CACHE_BYTES
     code, out = run(capsys, "mirror", "status", "--registry", url, "--token-file", token)
     assert code == 0
     assert "uplink static" in out
@@ -274,3 +276,41 @@ def test_a_publish_here_wins_at_once_over_the_copy_in_memory(mirror: Mirror) -> 
     assert "x-assay-mirror" not in local.headers
     assert list(local.json()["versions"]) == ["7.0.0"]
     assert mirror.get("/gamma/-/gamma-1.0.0.tgz").status_code == 404
+
+
+def test_upstream_packages_in_memory_are_bounded_by_bytes(tmp_path: Path) -> None:
+    """`mirror_cache_bytes` bounds what the mirror holds in memory: with a budget no package
+    fits in, every read is answered from the database's copy (the same bytes, within the TTL,
+    with no new upstream request) and nothing stays in memory."""
+    upstream = StaticUpstream(PACKAGES)
+    with serve_app(upstream.app()) as url:
+        upstream.url = url
+        uplinks = tmp_path / "uplinks.toml"
+        uplinks.write_text(
+            f'[uplinks.static]\nurl = "{url}/"\nttl = 300\n\n[packages."**"]\nproxy = "static"\n'
+        )
+        (tmp_path / "trust").mkdir()
+        instance = start(
+            tmp_path / "data", free_port(), tmp_path / "assay-up.log",
+            env={"ASSAY_UPLINKS_FILE": str(uplinks), "ASSAY_TRUST_DIR": str(tmp_path / "trust"),
+                 "ASSAY_MIRROR_CACHE_BYTES": "1"},
+        )  # fmt: skip
+        try:
+            mirror = Mirror(instance, upstream, instance.data / "admin.token")
+            names = ["alpha", "beta", "@corp/delta"]
+            first = {name: mirror.get(f"/{name}") for name in names}
+            assert all(r.status_code == 200 for r in first.values())
+            for name in names:
+                again = mirror.get(f"/{name}")
+                assert again.status_code == 200
+                assert again.json() == first[name].json()
+            assert [upstream.requests[f"/{name}"] for name in names] == [1, 1, 1]
+            # Tarballs, held-back verdicts and attestations need the package too: read back.
+            tarball = mirror.get("/alpha/-/alpha-1.0.0.tgz")
+            assert tarball.status_code == 200
+            assert tarball.content == upstream.tarball_bytes("alpha", "1.0.0")
+            status = mirror.admin("GET", "status").json()
+            assert (status["in_memory"], status["in_memory_bytes"]) == (0, 0)
+            assert status["cache"]["packages"] == 3
+        finally:
+            stop(instance)

@@ -446,6 +446,7 @@ def status_command(registry: str | None, token_file: Path | None, as_json: bool)
         f"cache: {cache['packages']} packages ({_size(cache['packument_chars'])} of packuments), "
         f"versions {verdicts or 'none'}; {cache['tarballs']} tarballs "
         f"({_size(cache['tarball_bytes'])}); {status['in_memory']} packages in memory"
+        f" ({_size(status.get('in_memory_bytes', 0))})"
     )
     click.echo(f"held back: {status['held']} versions (assay mirror report)")
 

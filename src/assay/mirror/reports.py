@@ -109,6 +109,8 @@ class MirrorStatus:
     held: int
     in_memory: int
     """Upstream packages held in this process's memory."""
+    in_memory_bytes: int = 0
+    """What they are counted as against ``mirror_cache_bytes`` (docs/operations.md)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,4 +118,5 @@ class MirrorStatus:
             "cache": dict(self.cache),
             "held": self.held,
             "in_memory": self.in_memory,
+            "in_memory_bytes": self.in_memory_bytes,
         }

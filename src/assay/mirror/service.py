@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from assay.errors import ConfigError, FormatError, VerificationError
+from assay.limits import MIRROR_CACHE_BYTES
 from assay.mirror.config import MirrorConfig, Uplink
 from assay.mirror.ingest import Pending, verify_version
 from assay.mirror.manifests import check_tarball, fingerprint
@@ -85,9 +86,9 @@ request revalidates it) or ``stale`` (the uplink could not be reached: the cache
 LOCAL_RECHECK = 1.0
 """As the registry's CROSS_PROCESS_STALENESS: a reservation made by another process is seen
 within this many seconds."""
-ENTRIES = 4096
-"""Upstream packages held in memory (least recently refreshed dropped first; the database
-keeps every one)."""
+PARSED_JSON_FACTOR = 4
+"""Memory of a parsed JSON document per byte of its text, as :func:`entry_bytes` estimates it
+(CPython dicts, lists and strings of an npm packument take about 3-5 times its text)."""
 RETRY_AFTER_FAILURE = 5.0
 """Seconds a package whose uplink failed is served stale before the uplink is asked again."""
 _VERIFY_WORKERS = 8
@@ -152,6 +153,7 @@ class MirrorService:
         tarball_limits: TarballLimits = DEFAULT_LIMITS,
         public_good: Path | None = None,
         policy: MirrorPolicy | None = None,
+        cache_bytes: int = MIRROR_CACHE_BYTES,
     ) -> None:
         self.config = config
         self.store = store
@@ -166,9 +168,16 @@ class MirrorService:
         }
         self._lock = threading.Lock()
         self._flights: dict[str, Future[Any]] = {}
+        # Upstream packages in memory, least recently refreshed first, bounded by bytes
+        # (docs/operations.md, "Memory"): a client asking for many large upstream packages
+        # costs at most `cache_bytes`; an evicted one is read back from the database.
         self._entries: dict[str, _Entry] = {}
+        self._entry_bytes: dict[str, int] = {}
+        self._cache_bytes = cache_bytes
+        self._held_bytes = 0
         self._trust: dict[str, UplinkTrust] = {}
-        self._provenance: dict[tuple[str, str, str], VerificationResult | None] = {}
+        # Provenance verified for the policy, per package in memory: dropped with its entry.
+        self._provenance: dict[str, dict[tuple[str, str], VerificationResult | None]] = {}
         self._pool = ThreadPoolExecutor(_VERIFY_WORKERS, thread_name_prefix="mirror-verify")
         self._checks = ThreadPoolExecutor(_CHECK_WORKERS, thread_name_prefix="mirror-check")
         self._checking: dict[str, Future[None]] = {}
@@ -385,14 +394,12 @@ class MirrorService:
         fresh_until = now + max(0.0, uplink.ttl - age)
         entry = self._build(name, uplink, upstream, document, verdicts, fresh_until=fresh_until)
         with self._lock:
-            old = self._entries.pop(name.name, None)
+            old = self._entries.get(name.name)
             if old is not None:
                 # The new copy is no more recently checked not to be local than the old one
                 # (a background revalidation checks nothing; a publish here marked it).
                 entry.local_checked = min(entry.local_checked, old.local_checked)
-            self._entries[name.name] = entry
-            while len(self._entries) > ENTRIES:
-                self._entries.pop(next(iter(self._entries)))
+            self._keep(name.name, entry, refreshed=True)
         self._check_in_background(name, entry)
         return entry
 
@@ -409,8 +416,28 @@ class MirrorService:
         )
         rebuilt.local_checked = entry.local_checked
         with self._lock:
-            self._entries[name.name] = rebuilt
+            self._keep(name.name, rebuilt, refreshed=False)
         return rebuilt
+
+    def _keep(self, name: str, entry: _Entry, *, refreshed: bool) -> None:
+        """Hold `entry` in memory (under the lock): a refreshed one moves to the newest end;
+        the least recently refreshed are dropped while the total passes the budget. An entry
+        larger than the whole budget is served from this one answer, never kept."""
+        size = entry_bytes(entry)
+        self._held_bytes -= self._entry_bytes.pop(name, 0)
+        if refreshed:
+            self._entries.pop(name, None)
+        if size > self._cache_bytes:
+            self._entries.pop(name, None)
+            return
+        self._entries[name] = entry
+        self._entry_bytes[name] = size
+        self._held_bytes += size
+        while self._held_bytes > self._cache_bytes:
+            oldest = next(iter(self._entries))
+            del self._entries[oldest]
+            self._held_bytes -= self._entry_bytes.pop(oldest, 0)
+            self._provenance.pop(oldest, None)
 
     def _build(
         self,
@@ -487,9 +514,10 @@ class MirrorService:
             verdict = verdicts.get(version)
             if verdict is None or verdict.attestations is None or verdict.provenance is None:
                 return None
-            key = (name.name, version, verdict.integrity)
-            if key in self._provenance:
-                return self._provenance[key]
+            key = (version, verdict.integrity)
+            known = self._provenance.get(name.name, {})
+            if key in known:
+                return known[key]
             try:
                 trust = self._uplink_trust(uplink)
                 result = verify_attestations(
@@ -500,7 +528,8 @@ class MirrorService:
                 # Fails closed: to the policy, a provenance it cannot read is none at all.
                 log.warning("mirror: %s@%s: provenance unreadable: %s", name.name, version, exc)
                 return None
-            self._provenance[key] = result
+            with self._lock:
+                self._provenance.setdefault(name.name, {})[key] = result
             return result
 
         return read
@@ -509,7 +538,15 @@ class MirrorService:
         self.packument(name)
         entry = self._entries.get(name.name)
         if entry is None:
-            raise NotFound("Not found")
+            # Not held in memory (larger than the memory budget, or dropped since): built
+            # from the database's copy, which the packument just served came from.
+            stored = self.store.upstream(name.name)
+            uplink = self.config.uplinks.get(stored.uplink) if stored is not None else None
+            if stored is None or uplink is None:
+                raise NotFound("Not found")
+            document = json.loads(stored.document)
+            verdicts = self.store.verdicts(name.name)
+            entry = self._build(name, uplink, stored, document, verdicts, fresh_until=0.0)
         return entry
 
     # --- tarballs and attestations ---------------------------------------------------------
@@ -854,6 +891,7 @@ class MirrorService:
             cache=dict(self.store.counts()),
             held=len(self.report()),
             in_memory=len(self._entries),
+            in_memory_bytes=self._held_bytes,
         )
 
     def _ping(self, uplink: Uplink) -> tuple[bool, str]:
@@ -876,9 +914,10 @@ class MirrorService:
         removed = self.store.evict(name, version)
         with self._lock:
             self._entries.pop(name, None)
-            for key in [k for k in self._provenance if k[0] == name]:
-                if version is None or key[1] == version:
-                    del self._provenance[key]
+            self._held_bytes -= self._entry_bytes.pop(name, 0)
+            known = self._provenance.get(name, {})
+            for key in [k for k in known if version is None or k[0] == version]:
+                del known[key]
         return removed
 
     # --- one fetch at a time ---------------------------------------------------------------
@@ -955,6 +994,16 @@ def _matches_integrity(integrity: str, sha512: bytes) -> bool:
     return False
 
 
+def entry_bytes(entry: _Entry) -> int:
+    """What an upstream package in memory is counted as: the upstream's JSON text, its parsed
+    form (:data:`PARSED_JSON_FACTOR` times the text), and the two served documents, each as JSON
+    and gzip-compressed."""
+    text = len(entry.upstream.document)
+    served = entry.packument
+    documents = (served.full, served.corgi)
+    return text * (1 + PARSED_JSON_FACTOR) + sum(len(d.body) + len(d.gzip) for d in documents)
+
+
 def open_mirror(settings: Settings, store: MirrorStore, blobs: BlobStore) -> MirrorService | None:
     """The mirror the settings configure (``uplinks_file`` or ``uplink_url``), or None."""
     config = MirrorConfig.from_settings(
@@ -974,4 +1023,5 @@ def open_mirror(settings: Settings, store: MirrorStore, blobs: BlobStore) -> Mir
             max_ratio=settings.tarball_max_ratio,
         ),
         public_good=settings.trust_dir,
+        cache_bytes=settings.mirror_cache_bytes,
     )
