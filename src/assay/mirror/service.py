@@ -416,7 +416,10 @@ class MirrorService:
         )
         rebuilt.local_checked = entry.local_checked
         with self._lock:
-            self._keep(name.name, rebuilt, refreshed=False)
+            # Only in place of the entry it was built from: a newer one stored meanwhile (a
+            # refresh) or none (evicted) stands.
+            if self._entries.get(name.name) is entry:
+                self._keep(name.name, rebuilt, refreshed=False)
         return rebuilt
 
     def _keep(self, name: str, entry: _Entry, *, refreshed: bool) -> None:
@@ -429,6 +432,7 @@ class MirrorService:
             self._entries.pop(name, None)
         if size > self._cache_bytes:
             self._entries.pop(name, None)
+            self._provenance.pop(name, None)
             return
         self._entries[name] = entry
         self._entry_bytes[name] = size
@@ -464,6 +468,13 @@ class MirrorService:
                     f"the uplink changed the integrity of {name.name}@{version} after it was "
                     f"verified ({verdict.integrity[:20]}…); versions are immutable"
                 )
+        # The policy first: a version it refuses (denied, failing an audit rule, in
+        # quarantine) is held for that reason, never merely as unchecked, so its tarball
+        # route answers 403 and the background checks never fetch it.
+        decisions = self.policy.decide(
+            name.name, document, verdicts, held, self._provenance_reader(name, uplink, verdicts)
+        )
+        held.update(decisions.held)
         unchecked: set[str] = set()
         # The same document as before (a rebuild): its manifests' fingerprints stand.
         prints = dict(fingerprints or {})
@@ -477,10 +488,6 @@ class MirrorService:
                 if verdict.blob_key is None or verdict.manifest != prints[version]:
                     unchecked.add(version)
                     held[version] = UNCHECKED
-        decisions = self.policy.decide(
-            name.name, document, verdicts, held, self._provenance_reader(name, uplink, verdicts)
-        )
-        held.update(decisions.held)
         allowed = {v for v in names if v not in held}
         packument = served_packument(
             document, name, allowed, origin=self.origin, changed_ms=upstream.changed_ms
@@ -560,7 +567,7 @@ class MirrorService:
         if version is None:
             raise NotFound("Not found")
         reason = entry.held.get(version)
-        if reason is not None and version not in entry.unchecked:
+        if reason is not None and not (reason == UNCHECKED and version in entry.unchecked):
             raise Forbidden(
                 f"{name.name}@{version} is held back by this registry's mirror: {reason}"
             )
@@ -670,22 +677,22 @@ class MirrorService:
             if name.name in self._checking:
                 return
             try:
-                self._checking[name.name] = self._checks.submit(self._check_package, name)
+                self._checking[name.name] = self._checks.submit(self._check_package, name, entry)
             except RuntimeError:  # shutting down
                 return
 
-    def _check_package(self, name: PackageName) -> None:
+    def _check_package(self, name: PackageName, started: _Entry) -> None:
         """Fetch and check each unchecked version's tarball, newest first (what a range
         resolves to), rebuilding the served packument every :data:`_REBUILD_EVERY` seconds
         so that versions appear as they pass. A version that could not be fetched stays out
-        and is tried again after the next refresh."""
+        and is tried again after the next refresh. A package not held in memory (larger than
+        the budget) is checked from the entry the checks were started for; what passes is
+        listed at its next read, which builds it from the database."""
         tried: set[str] = set()
         rebuilt = time.monotonic()
         try:
             while True:
-                entry = self._entries.get(name.name)
-                if entry is None:
-                    return
+                entry = self._entries.get(name.name) or started
                 todo = [v for v in _newest_first(entry) if v in entry.unchecked and v not in tried]
                 if not todo:
                     return

@@ -251,7 +251,12 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
     ``gzip;q=0`` refuses it whatever ``*`` says."""
     if not accept_encoding:
         return False
+    if len(accept_encoding) > _CACHED_HEADER_CHARS:  # a client's long header is not kept
+        return _accepts_gzip.__wrapped__(accept_encoding)
     return _accepts_gzip(accept_encoding)
+
+
+_CACHED_HEADER_CHARS = 128
 
 
 @functools.lru_cache(maxsize=256)
