@@ -46,6 +46,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.assay_up import free_port, start, stop
+from tests.mirrored import mirror_instance
 from tests.servers import serve_app
 from tests.static_upstream import StaticUpstream, tree
 from tests.unit.registry.tarballs import publish_body
@@ -122,22 +123,12 @@ def upstream(root: Path, kind: str, count: int) -> Iterator[str]:
 
 @contextmanager
 def assay_mirror(root: Path, upstream_url: str) -> Iterator[str]:
-    root.mkdir(parents=True)
-    uplinks = root / "uplinks.toml"
-    uplinks.write_text(
+    uplinks = (
         f'[uplinks.upstream]\nurl = "{upstream_url}/"\nttl = {TTL}\n\n'
         '[packages."**"]\nproxy = "upstream"\n'
     )
-    trust = root / "trust"
-    trust.mkdir()
-    instance = start(
-        root / "data", free_port(), root / "assay-up.log",
-        env={"ASSAY_UPLINKS_FILE": str(uplinks), "ASSAY_TRUST_DIR": str(trust)},
-    )  # fmt: skip
-    try:
+    with mirror_instance(root, uplinks) as instance:
         yield instance.url
-    finally:
-        stop(instance)
 
 
 VERDACCIO_CONFIG = """# bench/mirror.py: Verdaccio with one uplink, where every package comes from

@@ -125,9 +125,10 @@ def stop(instance: Instance) -> None:
 
 
 @contextmanager
-def running_instance(root: Path) -> Iterator[Instance]:
+def running_instance(root: Path, env: dict[str, str] | None = None) -> Iterator[Instance]:
+    """`assay up` with its data and log under ``root``, stopped on the way out."""
     root.mkdir(parents=True, exist_ok=True)
-    instance = start(root / "data", free_port(), root / "assay-up.log")
+    instance = start(root / "data", free_port(), root / "assay-up.log", env=env)
     try:
         yield instance
     finally:
