@@ -45,7 +45,7 @@ from types import FrameType
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.assay_up import free_port, start, stop
+from tests.assay_up import free_port, start, stop, wait_until_up
 from tests.mirrored import mirror_instance
 from tests.servers import serve_app
 from tests.static_upstream import StaticUpstream, tree
@@ -54,11 +54,11 @@ from tests.unit.registry.tarballs import publish_body
 from bench.registry import (
     CORGI,
     GET_LUA,
+    STARTUP_TIMEOUT,
     assay_revision,
     ensure_verdaccio,
     load_average,
     machine,
-    wait_until_up,
 )
 from bench.wrk import WrkResult, ensure_wrk, run_wrk
 
@@ -179,7 +179,7 @@ def verdaccio_proxy(root: Path, upstream_url: str) -> Iterator[str]:
             cwd=root, stdout=handle, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        wait_until_up(url, process, log, "Verdaccio")
+        wait_until_up(url, process, log, "Verdaccio", STARTUP_TIMEOUT)
         yield url
     finally:
         if process.poll() is None:

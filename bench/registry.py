@@ -57,7 +57,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.assay_up import free_port, start, stop
+from tests.assay_up import free_port, start, stop, wait_until_up
 from tests.unit.registry.tarballs import tarball
 
 from bench.rss import PeakRss, tree_rss_bytes
@@ -109,21 +109,6 @@ class Registry:
 # --- servers ---------------------------------------------------------------------------------
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/-/ping", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not answer {url}/-/ping:\n{log.read_text()}")
-        time.sleep(0.1)
-
-
 def ensure_verdaccio() -> Path:
     binary = VERDACCIO / "node_modules" / ".bin" / "verdaccio"
     if not binary.exists():
@@ -154,7 +139,7 @@ def verdaccio(root: Path) -> Iterator[tuple[str, int]]:
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_until_up(url, process, log, "Verdaccio")
+        wait_until_up(url, process, log, "Verdaccio", STARTUP_TIMEOUT)
         yield url, process.pid  # node itself: the binary is a script with a node shebang
     finally:
         if process.poll() is None:
@@ -203,7 +188,7 @@ def caddy(root: Path) -> Iterator[tuple[str, int]]:
             env={**os.environ, "HOME": str(root), "XDG_DATA_HOME": str(root / "data")},
         )
     try:
-        wait_until_up(url, process, log, "Caddy")
+        wait_until_up(url, process, log, "Caddy", STARTUP_TIMEOUT)
         yield url, process.pid
     finally:
         if process.poll() is None:
