@@ -45,7 +45,8 @@ from types import FrameType
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.assay_up import free_port, start, stop
+from tests.assay_up import free_port, start, stop, wait_until_up
+from tests.mirrored import mirror_instance
 from tests.servers import serve_app
 from tests.static_upstream import StaticUpstream, tree
 from tests.unit.registry.tarballs import publish_body
@@ -53,11 +54,11 @@ from tests.unit.registry.tarballs import publish_body
 from bench.registry import (
     CORGI,
     GET_LUA,
+    STARTUP_TIMEOUT,
     assay_revision,
     ensure_verdaccio,
     load_average,
     machine,
-    wait_until_up,
 )
 from bench.wrk import WrkResult, ensure_wrk, run_wrk
 
@@ -122,22 +123,12 @@ def upstream(root: Path, kind: str, count: int) -> Iterator[str]:
 
 @contextmanager
 def assay_mirror(root: Path, upstream_url: str) -> Iterator[str]:
-    root.mkdir(parents=True)
-    uplinks = root / "uplinks.toml"
-    uplinks.write_text(
+    uplinks = (
         f'[uplinks.upstream]\nurl = "{upstream_url}/"\nttl = {TTL}\n\n'
         '[packages."**"]\nproxy = "upstream"\n'
     )
-    trust = root / "trust"
-    trust.mkdir()
-    instance = start(
-        root / "data", free_port(), root / "assay-up.log",
-        env={"ASSAY_UPLINKS_FILE": str(uplinks), "ASSAY_TRUST_DIR": str(trust)},
-    )  # fmt: skip
-    try:
+    with mirror_instance(root, uplinks) as instance:
         yield instance.url
-    finally:
-        stop(instance)
 
 
 VERDACCIO_CONFIG = """# bench/mirror.py: Verdaccio with one uplink, where every package comes from
@@ -188,7 +179,7 @@ def verdaccio_proxy(root: Path, upstream_url: str) -> Iterator[str]:
             cwd=root, stdout=handle, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        wait_until_up(url, process, log, "Verdaccio")
+        wait_until_up(url, process, log, "Verdaccio", STARTUP_TIMEOUT)
         yield url
     finally:
         if process.poll() is None:

@@ -46,7 +46,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -58,9 +57,10 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.assay_up import free_port, start, stop
+from tests.assay_up import free_port, start, stop, wait_until_up
 from tests.unit.registry.tarballs import tarball
 
+from bench.rss import PeakRss, tree_rss_bytes
 from bench.wrk import WrkResult, ensure_wrk, run_wrk
 
 HERE = Path(__file__).resolve().parent
@@ -109,21 +109,6 @@ class Registry:
 # --- servers ---------------------------------------------------------------------------------
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/-/ping", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not answer {url}/-/ping:\n{log.read_text()}")
-        time.sleep(0.1)
-
-
 def ensure_verdaccio() -> Path:
     binary = VERDACCIO / "node_modules" / ".bin" / "verdaccio"
     if not binary.exists():
@@ -154,7 +139,7 @@ def verdaccio(root: Path) -> Iterator[tuple[str, int]]:
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_until_up(url, process, log, "Verdaccio")
+        wait_until_up(url, process, log, "Verdaccio", STARTUP_TIMEOUT)
         yield url, process.pid  # node itself: the binary is a script with a node shebang
     finally:
         if process.poll() is None:
@@ -203,62 +188,12 @@ def caddy(root: Path) -> Iterator[tuple[str, int]]:
             env={**os.environ, "HOME": str(root), "XDG_DATA_HOME": str(root / "data")},
         )
     try:
-        wait_until_up(url, process, log, "Caddy")
+        wait_until_up(url, process, log, "Caddy", STARTUP_TIMEOUT)
         yield url, process.pid
     finally:
         if process.poll() is None:
             process.terminate()
             process.wait(10)
-
-
-def rss_bytes(pid: int, *, workers_only: bool = False) -> int:
-    """VmRSS of `pid` and all its descendants (an Assay server: supervisor and workers); with
-    `workers_only`, of the descendants alone when there are any (uvicorn's workers)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, todo = 0, [pid]
-    if workers_only and children.get(pid):
-        todo = list(children[pid])
-    while todo:
-        current = todo.pop()
-        todo += children.get(current, [])
-        try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return total
-
-
-class PeakRss:
-    """Samples a process tree's RSS every 0.2 s in a thread while a load runs; keeps the peak."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.peak = 0
-        self.peak_workers = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss_bytes(self.pid))
-            self.peak_workers = max(self.peak_workers, rss_bytes(self.pid, workers_only=True))
-            self._stop.wait(0.2)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def verdaccio_token(url: str) -> str:
@@ -645,8 +580,8 @@ def run(root: Path, args: argparse.Namespace) -> int:
             serving = [r for r in registries if r.name != "Caddy" or read.static]
             sizes = {r.name: float(len(check_read(r, read, len(versions)))) for r in serving}
             rows.append(Row(f"{read.label}: body bytes", sizes, "", 0))
-        idle = {r.name: rss_bytes(r.pid) for r in registries}
-        idle_workers = {r.name: rss_bytes(r.pid, workers_only=True) for r in assays}
+        idle = {r.name: tree_rss_bytes([r.pid]) for r in registries}
+        idle_workers = {r.name: tree_rss_bytes([r.pid], workers_only=True) for r in assays}
         peak = dict.fromkeys(idle, 0)
         peak_workers = dict.fromkeys(idle_workers, 0)
         results: dict[tuple[str, int, str], WrkResult] = {}
@@ -661,7 +596,7 @@ def run(root: Path, args: argparse.Namespace) -> int:
                 for registry in order:
                     if args.warmup > 0:
                         load(registry, read, count, args.warmup)
-                    with PeakRss(registry.pid) as sampler:
+                    with PeakRss([registry.pid]) as sampler:
                         result = load(registry, read, count, args.seconds)
                     peak[registry.name] = max(peak[registry.name], sampler.peak)
                     if registry.name in peak_workers:

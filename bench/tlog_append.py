@@ -33,7 +33,6 @@ import json
 import os
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from tests.cluster import running_cluster
 from tests.rekord import RekordSigner
 from tests.services import running_postgres, running_seaweedfs
 
+from bench.rss import MIB, PeakRss, tree_rss_bytes
 from bench.wrk import run_wrk
 
 LUA = Path(__file__).with_name("post_bodies.lua")
@@ -59,62 +59,6 @@ NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "cluster": "cluster (3 no
 def requests(count: int, salt: str) -> list[dict[str, Any]]:
     signer = RekordSigner()
     return [signer.hashedrekord(f"{salt}-{i}".encode()) for i in range(count)]
-
-
-# --- resident memory of a server's process tree ------------------------------------------------
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as handle:
-                found += [int(child) for child in handle.read().split()]
-    return found
-
-
-def _rss_kib(pid: int) -> int:
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def tree_rss_mib(pids: list[int]) -> float:
-    """VmRSS summed over ``pids`` and all their descendants (uvicorn's workers), in MiB."""
-    total, seen, todo = 0, set(), list(pids)
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        total += _rss_kib(pid)
-        todo += _children(pid)
-    return total / 1024
-
-
-class PeakRss:
-    """Samples the process tree's RSS every 100 ms while the load runs; ``peak`` in MiB."""
-
-    def __init__(self, pids: list[int]) -> None:
-        self._pids = pids
-        self.peak = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss_mib(self._pids))
-            self._stop.wait(0.1)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 # --- the servers ----------------------------------------------------------------------------
@@ -183,9 +127,9 @@ def measure(backend: str, args: argparse.Namespace, clients: list[int]) -> bool:
             )
         with running_server(backend, args.workers, folder) as server:
             time.sleep(1.0)  # let start-up settle before the idle reading
-            idle = tree_rss_mib(server.pids)
+            idle = tree_rss_bytes(server.pids) / MIB
             rows: list[Row] = []
-            with PeakRss(server.pids) as peak:
+            with PeakRss(server.pids, interval=0.1) as peak:
                 for concurrency in clients:
                     result = run_wrk(
                         f"{server.url}/-/tlog/api/v1/log/entries",
@@ -226,7 +170,10 @@ def measure(backend: str, args: argparse.Namespace, clients: list[int]) -> bool:
         f"goal (>= {GOAL_RATE:,.0f} durable appends/s, p99 < {GOAL_P99_MS:,.0f} ms at "
         f"{GOAL_CLIENTS} clients): {verdict}"
     )
-    print(f"server RSS (sum of its processes): idle {idle:.0f} MiB, under load {peak.peak:.0f} MiB")
+    print(
+        f"server RSS (sum of its processes): idle {idle:.0f} MiB, "
+        f"under load {peak.peak / MIB:.0f} MiB"
+    )
     return met
 
 

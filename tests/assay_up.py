@@ -87,21 +87,31 @@ def _start(data: Path, port: int, log: Path, env: dict[str, str] | None) -> Inst
     )
     handle.close()
     instance = Instance(url, data, process, log)
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+    wait_until_up(url, process, log, "assay up", STARTUP_TIMEOUT)
+    if _answers_as(instance):
+        return instance
+    stop(instance)
+    return None
+
+
+def wait_until_up(
+    url: str, process: subprocess.Popen[bytes], log: Path, what: str, timeout: float
+) -> None:
+    """Until ``url``'s ``/-/ping`` answers 200 (Assay's, a node's, Verdaccio's, Caddy's file):
+    an error with ``log``'s text if ``process`` exits first or ``timeout`` seconds pass (then
+    the process is killed)."""
+    deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"assay up exited: {log.read_text()}")
+            raise RuntimeError(f"{what} exited with {process.returncode}:\n{log.read_text()}")
         try:
             if httpx.get(f"{url}/-/ping", timeout=1).status_code == 200:
-                if _answers_as(instance):
-                    return instance
-                stop(instance)
-                return None
+                return
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
             process.kill()
-            raise TimeoutError(f"assay up did not answer /-/ping: {log.read_text()}")
+            raise TimeoutError(f"{what} did not answer {url}/-/ping:\n{log.read_text()}")
         time.sleep(0.05)
 
 
@@ -125,9 +135,10 @@ def stop(instance: Instance) -> None:
 
 
 @contextmanager
-def running_instance(root: Path) -> Iterator[Instance]:
+def running_instance(root: Path, env: dict[str, str] | None = None) -> Iterator[Instance]:
+    """`assay up` with its data and log under ``root``, stopped on the way out."""
     root.mkdir(parents=True, exist_ok=True)
-    instance = start(root / "data", free_port(), root / "assay-up.log")
+    instance = start(root / "data", free_port(), root / "assay-up.log", env=env)
     try:
         yield instance
     finally:

@@ -13,15 +13,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from tests.assay_up import free_port
+from tests.assay_up import free_port, wait_until_up
 from tests.services import Postgres, S3Server, wait_for_port
 
 CADDY = Path(sys.executable).parent / "caddy"
@@ -49,18 +46,7 @@ class Node:
                 stderr=subprocess.STDOUT,
                 env=self.env,
             )
-        deadline = time.monotonic() + STARTUP
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"node exited: {self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/-/ping", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"node did not start: {self.log.read_text()}")
-            time.sleep(0.1)
+        wait_until_up(self.url, self.process, self.log, "node", STARTUP)
 
     def kill(self) -> None:
         assert self.process is not None

@@ -24,6 +24,7 @@ from tests.e2e.test_audit import allow_downgrade
 from tests.e2e.test_npm_audit_signatures import audit, exports, npm_proxy, publish_with_provenance
 from tests.e2e.test_npm_registry import Npm, make_package
 from tests.interop.test_sign import assay, job_env
+from tests.mirrored import mirror_instance
 from tests.servers import serve_app
 from tests.static_upstream import StaticUpstream
 
@@ -122,7 +123,6 @@ def test_policy_holds_versions_and_npm_picks_the_allowed_one(tmp_path: Path) -> 
     """A provenance downgrade and a version younger than min-release-age are left out of the
     served packuments: npm resolves ``^1.0.0`` to 1.0.0, and their tarballs answer 403."""
     upstream = start(tmp_path / "upstream" / "data", free_port(), tmp_path / "upstream.log")
-    mirror = None
     try:
         token = (upstream.data / "admin.token").read_text().strip()
         host = upstream.url.split("://", 1)[1]
@@ -134,43 +134,42 @@ def test_policy_holds_versions_and_npm_picks_the_allowed_one(tmp_path: Path) -> 
         for version in ("1.0.0", "1.1.0"):
             maintainer.run("publish", cwd=make_package(tmp_path / "p", "fresh-pkg", version))
 
-        uplinks = tmp_path / "uplinks.toml"
-        uplinks.write_text(
+        with mirror_instance(
+            tmp_path / "mirror",
             f'[uplinks.team]\nurl = "{upstream.url}/"\n\n[packages."**"]\nproxy = "team"\n\n'
             '[policy]\nmin-release-age = "1h"\nallow = ["fresh-pkg@1.0.0", "guarded@1.0.0"]\n'
-            "deny = []\n\n[policy.downgrade]\ncheck = true\n"
-        )
-        data = tmp_path / "mirror" / "data"
-        mirror = start(data, free_port(), tmp_path / "mirror.log",
-                       env={"ASSAY_UPLINKS_FILE": str(uplinks)})  # fmt: skip
-        registry = f"{mirror.url}/"
-        guarded = httpx.get(f"{mirror.url}/guarded", timeout=30).json()
-        assert list(guarded["versions"]) == ["1.0.0"]
-        assert guarded["dist-tags"]["latest"] == "1.0.0"
-        refused = httpx.get(f"{mirror.url}/guarded/-/guarded-1.1.0.tgz", timeout=30)
-        assert refused.status_code == 403
-        assert "downgrade" in refused.json()["error"]
-        young = httpx.get(f"{mirror.url}/fresh-pkg/-/fresh-pkg-1.1.0.tgz", timeout=30)
-        assert young.status_code == 403
-        assert "min-release-age" in young.json()["error"]
+            "deny = []\n\n[policy.downgrade]\ncheck = true\n",
+        ) as mirror:
+            registry = f"{mirror.url}/"
+            guarded = httpx.get(f"{mirror.url}/guarded", timeout=30).json()
+            assert list(guarded["versions"]) == ["1.0.0"]
+            assert guarded["dist-tags"]["latest"] == "1.0.0"
+            refused = httpx.get(f"{mirror.url}/guarded/-/guarded-1.1.0.tgz", timeout=30)
+            assert refused.status_code == 403
+            assert "downgrade" in refused.json()["error"]
+            young = httpx.get(f"{mirror.url}/fresh-pkg/-/fresh-pkg-1.1.0.tgz", timeout=30)
+            assert young.status_code == 403
+            assert "min-release-age" in young.json()["error"]
 
-        consumer = Npm(registry, tmp_path / "consumer")
-        project = tmp_path / "project"
-        project.mkdir()
-        (project / "package.json").write_text(json.dumps({
-            "name": "project", "version": "1.0.0",
-            "dependencies": {"guarded": "^1.0.0", "fresh-pkg": "^1.0.0"},
-        }))  # fmt: skip
-        consumer.run("install", "--no-audit", cwd=project)
-        for name in ("guarded", "fresh-pkg"):
-            manifest = json.loads((project / "node_modules" / name / "package.json").read_text())
-            assert manifest["version"] == "1.0.0"
-        failed = consumer.run("install", "--no-audit", "fresh-pkg@1.1.0", cwd=project, check=False)
-        assert failed.returncode != 0
-        assert "ETARGET" in failed.stderr
+            consumer = Npm(registry, tmp_path / "consumer")
+            project = tmp_path / "project"
+            project.mkdir()
+            (project / "package.json").write_text(json.dumps({
+                "name": "project", "version": "1.0.0",
+                "dependencies": {"guarded": "^1.0.0", "fresh-pkg": "^1.0.0"},
+            }))  # fmt: skip
+            consumer.run("install", "--no-audit", cwd=project)
+            for name in ("guarded", "fresh-pkg"):
+                manifest = json.loads(
+                    (project / "node_modules" / name / "package.json").read_text()
+                )
+                assert manifest["version"] == "1.0.0"
+            failed = consumer.run(
+                "install", "--no-audit", "fresh-pkg@1.1.0", cwd=project, check=False
+            )
+            assert failed.returncode != 0
+            assert "ETARGET" in failed.stderr
     finally:
-        if mirror is not None:
-            stop(mirror)
         stop(upstream)
 
 
@@ -224,16 +223,13 @@ def test_a_confused_manifest_never_reaches_npm(tmp_path: Path) -> None:
         finally:
             stop(mirror)
 
-        uplinks = tmp_path / "uplinks.toml"
-        uplinks.write_text(f'[uplinks.static]\nurl = "{url}/"\nverify-manifests = "before-serve"\n'
-                           '\n[packages."**"]\nproxy = "static"\n')  # fmt: skip
-        checked = start(tmp_path / "before-serve", free_port(), tmp_path / "before-serve.log",
-                        env={"ASSAY_UPLINKS_FILE": str(uplinks)})  # fmt: skip
-        try:
+        with mirror_instance(
+            tmp_path / "before-serve",
+            f'[uplinks.static]\nurl = "{url}/"\nverify-manifests = "before-serve"\n\n'
+            '[packages."**"]\nproxy = "static"\n',
+        ) as checked:
             third = project("third")
             Npm(f"{checked.url}/", tmp_path / "npm-3").run("install", cwd=third)
             installed = json.loads((third / "node_modules/widget/package.json").read_text())
             assert installed["version"] == "1.0.0"
             assert not (third / "pwned").exists()
-        finally:
-            stop(checked)

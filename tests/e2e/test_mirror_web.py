@@ -14,35 +14,23 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.assay_up import Instance, free_port, start, stop
+from tests.assay_up import Instance
 from tests.e2e.test_web_pages import Watched, browser, playwright, watched
+from tests.mirrored import mirror_of
 from tests.npmjs_fake import FakeNpmjs
-from tests.servers import serve_app
 
 __all__ = ["browser", "playwright", "watched"]  # the browser fixtures, shared
 
 
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    root = tmp_path_factory.mktemp("mirror-web")
-    upstream = FakeNpmjs()
-    with serve_app(upstream.app()) as url:
-        upstream.url = url
-        uplinks = root / "uplinks.toml"
-        uplinks.write_text(
-            f'[uplinks.npmjs]\nurl = "{url}/"\ntrust = "npmjs"\n\n'
-            '[packages."**"]\nproxy = "npmjs"\n'
-        )
-        (root / "trust").mkdir()
-        instance = start(
-            root / "data", free_port(), root / "assay-up.log",
-            env={"ASSAY_UPLINKS_FILE": str(uplinks), "ASSAY_TRUST_DIR": str(root / "trust")},
-        )  # fmt: skip
-        try:
-            assert httpx.get(f"{instance.url}/sigstore", timeout=60).status_code == 200
-            yield instance
-        finally:
-            stop(instance)
+    with mirror_of(
+        tmp_path_factory.mktemp("mirror-web"), FakeNpmjs(),
+        lambda url: f'[uplinks.npmjs]\nurl = "{url}/"\ntrust = "npmjs"\n\n'
+        '[packages."**"]\nproxy = "npmjs"\n',
+    ) as instance:  # fmt: skip
+        assert httpx.get(f"{instance.url}/sigstore", timeout=60).status_code == 200
+        yield instance
 
 
 def test_the_verdicts_and_the_facts_verified_on_ingest(

@@ -24,8 +24,8 @@ import httpx
 import pytest
 
 from assay.cli.main import main
-from tests.assay_up import Instance, free_port, start, stop
-from tests.servers import serve_app
+from tests.assay_up import Instance
+from tests.mirrored import mirror_of
 from tests.static_upstream import StaticUpstream
 
 PACKAGES: dict[str, dict[str, dict[str, str]]] = {
@@ -49,22 +49,12 @@ def upstream() -> StaticUpstream:
 @contextmanager
 def mirrored(tmp_path: Path, mode: str) -> Iterator[tuple[Instance, StaticUpstream]]:
     static = upstream()
-    with serve_app(static.app()) as url:
-        static.url = url
-        uplinks = tmp_path / "uplinks.toml"
-        uplinks.write_text(
-            f'[uplinks.static]\nurl = "{url}/"\nttl = 300\nverify-manifests = "{mode}"\n\n'
-            '[packages."**"]\nproxy = "static"\n'
-        )
-        (tmp_path / "trust").mkdir()
-        instance = start(
-            tmp_path / "data", free_port(), tmp_path / "assay-up.log",
-            env={"ASSAY_UPLINKS_FILE": str(uplinks), "ASSAY_TRUST_DIR": str(tmp_path / "trust")},
-        )  # fmt: skip
-        try:
-            yield instance, static
-        finally:
-            stop(instance)
+    with mirror_of(
+        tmp_path, static,
+        lambda url: f'[uplinks.static]\nurl = "{url}/"\nttl = 300\nverify-manifests = "{mode}"\n'
+        '\n[packages."**"]\nproxy = "static"\n',
+    ) as instance:  # fmt: skip
+        yield instance, static
 
 
 def rows(instance: Instance, name: str) -> dict[str, tuple[str, str | None, str | None]]:

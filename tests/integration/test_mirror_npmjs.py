@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.assay_up import Instance, free_port, start, stop
+from tests.assay_up import Instance
+from tests.mirrored import mirror_of
 from tests.npmjs_fake import FakeNpmjs
-from tests.servers import serve_app
 
 TTL = 2
 
@@ -36,23 +36,13 @@ class Mirror:
 @pytest.fixture
 def mirror(tmp_path: Path) -> Iterator[Mirror]:
     upstream = FakeNpmjs()
-    with serve_app(upstream.app()) as url:
-        upstream.url = url
-        uplinks = tmp_path / "uplinks.toml"
-        uplinks.write_text(
-            f'[uplinks.npmjs]\nurl = "{url}/"\ntrust = "npmjs"\nttl = {TTL}\n'
-            "stale-while-revalidate = 0\n\n"
-            '[packages."@acme/*"]\nproxy = []\n\n[packages."**"]\nproxy = "npmjs"\n'
-        )
-        (tmp_path / "trust").mkdir()
-        instance = start(
-            tmp_path / "data", free_port(), tmp_path / "assay-up.log",
-            env={"ASSAY_UPLINKS_FILE": str(uplinks), "ASSAY_TRUST_DIR": str(tmp_path / "trust")},
-        )  # fmt: skip
-        try:
-            yield Mirror(instance, upstream)
-        finally:
-            stop(instance)
+    with mirror_of(
+        tmp_path, upstream,
+        lambda url: f'[uplinks.npmjs]\nurl = "{url}/"\ntrust = "npmjs"\nttl = {TTL}\n'
+        "stale-while-revalidate = 0\n\n"
+        '[packages."@acme/*"]\nproxy = []\n\n[packages."**"]\nproxy = "npmjs"\n',
+    ) as instance:  # fmt: skip
+        yield Mirror(instance, upstream)
 
 
 def test_verified_versions_served_with_npm_signatures(mirror: Mirror) -> None:

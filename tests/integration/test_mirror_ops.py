@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from assay.cli.main import main
-from tests.assay_up import Instance, free_port, start, stop
-from tests.servers import serve_app
+from tests.assay_up import Instance
+from tests.mirrored import mirror_of
 from tests.static_upstream import StaticUpstream
 from tests.unit.registry.tarballs import publish_body
 
@@ -50,25 +50,17 @@ class Mirror:
         )  # fmt: skip
 
 
+def uplinks(url: str) -> str:
+    """Everything from the static upstream at ``url``, its packuments fresh for 300 s."""
+    return f'[uplinks.static]\nurl = "{url}/"\nttl = 300\n\n[packages."**"]\nproxy = "static"\n'
+
+
 @pytest.fixture
 def mirror(tmp_path: Path) -> Iterator[Mirror]:
     upstream = StaticUpstream(PACKAGES, tampered={"gamma@1.0.0"})
-    with serve_app(upstream.app()) as url:
-        upstream.url = url
-        uplinks = tmp_path / "uplinks.toml"
-        uplinks.write_text(
-            f'[uplinks.static]\nurl = "{url}/"\nttl = 300\n\n'
-            '[packages."**"]\nproxy = "static"\n\n[policy]\ndeny = ["alpha@1.1.0"]\n'
-        )
-        (tmp_path / "trust").mkdir()
-        instance = start(
-            tmp_path / "data", free_port(), tmp_path / "assay-up.log",
-            env={"ASSAY_UPLINKS_FILE": str(uplinks), "ASSAY_TRUST_DIR": str(tmp_path / "trust")},
-        )  # fmt: skip
-        try:
-            yield Mirror(instance, upstream, instance.data / "admin.token")
-        finally:
-            stop(instance)
+    policy = '\n[policy]\ndeny = ["alpha@1.1.0"]\n'
+    with mirror_of(tmp_path, upstream, lambda url: uplinks(url) + policy) as instance:
+        yield Mirror(instance, upstream, instance.data / "admin.token")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -283,34 +275,21 @@ def test_upstream_packages_in_memory_are_bounded_by_bytes(tmp_path: Path) -> Non
     fits in, every read is answered from the database's copy (the same bytes, within the TTL,
     with no new upstream request) and nothing stays in memory."""
     upstream = StaticUpstream(PACKAGES)
-    with serve_app(upstream.app()) as url:
-        upstream.url = url
-        uplinks = tmp_path / "uplinks.toml"
-        uplinks.write_text(
-            f'[uplinks.static]\nurl = "{url}/"\nttl = 300\n\n[packages."**"]\nproxy = "static"\n'
-        )
-        (tmp_path / "trust").mkdir()
-        instance = start(
-            tmp_path / "data", free_port(), tmp_path / "assay-up.log",
-            env={"ASSAY_UPLINKS_FILE": str(uplinks), "ASSAY_TRUST_DIR": str(tmp_path / "trust"),
-                 "ASSAY_MIRROR_CACHE_BYTES": "1"},
-        )  # fmt: skip
-        try:
-            mirror = Mirror(instance, upstream, instance.data / "admin.token")
-            names = ["alpha", "beta", "@corp/delta"]
-            first = {name: mirror.get(f"/{name}") for name in names}
-            assert all(r.status_code == 200 for r in first.values())
-            for name in names:
-                again = mirror.get(f"/{name}")
-                assert again.status_code == 200
-                assert again.json() == first[name].json()
-            assert [upstream.requests[f"/{name}"] for name in names] == [1, 1, 1]
-            # Tarballs, held-back verdicts and attestations need the package too: read back.
-            tarball = mirror.get("/alpha/-/alpha-1.0.0.tgz")
-            assert tarball.status_code == 200
-            assert tarball.content == upstream.tarball_bytes("alpha", "1.0.0")
-            status = mirror.admin("GET", "status").json()
-            assert (status["in_memory"], status["in_memory_bytes"]) == (0, 0)
-            assert status["cache"]["packages"] == 3
-        finally:
-            stop(instance)
+    env = {"ASSAY_MIRROR_CACHE_BYTES": "1"}
+    with mirror_of(tmp_path, upstream, uplinks, env) as instance:
+        mirror = Mirror(instance, upstream, instance.data / "admin.token")
+        names = ["alpha", "beta", "@corp/delta"]
+        first = {name: mirror.get(f"/{name}") for name in names}
+        assert all(r.status_code == 200 for r in first.values())
+        for name in names:
+            again = mirror.get(f"/{name}")
+            assert again.status_code == 200
+            assert again.json() == first[name].json()
+        assert [upstream.requests[f"/{name}"] for name in names] == [1, 1, 1]
+        # Tarballs, held-back verdicts and attestations need the package too: read back.
+        tarball = mirror.get("/alpha/-/alpha-1.0.0.tgz")
+        assert tarball.status_code == 200
+        assert tarball.content == upstream.tarball_bytes("alpha", "1.0.0")
+        status = mirror.admin("GET", "status").json()
+        assert (status["in_memory"], status["in_memory_bytes"]) == (0, 0)
+        assert status["cache"]["packages"] == 3

@@ -292,15 +292,11 @@ class S3BlobStore:
         except Exception as exc:  # botocore raises many unrelated types
             raise BlobStoreError(f"cannot write blob {key}: {exc}", key=key) from exc
 
-    def get(self, key: str) -> bytes | None:
+    def _body(self, key: str) -> Any | None:
+        """The object's body (botocore's StreamingBody, not yet read), or None if it is absent."""
         name = self._key(key)
         try:
-            response = self._client.get_object(Bucket=self._bucket, Key=name)
-            body = response["Body"]
-            try:
-                return bytes(body.read())
-            finally:
-                body.close()
+            return self._client.get_object(Bucket=self._bucket, Key=name)["Body"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
                 return None
@@ -308,17 +304,20 @@ class S3BlobStore:
         except Exception as exc:
             raise BlobStoreError(f"cannot read blob {key}: {exc}", key=key) from exc
 
-    def chunks(self, key: str) -> BlobPieces | None:
-        name = self._key(key)
+    def get(self, key: str) -> bytes | None:
+        body = self._body(key)
+        if body is None:
+            return None
         try:
-            body = self._client.get_object(Bucket=self._bucket, Key=name)["Body"]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
-                return None
-            raise BlobStoreError(f"cannot read blob {key}: {exc}", key=key) from exc
+            return bytes(body.read())
         except Exception as exc:
             raise BlobStoreError(f"cannot read blob {key}: {exc}", key=key) from exc
-        return BlobPieces(body.read, body.close)
+        finally:
+            body.close()
+
+    def chunks(self, key: str) -> BlobPieces | None:
+        body = self._body(key)
+        return None if body is None else BlobPieces(body.read, body.close)
 
     def delete(self, key: str) -> None:
         name = self._key(key)
