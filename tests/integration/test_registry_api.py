@@ -8,9 +8,11 @@ database and the blob store are checked to hold nothing.
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import json
+import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -594,3 +596,44 @@ def test_tarballs_too_large_to_cache_are_streamed(api: Api, registry_settings: S
         again = reader.get("/big/-/big-1.0.0.tgz", headers={"if-none-match": got.headers["etag"]})
         assert again.status_code == 304
         assert reader.get("/big/-/big-9.0.0.tgz").status_code == 404
+
+
+def test_a_streamed_tarball_is_released_when_the_client_goes_away(tmp_path: Path) -> None:
+    """A download abandoned half-way closes the blob at once (the file here), not whenever the
+    garbage collector gets to it: a client that opens many and walks away holds nothing."""
+    settings = Settings(data_dir=tmp_path / "data").model_copy(
+        update={
+            "registry_max_body_bytes": 8 * 1024 * 1024,
+            "registry_max_tarball_bytes": 4 * 1024 * 1024,
+            "registry_tarball_cache_entry_bytes": 1024,
+        }
+    )
+    blobs = str(tmp_path / "data")
+
+    def open_blobs() -> int:
+        held = 0
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/self/fd/{fd}")
+                held += target.startswith(blobs) and not target.endswith((".db", "-wal", "-shm"))
+        return held
+
+    data = tarball("huge", "1.0.0", files={"blob.bin": secrets.token_bytes(2 * 1024 * 1024)})
+    with running_registry(settings) as registry, httpx.Client(base_url=registry.url) as client:
+        user = registry.service.accounts.add_user("alice", "alice@example.com", "alice-password")
+        token, _ = registry.service.accounts.issue_token(user)
+        published = client.put(
+            "/huge",
+            content=json.dumps(publish_body("huge", "1.0.0", data=data)),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        assert published.status_code == 201
+        baseline = open_blobs()
+        for _ in range(3):
+            with client.stream("GET", "/huge/-/huge-1.0.0.tgz") as response:
+                assert response.status_code == 200
+                next(response.iter_raw(64 * 1024))  # a first piece, then the client leaves
+        deadline = time.monotonic() + 5
+        while open_blobs() > baseline and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert open_blobs() == baseline

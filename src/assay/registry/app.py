@@ -78,6 +78,7 @@ from assay.registry.trust_settings import TrustSettings
 from assay.registry.trusted_publishing import MAX_BODY_BYTES
 from assay.request_body import BodyTooLarge, read_bounded
 from assay.settings import Settings
+from assay.storage.blobs import BlobPieces
 
 log = logging.getLogger(__name__)
 
@@ -562,10 +563,24 @@ def tarball_response(request: Request, tarball: Tarball | TarballStream) -> Resp
         if request.method == "HEAD":  # the length, and nothing read
             tarball.chunks.close()
             return Response(b"", media_type="application/octet-stream", headers=headers)
-        return StreamingResponse(
-            tarball.chunks, media_type="application/octet-stream", headers=headers
-        )
+        return _ClosingStream(tarball.chunks, headers)
     return Response(tarball.data, media_type="application/octet-stream", headers=headers)
+
+
+class _ClosingStream(StreamingResponse):
+    """A streamed tarball whose file or S3 body is released when the response ends, however it
+    ends: sent in full, or the client gone half-way (Starlette stops iterating then and leaves
+    the iterator to the garbage collector)."""
+
+    def __init__(self, chunks: BlobPieces, headers: dict[str, str]) -> None:
+        super().__init__(chunks, media_type="application/octet-stream", headers=headers)
+        self._pieces = chunks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._pieces.close()
 
 
 def error_response(exc: RegistryError, *, message: bool = False) -> Response:
