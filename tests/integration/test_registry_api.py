@@ -596,6 +596,15 @@ def test_tarballs_too_large_to_cache_are_streamed(api: Api, registry_settings: S
         again = reader.get("/big/-/big-1.0.0.tgz", headers={"if-none-match": got.headers["etag"]})
         assert again.status_code == 304
         assert reader.get("/big/-/big-9.0.0.tgz").status_code == 404
+        # HEAD and 304 never read the blob (no file open, no S3 GET): with the blob gone
+        # from under the row, they answer as before, and only a GET finds it missing.
+        row = other.service.store.version_by_filename("big", "big-1.0.0.tgz")
+        assert row is not None
+        other.service.blobs.delete(row.blob_key)
+        assert reader.head("/big/-/big-1.0.0.tgz").headers["content-length"] == str(len(data))
+        etag = {"if-none-match": got.headers["etag"]}
+        assert reader.get("/big/-/big-1.0.0.tgz", headers=etag).status_code == 304
+        assert reader.get("/big/-/big-1.0.0.tgz").status_code == 404
 
 
 def test_a_streamed_tarball_is_released_when_the_client_goes_away(tmp_path: Path) -> None:

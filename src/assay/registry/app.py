@@ -438,6 +438,11 @@ def create_app(service: RegistryService, settings: Settings) -> FastAPI:
                 tarball = service.cached_tarball(name.name, filename) or await call(
                     service.tarball, name, filename
                 )
+                if isinstance(tarball, TarballStream) and _sends_body(request, tarball):
+                    chunks = await call(tarball.open)  # a file open or an S3 GET
+                    if chunks is None:
+                        raise NotFound("Not found")
+                    return tarball_response(request, tarball, chunks)
                 return tarball_response(request, tarball)
         elif method == "PUT" and target.kind == "doc":
             writer = await signed_in(request, "publish or change packages")
@@ -551,19 +556,28 @@ class HotReads:
         return None if tarball is None else tarball_response(request, tarball)
 
 
-def tarball_response(request: Request, tarball: Tarball | TarballStream) -> Response:
+def _sends_body(request: Request, tarball: Tarball | TarballStream) -> bool:
+    """Whether the answer to `request` carries the tarball's bytes (not a HEAD, not a 304)."""
+    etag = f'"{tarball.shasum}"'
+    return request.method == "GET" and not _matches(request.headers.get("if-none-match"), etag)
+
+
+def tarball_response(
+    request: Request, tarball: Tarball | TarballStream, chunks: BlobPieces | None = None
+) -> Response:
+    """The answer to a tarball request. A streamed tarball is opened by the caller, and only
+    when the answer has a body (:func:`_sends_body`): a HEAD or a 304 costs no file or S3 read."""
     etag = f'"{tarball.shasum}"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
     if _matches(request.headers.get("if-none-match"), etag):
-        if isinstance(tarball, TarballStream):
-            tarball.chunks.close()  # nothing to send: release the file or connection now
         return Response(status_code=304, headers=headers)
     if isinstance(tarball, TarballStream):
         headers["Content-Length"] = str(tarball.size)
         if request.method == "HEAD":  # the length, and nothing read
-            tarball.chunks.close()
             return Response(b"", media_type="application/octet-stream", headers=headers)
-        return _ClosingStream(tarball.chunks, headers)
+        if chunks is None:
+            raise ValueError("a streamed tarball's body needs its opened chunks")
+        return _ClosingStream(chunks, headers)
     return Response(tarball.data, media_type="application/octet-stream", headers=headers)
 
 

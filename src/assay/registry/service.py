@@ -42,12 +42,13 @@ Rules enforced here (what registry.npmjs.org does, unless noted):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -126,9 +127,11 @@ class Tarball:
 @dataclass(frozen=True, slots=True)
 class TarballStream:
     """A tarball too large for the tarball cache, read from the blob store as it is sent: a
-    large download holds a piece of it in memory at a time, not all of it."""
+    large download holds a piece of it in memory at a time, not all of it. ``open`` starts the
+    read (None: the blob is gone); a HEAD or a 304 never calls it, so it costs no file or S3
+    request."""
 
-    chunks: BlobPieces
+    open: Callable[[], BlobPieces | None]
     size: int
     integrity: str
     shasum: str
@@ -470,10 +473,8 @@ class RegistryService:
         if row is None or not row.live:
             raise NotFound("Not found")
         if not self._cacheable(row.size):
-            chunks = self.blobs.chunks(row.blob_key)
-            if chunks is None:
-                raise NotFound("Not found")
-            return TarballStream(chunks, row.size, row.integrity, row.shasum)
+            opener = functools.partial(self.blobs.chunks, row.blob_key)
+            return TarballStream(opener, row.size, row.integrity, row.shasum)
         data = self.blobs.get(row.blob_key)
         if data is None:
             raise NotFound("Not found")

@@ -71,7 +71,11 @@ def _publish(
 
 
 def _bytes(served: Tarball | TarballStream) -> bytes:
-    return served.data if isinstance(served, Tarball) else b"".join(served.chunks)
+    if isinstance(served, Tarball):
+        return served.data
+    chunks = served.open()
+    assert chunks is not None
+    return b"".join(chunks)
 
 
 def _rev(service: RegistryService, name: PackageName) -> str:
@@ -344,5 +348,5 @@ def test_tarball_cache_is_bounded_by_bytes(service: RegistryService, alice: Prin
     streamed = service.tarball(WIDGET, files[0])  # too large to keep: streamed, not cached
     assert isinstance(streamed, TarballStream)
     assert streamed.size == sizes[0]
-    assert b"".join(streamed.chunks) == whole[0]
+    assert _bytes(streamed) == whole[0]
     assert service.cached_tarball("widget", files[0]) is None
