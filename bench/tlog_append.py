@@ -10,14 +10,14 @@ concurrent connections (`--clients`, default 1, 16, 64) for a fixed time:
   (round robin), as tests/e2e/test_cluster.py starts them (tests/cluster.py), appended to
   through Caddy: one node holds the sequencer's lease, the others queue their entries for it.
 
-Every 201 is durable: the sequencer answers only after the batch's transaction committed
-(SQLite synchronous=FULL, or a PostgreSQL commit); a node without the lease answers once the
-holder committed the entry under a signed checkpoint. Requests are signed before the clock
-starts, so the figures measure the log. For each backend it prints entries/s (201s only), p50,
-p99, the non-201 answers, whether the goal of issue 14 is MET or MISSED (>= 3,000 durable
-appends/s with p99 < 1 s at 64 clients), the server's resident memory (the sum over its
-processes: every worker, every node) idle before the first run and at its peak under load, and
-the configuration (worker processes per node).
+Every 201 is durable: the sequencer answers only after the batch's transaction committed (SQLite
+synchronous=FULL, or a PostgreSQL commit with fsync on); a node without the lease answers once the
+holder committed the entry under a signed checkpoint. Requests are signed before the clock starts,
+so the figures measure the log. For each backend it prints entries/s (201s only), p50, p99, the
+non-201 answers, whether the goal of issue 14 is MET or MISSED (>= 3,000 durable appends/s with p99
+< 1 s at 64 clients), the server's resident memory (the sum over its processes: every worker, every
+node) idle before the first run and at its peak under load, and the configuration (worker processes
+per node).
 
     .venv/bin/python bench/tlog_append.py [--backends sqlite,postgres,cluster] [--workers N]
         [--seconds 8] [--clients 1,16,64]
@@ -80,7 +80,7 @@ def running_server(backend: str, workers: int, folder: Path) -> Iterator[Server]
         finally:
             stop(instance)
     elif backend == "postgres":
-        with running_postgres() as postgres:
+        with running_postgres(durable=True) as postgres:
             env["ASSAY_DATABASE_URL"] = postgres.create_database("bench")
             instance = start(folder / "data", free_port(), folder / "up.log", env)
             try:
@@ -89,7 +89,7 @@ def running_server(backend: str, workers: int, folder: Path) -> Iterator[Server]
                 stop(instance)
     else:
         with (
-            running_postgres() as postgres,
+            running_postgres(durable=True) as postgres,
             running_seaweedfs() as s3,
             running_cluster(postgres, s3, folder, workers=workers) as cluster,
         ):

@@ -88,7 +88,10 @@ def _as_postgres(command: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_postgres() -> Iterator[Postgres]:
+def running_postgres(*, durable: bool = False) -> Iterator[Postgres]:
+    """A throwaway PostgreSQL on loopback. Tests run it with ``fsync=off`` (nothing of it
+    outlives the session); ``durable`` keeps PostgreSQL's defaults (``fsync`` and
+    ``synchronous_commit`` on), for benchmarks whose figures claim a commit reached the disk."""
     initdb = PG_BIN / "initdb"
     if not initdb.exists():
         raise RuntimeError(
@@ -133,8 +136,8 @@ def running_postgres() -> Iterator[Postgres]:
                     "-t",
                     "30",
                     "-o",
-                    f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off "
-                    "-c max_connections=200",
+                    f"-c listen_addresses=127.0.0.1 -p {port} -k {root} "
+                    f"{'' if durable else '-c fsync=off '}-c max_connections=200",
                     "start",
                 ]
             ),
