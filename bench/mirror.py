@@ -45,7 +45,7 @@ from types import FrameType
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.assay_up import free_port, start, stop, wait_until_up
+from tests.assay_up import free_port, start, stop
 from tests.mirrored import mirror_instance
 from tests.servers import serve_app
 from tests.static_upstream import StaticUpstream, tree
@@ -54,11 +54,11 @@ from tests.unit.registry.tarballs import publish_body
 from bench.registry import (
     CORGI,
     GET_LUA,
-    STARTUP_TIMEOUT,
     assay_revision,
     ensure_verdaccio,
     load_average,
     machine,
+    verdaccio,
 )
 from bench.wrk import WrkResult, ensure_wrk, run_wrk
 
@@ -166,29 +166,9 @@ log:
 
 @contextmanager
 def verdaccio_proxy(root: Path, upstream_url: str) -> Iterator[str]:
-    binary = ensure_verdaccio()
-    root.mkdir(parents=True)
-    config = root / "config.yaml"
-    config.write_text(VERDACCIO_CONFIG.format(url=upstream_url, ttl=TTL))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = root / "verdaccio.log"
-    with log.open("ab") as handle:
-        process = subprocess.Popen(
-            [str(binary), "--config", str(config), "--listen", f"127.0.0.1:{port}"],
-            cwd=root, stdout=handle, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_until_up(url, process, log, "Verdaccio", STARTUP_TIMEOUT)
+    """Verdaccio with the upstream as its uplink (bench/registry.py starts and stops it)."""
+    with verdaccio(root, VERDACCIO_CONFIG.format(url=upstream_url, ttl=TTL)) as (url, _pid):
         yield url
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
 
 
 # --- installs ----------------------------------------------------------------------------------

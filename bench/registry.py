@@ -57,7 +57,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.assay_up import free_port, start, stop, wait_until_up
+from tests.assay_up import free_port, start, stop, stop_process, wait_until_up
 from tests.unit.registry.tarballs import tarball
 
 from bench.rss import PeakRss, tree_rss_bytes
@@ -123,11 +123,16 @@ def ensure_verdaccio() -> Path:
 
 
 @contextmanager
-def verdaccio(root: Path) -> Iterator[tuple[str, int]]:
+def verdaccio(root: Path, config_text: str | None = None) -> Iterator[tuple[str, int]]:
+    """Verdaccio under `root`, with bench/verdaccio/config.yaml or `config_text`: its URL and
+    its pid."""
     binary = ensure_verdaccio()
     root.mkdir(parents=True)
     config = root / "config.yaml"
-    shutil.copyfile(VERDACCIO / "config.yaml", config)
+    if config_text is None:
+        shutil.copyfile(VERDACCIO / "config.yaml", config)
+    else:
+        config.write_text(config_text)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = root / "verdaccio.log"
@@ -142,13 +147,7 @@ def verdaccio(root: Path) -> Iterator[tuple[str, int]]:
         wait_until_up(url, process, log, "Verdaccio", STARTUP_TIMEOUT)
         yield url, process.pid  # node itself: the binary is a script with a node shebang
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        stop_process(process)
 
 
 @contextmanager
@@ -191,9 +190,7 @@ def caddy(root: Path) -> Iterator[tuple[str, int]]:
         wait_until_up(url, process, log, "Caddy", STARTUP_TIMEOUT)
         yield url, process.pid
     finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(10)
+        stop_process(process)
 
 
 def verdaccio_token(url: str) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -125,13 +126,20 @@ def _answers_as(instance: Instance) -> bool:
     return httpx.get(f"{instance.url}/-/whoami", headers=headers, timeout=5).status_code == 200
 
 
-def stop(instance: Instance) -> None:
-    if instance.process.poll() is None:
-        instance.process.terminate()
+def stop_process(process: subprocess.Popen[Any], wait: float = 10) -> None:
+    """SIGTERM, up to `wait` seconds to exit, then SIGKILL: how every server the tests and the
+    benchmarks start is stopped."""
+    if process.poll() is None:
+        process.terminate()
         try:
-            instance.process.wait(10)
+            process.wait(wait)
         except subprocess.TimeoutExpired:
-            instance.kill()
+            process.kill()
+            process.wait(10)
+
+
+def stop(instance: Instance) -> None:
+    stop_process(instance.process)
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.assay_up import free_port, wait_until_up
+from tests.assay_up import free_port, stop_process, wait_until_up
 from tests.services import Postgres, S3Server, wait_for_port
 
 CADDY = Path(sys.executable).parent / "caddy"
@@ -54,12 +54,8 @@ class Node:
         self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.process is not None:
+            stop_process(self.process, 15)
 
 
 @dataclass

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from tests.assay_up import Instance, free_port, start, stop
+from tests.assay_up import Instance, free_port, start, stop, stop_process
 from tests.e2e.test_npm_registry import Npm, make_package
 from tests.interop.test_sign import assay, job_env
 from tests.interop.test_sigstore_clients import ci_job
@@ -78,13 +78,7 @@ def npm_proxy(data: Path, port: int, log: Path) -> Iterator[dict[str, str]]:
                 time.sleep(0.05)
         yield env
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
         if process.stdout is not None:
             process.stdout.close()
 
