@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from assay.ca import CAError, CAFault, CAPermissionDenied, CAUnauthenticated
-from assay.ca.chain import ca_signature_hash, serial_number
+from assay.ca.chain import SIGNING_KEY_USAGE, ca_signature_hash, serial_number
 from assay.ca.extensions import IssuerProfile, map_identity
 from assay.ca.sct import sign_with_embedded_sct
 from assay.errors import AssayError, ConfigError
@@ -333,20 +333,7 @@ class CertificateAuthority:
             .not_valid_before(not_before)
             .not_valid_after(not_before + LEAF_LIFETIME)
             .public_key(key)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
+            .add_extension(SIGNING_KEY_USAGE, critical=True)
             .add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False
             )

@@ -55,6 +55,20 @@ CA_KEY_USAGE = x509.KeyUsage(
     decipher_only=False,
 )
 
+# An end-entity certificate whose key signs (a Fulcio leaf, the TSA's signing certificate):
+# digitalSignature only (RFC 5280 §4.2.1.3); critical.
+SIGNING_KEY_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+
 
 def self_signed_root(
     key: Any,

@@ -22,20 +22,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from assay.ca.chain import ca_signature_hash, self_signed_root, serial_number
-from assay.errors import ConfigError
-
-_LEAF_KEY_USAGE = x509.KeyUsage(
-    digital_signature=True,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=False,
-    crl_sign=False,
-    encipher_only=False,
-    decipher_only=False,
+from assay.ca.chain import (
+    SIGNING_KEY_USAGE,
+    ca_signature_hash,
+    self_signed_root,
+    serial_number,
 )
+from assay.errors import ConfigError
 
 
 def create_tsa_chain(
@@ -83,7 +76,7 @@ def create_tsa_chain(
         .not_valid_after(not_after)
         .public_key(signing_key.public_key())
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_LEAF_KEY_USAGE, critical=True)
+        .add_extension(SIGNING_KEY_USAGE, critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
         .add_extension(
             x509.SubjectKeyIdentifier.from_public_key(signing_key.public_key()), critical=False
