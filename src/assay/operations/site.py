@@ -6,26 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assay.instance.layout import DataDir
+from assay.registry.service import open_blobs
 from assay.settings import Settings
-from assay.storage.blobs import BlobStore, open_blob_store
+from assay.storage.blobs import BlobStore
 from assay.storage.database import database_url
 from assay.storage.inventory import Inventory
 
 __all__ = ["Site", "open_blobs"]
-
-
-def open_blobs(settings: Settings) -> BlobStore:
-    """The blob store `settings` name (as the registry opens it)."""
-    return open_blob_store(
-        settings.blob_store,
-        root=settings.data_dir / "blobs",
-        bucket=settings.s3_bucket,
-        endpoint_url=settings.s3_endpoint_url,
-        region=settings.s3_region,
-        access_key_id=settings.s3_access_key_id,
-        secret_access_key=settings.s3_secret_access_key,
-        prefix=settings.s3_prefix,
-    )
 
 
 @dataclass

@@ -124,6 +124,21 @@ class Tarball:
     shasum: str
 
 
+def open_blobs(settings: Settings) -> BlobStore:
+    """The blob store `settings` name: the registry's tarballs, and what the operations
+    commands (assay gc, backup, restore, check) read and write."""
+    return open_blob_store(
+        settings.blob_store,
+        root=settings.data_dir / "blobs",
+        bucket=settings.s3_bucket,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        access_key_id=settings.s3_access_key_id,
+        secret_access_key=settings.s3_secret_access_key,
+        prefix=settings.s3_prefix,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class TarballStream:
     """A tarball too large for the tarball cache, read from the blob store as it is sent: a
@@ -268,16 +283,7 @@ class RegistryService:
         if engine is None:
             engine = open_engine(database_url(settings.database_url, settings.data_dir))
             migrate(engine)
-        blobs = open_blob_store(
-            settings.blob_store,
-            root=settings.data_dir / "blobs",
-            bucket=settings.s3_bucket,
-            endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region,
-            access_key_id=settings.s3_access_key_id,
-            secret_access_key=settings.s3_secret_access_key,
-            prefix=settings.s3_prefix,
-        )
+        blobs = open_blobs(settings)
         keys = RegistryKeys.load_or_create(settings.data_dir / "keys")
         return cls(
             RegistryStore(engine),
@@ -920,4 +926,12 @@ class RegistryService:
         return {"objects": objects, "total": total, "time": iso(now_ms())}
 
 
-__all__ = ["Mirror", "PublishCheck", "RegistryService", "Tarball", "TarballStream", "stored_size"]
+__all__ = [
+    "Mirror",
+    "PublishCheck",
+    "RegistryService",
+    "Tarball",
+    "TarballStream",
+    "open_blobs",
+    "stored_size",
+]
