@@ -293,3 +293,15 @@ def test_upstream_packages_in_memory_are_bounded_by_bytes(tmp_path: Path) -> Non
         status = mirror.admin("GET", "status").json()
         assert (status["in_memory"], status["in_memory_bytes"]) == (0, 0)
         assert status["cache"]["packages"] == 3
+
+
+def test_the_uplinks_claims_of_who_published_are_not_shown(mirror: Mirror) -> None:
+    """The stand-in's packuments name `upstream` as maintainer and publisher: an upstream claim
+    nothing verified, so neither the packument nor the package page repeats it."""
+    packument = mirror.get("/alpha").json()
+    assert "maintainers" not in packument
+    assert all("_npmUser" not in m for m in packument["versions"].values())
+    page = mirror.get("/-/web/package/alpha")
+    assert page.status_code == 200
+    assert "<li>upstream</li>" not in page.text
+    assert " by upstream" not in page.text

@@ -12,7 +12,10 @@ From the document the uplink served, kept as it was but for:
 * ``dist-tags``: a tag naming a version left out is moved to the highest version served that is
   not a prerelease (``latest``) or dropped (any other tag);
 * ``time``: the entries of versions left out are dropped;
-* ``gitHead`` of every version: dropped (a claim no verified material backs).
+* who published and who maintains it — ``_npmUser`` of every version, the top-level
+  ``maintainers`` — and ``gitHead`` (the publisher's claim of its commit): dropped, as claims
+  of the uplink that nothing the mirror verified backs (the registry signature covers only
+  ``name@version:integrity``); the verified provenance facts stand in their place on the page.
 """
 
 from __future__ import annotations
@@ -34,7 +37,11 @@ from assay.registry.packuments import (
 
 __all__ = ["served_packument"]
 
-_DROPPED = frozenset({"_rev", "_attachments", "versions", "dist-tags", "time", "users"})
+_DROPPED = frozenset(
+    {"_rev", "_attachments", "versions", "dist-tags", "time", "users", "maintainers"}
+)
+_UNVERIFIED_VERSION_FIELDS = frozenset({"gitHead", "_npmUser", "maintainers"})
+"""Who published a version and from which commit, as the uplink claims it (see above)."""
 
 
 def served_packument(
@@ -58,10 +65,10 @@ def served_packument(
                 **dist["attestations"],
                 "url": attestations_url(origin, name, version),
             }
-        # `gitHead` is the publisher's claim of the commit (npm reads it from the local git
-        # checkout); nothing the mirror verified backs it, and a local publish keeps only the
-        # provenance certificate's commit (registry/service.py), so it is not served.
-        served[version] = {**{k: v for k, v in manifest.items() if k != "gitHead"}, "dist": dist}
+        # A local publish keeps only what it verified of these (the provenance certificate's
+        # commit, the account or trusted publisher that published): nor does the mirror.
+        kept = {k: v for k, v in manifest.items() if k not in _UNVERIFIED_VERSION_FIELDS}
+        served[version] = {**kept, "dist": dist}
     full: dict[str, Any] = {k: v for k, v in upstream.items() if k not in _DROPPED}
     full["_id"] = name.name
     full["name"] = name.name

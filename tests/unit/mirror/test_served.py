@@ -17,6 +17,8 @@ def upstream() -> dict[str, Any]:
             "name": "left-pad",
             "version": v,
             "gitHead": "0" * 40,
+            "_npmUser": {"name": "someone", "email": "someone@example.invalid"},
+            "maintainers": [{"name": "someone", "email": "someone@example.invalid"}],
             "dependencies": {"a": "^1.0.0"},
             "dist": {
                 "integrity": "sha512-AAAA",
@@ -56,11 +58,12 @@ def test_only_allowed_versions_are_served_and_tags_follow() -> None:
     assert list(corgi["versions"]) == ["1.0.0"]
 
 
-def test_the_publishers_git_head_claim_is_not_served() -> None:
+def test_the_uplinks_claims_of_publisher_and_commit_are_not_served() -> None:
     packument = served_packument(
         upstream(), PackageName("left-pad"), {"1.0.0", "1.1.0"}, origin=ORIGIN, changed_ms=0
     )
     full = json.loads(packument.full.body)
+    assert "maintainers" not in full
     for manifest in full["versions"].values():
-        assert "gitHead" not in manifest
+        assert not {"gitHead", "_npmUser", "maintainers"} & set(manifest)
         assert manifest["dependencies"] == {"a": "^1.0.0"}  # checked on ingest, kept
